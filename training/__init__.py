@@ -1,0 +1,1 @@
+"""Offline training: MovieLens data, features, Keras models, evaluation and bundle export."""

@@ -1,0 +1,73 @@
+"""The quality protocol's splits (DESIGN.md), deterministic for a seed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from training.errors import TrainingError
+
+
+@dataclass(frozen=True)
+class Split:
+    """Train and test ratings; ``candidates`` limits ranking to those movies (coldstart)."""
+
+    protocol: str
+    train: pd.DataFrame
+    test: pd.DataFrame
+    candidates: np.ndarray | None = None
+
+
+def last_fraction_mask(ratings: pd.DataFrame, fraction: float) -> np.ndarray:
+    """True for each user's last ``ceil(fraction * n)`` (at least 1) ratings by (time, movie)."""
+    users = ratings["user_id"].to_numpy()
+    order = np.lexsort((ratings["movie_id"].to_numpy(), ratings["timestamp"].to_numpy(), users))
+    sorted_users = users[order]
+    starts = np.flatnonzero(np.r_[True, sorted_users[1:] != sorted_users[:-1]])
+    counts = np.diff(np.r_[starts, len(sorted_users)])
+    position = np.arange(len(sorted_users)) - np.repeat(starts, counts)
+    held = np.maximum(1, np.ceil(fraction * counts - 1e-9)).astype(np.int64)
+    mask_sorted = position >= np.repeat(counts - held, counts)
+    mask = np.empty(len(users), dtype=bool)
+    mask[order] = mask_sorted
+    return mask
+
+
+def temporal_split(ratings: pd.DataFrame, test_fraction: float = 0.2) -> Split:
+    """Per user, the last 20% of ratings (ceil, at least 1) by (timestamp, movie id) are test."""
+    if len(ratings) == 0:
+        raise TrainingError("the dataset has no ratings to split")
+    test = last_fraction_mask(ratings, test_fraction)
+    if test.all():
+        raise TrainingError("every user has a single rating: too small to split into train/test")
+    return Split("temporal", ratings[~test].reset_index(drop=True),
+                 ratings[test].reset_index(drop=True))
+
+
+def coldstart_split(
+    ratings: pd.DataFrame, *, fraction: float = 0.1, min_ratings: int = 5, seed: int = 0
+) -> Split:
+    """A seeded ``fraction`` of the movies with >= ``min_ratings`` ratings lose all of them to
+    test; only those cold movies are ranking candidates."""
+    counts = ratings["movie_id"].value_counts()
+    eligible = np.sort(counts.index[counts >= min_ratings].to_numpy())
+    n_cold = int(round(fraction * len(eligible)))
+    if n_cold == 0:
+        raise TrainingError(
+            f"no movie has {min_ratings}+ ratings in enough number to hold out {fraction:.0%}: "
+            "too small for the coldstart protocol"
+        )
+    cold = np.sort(np.random.default_rng(seed).choice(eligible, size=n_cold, replace=False))
+    is_cold = np.isin(ratings["movie_id"].to_numpy(), cold)
+    return Split("coldstart", ratings[~is_cold].reset_index(drop=True),
+                 ratings[is_cold].reset_index(drop=True), candidates=cold.astype(np.int32))
+
+
+def make_split(ratings: pd.DataFrame, protocol: str, seed: int = 0) -> Split:
+    if protocol == "temporal":
+        return temporal_split(ratings)
+    if protocol == "coldstart":
+        return coldstart_split(ratings, seed=seed)
+    raise TrainingError(f"unknown protocol {protocol!r}; use temporal or coldstart")
