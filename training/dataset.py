@@ -141,15 +141,19 @@ def _repair(dataset: MovieLensDataset) -> None:
     """Counted, logged repairs: duplicate ratings keep the latest; unknown movies are dropped."""
     ratings = dataset.ratings
     key = ratings["user_id"].to_numpy(np.int64) << 32 | ratings["movie_id"].to_numpy(np.int64)
-    duplicated = pd.Series(key).duplicated(keep=False).to_numpy()
-    if duplicated.any():
-        before = len(ratings)
+    sorted_key = np.sort(key)
+    has_duplicates = bool((sorted_key[1:] == sorted_key[:-1]).any())
+    del sorted_key
+    if has_duplicates:
         order = np.lexsort((ratings["timestamp"].to_numpy(), key))
-        ratings = ratings.iloc[order]
-        ratings = ratings[~pd.Series(key[order]).duplicated(keep="last").to_numpy()]
-        ratings = ratings.sort_index().reset_index(drop=True)
-        dropped = before - len(ratings)
+        ordered_key = key[order]
+        keep = np.empty(len(key), dtype=bool)
+        keep[order] = np.r_[ordered_key[1:] != ordered_key[:-1], True]  # last = latest
+        del order, ordered_key
+        ratings = ratings[keep].reset_index(drop=True)
+        dropped = int((~keep).sum())
         _note(dataset, f"{dropped:,} duplicate (user, movie) ratings: kept the latest")
+    del key
 
     known = np.isin(ratings["movie_id"].to_numpy(), dataset.movies["movie_id"].to_numpy())
     if not known.all():

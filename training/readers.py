@@ -42,6 +42,8 @@ _GENRE_ALIASES = {"Children's": "Children", "unknown": None, "(no genres listed)
 
 RATING_COLUMNS = ("user_id", "movie_id", "rating", "timestamp")
 CSV_RATING_FIELDS = ("userId", "movieId", "rating", "timestamp")
+RATING_DTYPES = {"user_id": np.int32, "movie_id": np.int32, "rating": np.float32,
+                 "timestamp": np.int64}
 
 
 # --------------------------------------------------------------------------- low-level helpers
@@ -161,18 +163,17 @@ def read_ratings(
             chunk = chunk[list(positions)]
             chunk.columns = list(RATING_COLUMNS)
             _validate_ratings_chunk(path, chunk, first_line, scale, field_names)
-            for name in RATING_COLUMNS:
-                columns[name].append(chunk[name].to_numpy())
+            for name, dtype in RATING_DTYPES.items():
+                columns[name].append(chunk[name].to_numpy().astype(dtype, copy=False))
             rows_done += len(chunk)
+            del chunk
             bar.update(handle.tell() - bar.n)
     if rows_done == 0:
         raise DataError(path, "file has no ratings", line=header_lines + 1)
-    return pd.DataFrame({
-        "user_id": np.concatenate(columns["user_id"]).astype(np.int32, copy=False),
-        "movie_id": np.concatenate(columns["movie_id"]).astype(np.int32, copy=False),
-        "rating": np.concatenate(columns["rating"]).astype(np.float32, copy=False),
-        "timestamp": np.concatenate(columns["timestamp"]).astype(np.int64, copy=False),
-    })
+    frame = {}
+    for name in RATING_COLUMNS:  # one column at a time keeps the peak near the final size
+        frame[name] = np.concatenate(columns.pop(name))
+    return pd.DataFrame(frame, copy=False)
 
 
 def _ratings_format(path: Path, layout: str) -> tuple[int, dict, tuple[int, ...]]:

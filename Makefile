@@ -1,0 +1,38 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+DATA ?= ml-latest-small
+MODEL_DIR ?= models
+PORT ?= 8000
+
+.PHONY: run serve train test lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --upgrade pip
+	$(BIN)/python -m pip install -e ".[dev]"
+	touch $@
+
+$(MODEL_DIR)/current: | $(VENV)/.installed
+	$(BIN)/python -m training train --data $(DATA) --out $(MODEL_DIR)
+
+run: $(MODEL_DIR)/current  ## install, train on the bundled data if needed, serve on :8000
+	MODEL_DIR=$(MODEL_DIR) $(BIN)/uvicorn app.main:app --host 0.0.0.0 --port $(PORT)
+
+train: $(VENV)/.installed
+	$(BIN)/python -m training train --data $(DATA) --out $(MODEL_DIR)
+
+test: $(VENV)/.installed  ## the whole suite (the README's test command)
+	$(BIN)/python -m pytest -q
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+
+bench: $(VENV)/.installed
+	$(BIN)/python benchmarks/bench_load.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
