@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import numpy as np
+
+from training.interactions import Interactions
+from training.recommenders.base import Recommender
+
+
+class EASE(Recommender):
+    """Embarrassingly Shallow Autoencoder (Steck 2019): a closed-form item-item model,
+    B = I - P / diag(P) with P = (XᵀX + λI)⁻¹ over the liked-items matrix X."""
+
+    name = "ease"
+
+    def __init__(self, l2: float = 200.0) -> None:
+        super().__init__(l2=l2)
+        self.l2 = l2
+
+    def fit(self, data: Interactions, *, seed: int = 0, progress: bool = False) -> EASE:
+        likes = data.likes
+        self.active = np.flatnonzero(np.asarray(likes.sum(axis=0)).ravel() > 0)
+        x = likes[:, self.active]
+        gram = (x.T @ x).toarray().astype(np.float64)
+        gram[np.diag_indices_from(gram)] += self.l2
+        inverse = np.linalg.inv(gram)
+        weights = inverse / (-np.diag(inverse))
+        weights[np.diag_indices_from(weights)] = 0.0
+        self.weights = weights.astype(np.float32)
+        self.likes = likes
+        self.n_items = likes.shape[1]
+        return self
+
+    def score(self, users: np.ndarray) -> np.ndarray:
+        scores = np.full((len(users), self.n_items), -1e9, dtype=np.float32)
+        x = self.likes[users][:, self.active]
+        scores[:, self.active] = np.asarray(x @ self.weights)
+        return scores
+
+    def item_vectors(self) -> np.ndarray:
+        vectors = np.zeros((self.n_items, len(self.active)), dtype=np.float32)
+        vectors[self.active] = self.weights
+        return vectors

@@ -1,0 +1,165 @@
+"""The hybrid recommender: user and movie towers trained with BPR triplets (the default)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import keras
+import numpy as np
+from tqdm.auto import tqdm
+
+from training.autoencoder import ContentEmbeddings, train_autoencoder
+from training.interactions import Interactions, carve_validation
+from training.recommenders.base import Recommender
+from training.sampling import TripletDataset, TripletSampler
+from training.tasks import LOSSES
+from training.towers import HybridNetwork, TowerSizes
+
+DEFAULTS: dict[str, Any] = {
+    "dim": 64, "hidden": 128, "history": 20, "scorer": "dot", "epochs": 40, "batch_size": 512,
+    "learning_rate": 2e-3, "negatives": 4, "negative_sampling": "uniform", "l2": 1e-4,
+    "item_dropout": 0.3, "user_dropout": 0.1, "loss": "log", "content_dim": 64,
+    "autoencoder_epochs": 30, "patience": 3, "refit": True,
+}
+
+
+def item_feature_table(data: Interactions, codes: np.ndarray | None) -> np.ndarray:
+    features = data.movie_features
+    parts = [features.genres, features.year[:, None], features.year_known[:, None]]
+    if codes is not None:
+        parts.append(codes)
+    return np.hstack(parts).astype(np.float32)
+
+
+class Hybrid(Recommender):
+    name = "hybrid"
+
+    def __init__(self, **params: Any) -> None:
+        unknown = set(params) - set(DEFAULTS)
+        if unknown:
+            raise ValueError(f"unknown hybrid parameters: {', '.join(sorted(unknown))}")
+        super().__init__(**{**DEFAULTS, **params})
+        self.content: ContentEmbeddings | None = None
+
+    # ------------------------------------------------------------------ training
+
+    def fit(self, data: Interactions, *, seed: int = 0, progress: bool = False) -> Hybrid:
+        p = self.params
+        keras.utils.set_random_seed(seed)
+        if p["content_dim"]:
+            self.content = train_autoencoder(data.movie_features.tfidf, dim=p["content_dim"],
+                                             epochs=p["autoencoder_epochs"], seed=seed)
+        epochs = p["epochs"]
+        if p["refit"]:
+            # Early stopping on a validation carve-out picks the epoch count, then the model is
+            # trained again on all of train: the carved-out ratings are the most recent ones.
+            sub, validation = carve_validation(data)
+            self._train(sub, epochs, seed, progress, validation=validation)
+            epochs = self.best_epoch
+            self.validation_history = dict(self.history)
+        self._train(data, epochs, seed, progress, validation=None)
+        return self
+
+    def _train(self, data: Interactions, epochs: int, seed: int, progress: bool,
+               validation: Any) -> None:
+        from training.evaluation import evaluate
+        from training.recommenders.popularity import Popularity
+
+        p = self.params
+        keras.utils.set_random_seed(seed)
+        self.data = data
+        self.recent_history = data.recent_likes(p["history"])
+        table = item_feature_table(data, self.content.codes if self.content else None)
+        features = data.user_features
+        sizes = TowerSizes(
+            n_users=data.n_users, n_items=data.n_items, n_item_features=table.shape[1],
+            n_age_groups=len(features.age_groups), n_genders=len(features.genders),
+            n_occupations=len(features.occupations), history=p["history"], dim=p["dim"],
+            hidden=p["hidden"],
+        )
+        self.network = HybridNetwork(sizes, scorer=p["scorer"], l2=p["l2"],
+                                     item_dropout=p["item_dropout"])
+        trainer = self.network.training_model(p["negatives"])
+        self.model = self.network.inference_model()
+        self.network.set_item_features(table)
+        trainer.compile(optimizer=keras.optimizers.Adam(p["learning_rate"]),
+                        loss=LOSSES[p["loss"]])
+        sampler = TripletSampler(data, history=p["history"], negatives=p["negatives"],
+                                 negative_sampling=p["negative_sampling"],
+                                 user_dropout=p["user_dropout"], seed=seed)
+        batches = TripletDataset(sampler, p["batch_size"])
+        self.history = {"loss": [], "val_ndcg@10": [], "seconds": []}
+        fallback = Popularity().fit(data)
+        best, best_weights, waited = -1.0, None, 0
+        self.best_epoch = epochs
+        stage = "validation" if validation is not None else "final"
+        bar = tqdm(range(1, epochs + 1), desc=f"{self.name} ({stage})", disable=not progress,
+                   leave=False)
+        for epoch in bar:
+            start = time.perf_counter()
+            fitted = trainer.fit(batches, epochs=1, verbose=0)
+            self.history["loss"].append(float(fitted.history["loss"][-1]))
+            self.history["seconds"].append(time.perf_counter() - start)
+            self._precompute()
+            if validation is None:
+                bar.set_postfix(loss=f"{self.history['loss'][-1]:.4f}")
+                continue
+            ndcg = evaluate(self, data, validation, fallback=fallback)["ndcg@10"]
+            self.history["val_ndcg@10"].append(ndcg)
+            bar.set_postfix(loss=f"{self.history['loss'][-1]:.4f}", val_ndcg=f"{ndcg:.4f}")
+            if ndcg > best:
+                best, best_weights, waited, self.best_epoch = ndcg, trainer.get_weights(), 0, epoch
+            else:
+                waited += 1
+                if waited >= p["patience"]:
+                    break
+        if best_weights is not None:
+            trainer.set_weights(best_weights)
+            self._precompute()
+
+    # ------------------------------------------------------------------ inference
+
+    def _precompute(self) -> None:
+        """Movie vectors and biases for the whole catalogue; zero id parts of unrated movies."""
+        data = self.data
+        unrated = np.flatnonzero(np.diff(data.ratings.tocsc().indptr) == 0) + 1
+        for layer in (self.network.items.ids, self.network.items.id_bias):
+            weights = layer.get_weights()[0]
+            weights[unrated] = 0.0
+            weights[0] = 0.0
+            layer.set_weights([weights])
+        items = np.arange(1, data.n_items + 1, dtype=np.int32)[None, :]
+        outputs = self.model.predict_on_batch({**self.user_inputs(np.array([0])), "items": items})
+        self.item_vectors_ = np.asarray(outputs["item_vector"])[0].astype(np.float32)
+        self.item_bias_ = np.asarray(outputs["item_bias"])[0].astype(np.float32)
+
+    def user_inputs(self, users: np.ndarray) -> dict[str, np.ndarray]:
+        """Model inputs for user indices (recent liked history, demographics, last context)."""
+        data, n = self.data, len(users)
+        features = data.user_features
+        history = self.recent_history
+        return {
+            "user": (users + 1).astype(np.int32),
+            "history": history[users],
+            "age_group": features.age_group[users], "gender": features.gender[users],
+            "occupation": features.occupation[users],
+            "daytime": data.last_daytime[users].astype(np.int32),
+            "weekend": data.last_weekend[users].astype(np.int32),
+        } if n else {}
+
+    def user_vectors(self, users: np.ndarray) -> np.ndarray:
+        outputs = self.model.predict_on_batch({**self.user_inputs(users),
+                                               "items": np.ones((len(users), 1), np.int32)})
+        return np.asarray(outputs["user_vector"]).astype(np.float32)
+
+    def score(self, users: np.ndarray) -> np.ndarray:
+        if self.params["scorer"] == "dot":
+            return self.user_vectors(users) @ self.item_vectors_.T + self.item_bias_
+        items = np.broadcast_to(np.arange(1, self.data.n_items + 1, dtype=np.int32),
+                                (len(users), self.data.n_items))
+        outputs = self.model.predict_on_batch({**self.user_inputs(users), "items": items})
+        return np.asarray(outputs["score"]).astype(np.float32)
+
+    def item_vectors(self) -> np.ndarray:
+        return self.item_vectors_

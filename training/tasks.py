@@ -1,0 +1,18 @@
+"""Losses (tasks): Bayesian Personalized Ranking on score differences s⁺ − s⁻."""
+
+from __future__ import annotations
+
+from keras import ops
+
+
+def bpr_log_loss(y_true: object, difference: object) -> object:
+    """−log σ(s⁺ − s⁻), written as softplus(−d) for numerical stability."""
+    return ops.mean(ops.softplus(-difference), axis=-1)
+
+
+def bpr_sigmoid_loss(y_true: object, difference: object) -> object:
+    """1 − σ(s⁺ − s⁻): bounded, less sensitive to noisy triplets."""
+    return ops.mean(1.0 - ops.sigmoid(difference), axis=-1)
+
+
+LOSSES = {"log": bpr_log_loss, "sigmoid": bpr_sigmoid_loss}

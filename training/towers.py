@@ -1,0 +1,170 @@
+"""The hybrid model's towers and scorers, as Keras 3 layers (backend-agnostic: keras.ops only).
+
+Index conventions shared with the sampler and the service: movie inputs are ``index + 1`` and
+user inputs ``index + 1``; 0 is padding for movies and the anonymous user for users.
+
+The training model and the inference model are two functional graphs over the *same* layer
+objects, so nothing is copied between them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+from keras import layers, ops
+
+USER_INPUTS = ("user", "history", "age_group", "gender", "occupation", "daytime", "weekend")
+DAYTIME_BUCKETS = 4
+
+
+@dataclass(frozen=True)
+class TowerSizes:
+    n_users: int
+    n_items: int
+    n_item_features: int
+    n_age_groups: int
+    n_genders: int
+    n_occupations: int
+    history: int
+    dim: int = 64
+    hidden: int = 128
+
+
+class ItemTower:
+    """Movie vector = id embedding + projection of the frozen feature row (genres, year,
+    content code); bias = id bias + a feature bias. A movie without ratings keeps a zero id part
+    and is scored through its features alone."""
+
+    def __init__(self, sizes: TowerSizes, l2: float) -> None:
+        self.features = layers.Embedding(sizes.n_items + 1, sizes.n_item_features,
+                                         trainable=False, name="item_features")
+        self.ids = layers.Embedding(
+            sizes.n_items + 1, sizes.dim, name="item_id",
+            embeddings_initializer=keras.initializers.RandomNormal(stddev=0.01),
+        )
+        self.id_bias = layers.Embedding(sizes.n_items + 1, 1, name="item_id_bias",
+                                        embeddings_initializer="zeros")
+        self.project = layers.Dense(sizes.dim, name="item_content")
+        self.content_bias = layers.Dense(1, name="item_content_bias")
+        self.regularise = layers.ActivityRegularization(l2=l2, name="item_l2")
+
+    def __call__(self, items: keras.KerasTensor,
+                 id_dropout: layers.Layer | None = None) -> tuple[keras.KerasTensor, ...]:
+        features = self.features(items)
+        ids = self.ids(items)
+        if id_dropout is not None:
+            ids = id_dropout(ids)
+        vector = ids + self.project(features)
+        bias = ops.squeeze(self.id_bias(items) + self.content_bias(features), axis=-1)
+        return vector, bias
+
+
+class UserTower:
+    """User vector = id embedding (row 0: anonymous) + MLP over [mean of the recent liked movies'
+    vectors, demographics, context]."""
+
+    def __init__(self, sizes: TowerSizes, l2: float) -> None:
+        self.ids = layers.Embedding(
+            sizes.n_users + 1, sizes.dim, name="user_id",
+            embeddings_initializer=keras.initializers.RandomNormal(stddev=0.01),
+        )
+        self.age = layers.Embedding(sizes.n_age_groups + 1, 8, name="user_age")
+        self.gender = layers.Embedding(sizes.n_genders + 1, 4, name="user_gender")
+        self.occupation = layers.Embedding(sizes.n_occupations + 1, 8, name="user_occupation")
+        self.daytime = layers.Embedding(DAYTIME_BUCKETS, 4, name="context_daytime")
+        self.weekend = layers.Embedding(2, 2, name="context_weekend")
+        self.hidden = layers.Dense(sizes.hidden, activation="relu", name="user_hidden")
+        self.out = layers.Dense(sizes.dim, name="user_out")
+
+    def __call__(self, inputs: dict[str, keras.KerasTensor],
+                 item_tower: ItemTower) -> keras.KerasTensor:
+        history = inputs["history"]
+        history_vectors, _ = item_tower(history)
+        mask = ops.expand_dims(ops.cast(ops.greater(history, 0), "float32"), -1)
+        mean = ops.sum(history_vectors * mask, axis=1) / ops.maximum(ops.sum(mask, axis=1), 1.0)
+        side = ops.concatenate([
+            mean,
+            self.age(inputs["age_group"]), self.gender(inputs["gender"]),
+            self.occupation(inputs["occupation"]),
+            self.daytime(inputs["daytime"]), self.weekend(inputs["weekend"]),
+        ], axis=-1)
+        return self.ids(inputs["user"]) + self.out(self.hidden(side))
+
+
+class MLPScorer:
+    """score = MLP([user vector, movie vector]) + movie bias (the seeds' form)."""
+
+    def __init__(self, hidden: int = 256) -> None:
+        self.hidden = layers.Dense(hidden, activation="relu", name="scorer_hidden")
+        self.out = layers.Dense(1, name="scorer_out")
+
+    def __call__(self, user: keras.KerasTensor, items: keras.KerasTensor) -> keras.KerasTensor:
+        expanded = ops.broadcast_to(ops.expand_dims(user, 1),
+                                    ops.shape(items)[:-1] + (ops.shape(user)[-1],))
+        joined = ops.concatenate([expanded, items], axis=-1)
+        return ops.squeeze(self.out(self.hidden(joined)), axis=-1)
+
+
+def dot_scores(user: keras.KerasTensor, items: keras.KerasTensor) -> keras.KerasTensor:
+    """(batch, d) · (batch, m, d) -> (batch, m)."""
+    return ops.sum(ops.expand_dims(user, 1) * items, axis=-1)
+
+
+class HybridNetwork:
+    """Holds the shared layers and builds the two graphs over them."""
+
+    def __init__(self, sizes: TowerSizes, *, scorer: str, l2: float, item_dropout: float,
+                 mlp_hidden: int = 256) -> None:
+        if scorer not in ("dot", "mlp"):
+            raise ValueError(f"scorer must be dot or mlp, not {scorer!r}")
+        self.sizes = sizes
+        self.scorer = scorer
+        self.items = ItemTower(sizes, l2)
+        self.users = UserTower(sizes, l2)
+        self.user_l2 = layers.ActivityRegularization(l2=l2, name="user_l2")
+        self.mlp = MLPScorer(mlp_hidden) if scorer == "mlp" else None
+        self.item_dropout = item_dropout
+
+    def _user_inputs(self) -> dict[str, keras.KerasTensor]:
+        inputs = {name: keras.Input((), dtype="int32", name=name) for name in USER_INPUTS}
+        inputs["history"] = keras.Input((self.sizes.history,), dtype="int32", name="history")
+        return inputs
+
+    def _score(self, user: keras.KerasTensor, vectors: keras.KerasTensor,
+               bias: keras.KerasTensor) -> keras.KerasTensor:
+        if self.mlp is not None:
+            return self.mlp(user, vectors) + bias
+        return dot_scores(user, vectors) + bias
+
+    def training_model(self, negatives: int) -> keras.Model:
+        """Outputs s⁺ − s⁻ for each of the ``negatives`` sampled movies."""
+        inputs = self._user_inputs()
+        positive = keras.Input((), dtype="int32", name="positive")
+        sampled = keras.Input((negatives,), dtype="int32", name="negatives")
+        dropout = (layers.Dropout(self.item_dropout, noise_shape=(None, negatives + 1, 1),
+                                  name="item_id_dropout") if self.item_dropout else None)
+        user = self.user_l2(self.users(inputs, self.items))
+        items = ops.concatenate([ops.expand_dims(positive, 1), sampled], axis=1)
+        vectors, bias = self.items(items, dropout)
+        scores = self._score(user, self.items.regularise(vectors), bias)
+        difference = scores[:, :1] - scores[:, 1:]
+        return keras.Model({**inputs, "positive": positive, "negatives": sampled}, difference,
+                           name="hybrid_bpr")
+
+    def inference_model(self) -> keras.Model:
+        """Scores ``items`` (batch, m) for each user; also returns the towers' outputs, which
+        the service uses to precompute the movie side once."""
+        inputs = self._user_inputs()
+        items = keras.Input((None,), dtype="int32", name="items")
+        user = self.users(inputs, self.items)
+        vectors, bias = self.items(items)
+        outputs = {"score": self._score(user, vectors, bias), "user_vector": user,
+                   "item_vector": vectors, "item_bias": bias}
+        return keras.Model({**inputs, "items": items}, outputs, name="hybrid")
+
+    def set_item_features(self, table: np.ndarray) -> None:
+        """Row 0 (padding) is zeros; rows 1.. are the movies' feature rows."""
+        padded = np.vstack([np.zeros((1, table.shape[1]), np.float32), table])
+        self.items.features.set_weights([padded.astype(np.float32)])
