@@ -35,6 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--data", required=True, help=data_help)
     evaluate.add_argument("--protocol", choices=["temporal", "coldstart"], default="temporal")
     evaluate.add_argument("--seeds", type=int, default=1)
+    evaluate.add_argument("--models", default=None,
+                          help="comma-separated subset (default: every model and baseline)")
 
     download = commands.add_parser("download", help="download and verify a release")
     download.add_argument("release", help="release name, e.g. ml-1m")
@@ -70,4 +72,29 @@ def _run(args: argparse.Namespace) -> int:
         stats = dataset_statistics(dataset)
         print(json.dumps(stats, indent=2) if args.json else format_statistics(stats))
         return 0
-    raise TrainingError(f"'{args.command}' is not implemented yet (models land with issue #3)")
+    if args.command == "train":
+        from training.train import train_command
+
+        folder = train_command(args.data, args.out, model_name=args.model, epochs=args.epochs,
+                               seed=args.seed, progress=progress)
+        print(folder)
+        return 0
+    if args.command == "evaluate":
+        from training.benchmark import format_table, run_benchmark
+        from training.dataset import load_dataset
+
+        if args.seeds < 1:
+            raise TrainingError("--seeds must be at least 1")
+        models = args.models.split(",") if args.models else None
+        if models:
+            from training.recommenders import BASELINES, MODELS
+
+            unknown = [m for m in models if m not in MODELS and m not in BASELINES]
+            if unknown:
+                raise TrainingError(f"unknown model(s) {', '.join(unknown)}")
+        dataset = load_dataset(resolve_data(args.data, progress=progress), progress=progress)
+        rows = run_benchmark(dataset, args.protocol, args.seeds, models, progress=progress)
+        print(format_table(rows, f"{dataset.name}, {args.protocol} protocol, "
+                                 f"{args.seeds} seed(s)"))
+        return 0
+    raise TrainingError(f"unknown command {args.command!r}")

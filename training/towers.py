@@ -30,6 +30,7 @@ class TowerSizes:
     history: int
     dim: int = 64
     hidden: int = 128
+    separate_history: bool = True  # history movies get their own (input-side) embeddings
 
 
 class ItemTower:
@@ -75,13 +76,25 @@ class UserTower:
         self.occupation = layers.Embedding(sizes.n_occupations + 1, 8, name="user_occupation")
         self.daytime = layers.Embedding(DAYTIME_BUCKETS, 4, name="context_daytime")
         self.weekend = layers.Embedding(2, 2, name="context_weekend")
-        self.hidden = layers.Dense(sizes.hidden, activation="relu", name="user_hidden")
+        self.hidden = (layers.Dense(sizes.hidden, activation="relu", name="user_hidden")
+                       if sizes.hidden else None)
         self.out = layers.Dense(sizes.dim, name="user_out")
+        self.separate_history = sizes.separate_history
+        if sizes.separate_history:
+            self.history_ids = layers.Embedding(
+                sizes.n_items + 1, sizes.dim, name="history_id",
+                embeddings_initializer=keras.initializers.RandomNormal(stddev=0.01),
+            )
+            self.history_content = layers.Dense(sizes.dim, name="history_content")
 
     def __call__(self, inputs: dict[str, keras.KerasTensor],
                  item_tower: ItemTower) -> keras.KerasTensor:
         history = inputs["history"]
-        history_vectors, _ = item_tower(history)
+        if self.separate_history:
+            history_vectors = (self.history_ids(history)
+                               + self.history_content(item_tower.features(history)))
+        else:
+            history_vectors, _ = item_tower(history)
         mask = ops.expand_dims(ops.cast(ops.greater(history, 0), "float32"), -1)
         mean = ops.sum(history_vectors * mask, axis=1) / ops.maximum(ops.sum(mask, axis=1), 1.0)
         side = ops.concatenate([
@@ -90,7 +103,8 @@ class UserTower:
             self.occupation(inputs["occupation"]),
             self.daytime(inputs["daytime"]), self.weekend(inputs["weekend"]),
         ], axis=-1)
-        return self.ids(inputs["user"]) + self.out(self.hidden(side))
+        hidden = self.hidden(side) if self.hidden is not None else side
+        return self.ids(inputs["user"]) + self.out(hidden)
 
 
 class MLPScorer:
@@ -101,8 +115,8 @@ class MLPScorer:
         self.out = layers.Dense(1, name="scorer_out")
 
     def __call__(self, user: keras.KerasTensor, items: keras.KerasTensor) -> keras.KerasTensor:
-        expanded = ops.broadcast_to(ops.expand_dims(user, 1),
-                                    ops.shape(items)[:-1] + (ops.shape(user)[-1],))
+        # (batch, d) -> (batch, m, d) without static shapes (m is unknown at build time)
+        expanded = ops.expand_dims(user, 1) * ops.ones_like(items[..., :1])
         joined = ops.concatenate([expanded, items], axis=-1)
         return ops.squeeze(self.out(self.hidden(joined)), axis=-1)
 

@@ -12,11 +12,26 @@ class EASE(Recommender):
 
     name = "ease"
 
-    def __init__(self, l2: float = 200.0) -> None:
+    GRID = (50.0, 100.0, 200.0, 500.0, 1000.0)
+
+    def __init__(self, l2: float | None = None) -> None:
+        """``l2=None`` tunes λ over GRID on a validation carve-out of train (NDCG@10)."""
         super().__init__(l2=l2)
         self.l2 = l2
 
     def fit(self, data: Interactions, *, seed: int = 0, progress: bool = False) -> EASE:
+        if self.l2 is None:
+            from training.evaluation import evaluate
+            from training.interactions import carve_validation
+            from training.recommenders.popularity import Popularity
+
+            sub, validation = carve_validation(data)
+            fallback = Popularity().fit(sub)
+            scores = {l2: evaluate(EASE(l2).fit(sub), sub, validation,
+                                   fallback=fallback)["ndcg@10"] for l2 in self.GRID}
+            self.l2 = max(scores, key=lambda l2: scores[l2])
+            self.params["l2"] = self.l2
+            self.history = {"validation_ndcg@10": [scores[l2] for l2 in self.GRID]}
         likes = data.likes
         self.active = np.flatnonzero(np.asarray(likes.sum(axis=0)).ravel() > 0)
         x = likes[:, self.active]

@@ -20,7 +20,7 @@ DEFAULTS: dict[str, Any] = {
     "dim": 64, "hidden": 128, "history": 20, "scorer": "dot", "epochs": 40, "batch_size": 512,
     "learning_rate": 2e-3, "negatives": 4, "negative_sampling": "uniform", "l2": 1e-4,
     "item_dropout": 0.3, "user_dropout": 0.1, "loss": "log", "content_dim": 64,
-    "autoencoder_epochs": 30, "patience": 3, "refit": True,
+    "autoencoder_epochs": 30, "patience": 3, "refit": True, "separate_history": True,
 }
 
 
@@ -76,7 +76,7 @@ class Hybrid(Recommender):
             n_users=data.n_users, n_items=data.n_items, n_item_features=table.shape[1],
             n_age_groups=len(features.age_groups), n_genders=len(features.genders),
             n_occupations=len(features.occupations), history=p["history"], dim=p["dim"],
-            hidden=p["hidden"],
+            hidden=p["hidden"], separate_history=p["separate_history"],
         )
         self.network = HybridNetwork(sizes, scorer=p["scorer"], l2=p["l2"],
                                      item_dropout=p["item_dropout"])
@@ -105,11 +105,13 @@ class Hybrid(Recommender):
             if validation is None:
                 bar.set_postfix(loss=f"{self.history['loss'][-1]:.4f}")
                 continue
-            ndcg = evaluate(self, data, validation, fallback=fallback)["ndcg@10"]
+            metrics = evaluate(self, data, validation, fallback=fallback)
+            ndcg = metrics["ndcg@10"]
             self.history["val_ndcg@10"].append(ndcg)
             bar.set_postfix(loss=f"{self.history['loss'][-1]:.4f}", val_ndcg=f"{ndcg:.4f}")
             if ndcg > best:
                 best, best_weights, waited, self.best_epoch = ndcg, trainer.get_weights(), 0, epoch
+                self.validation_metrics = metrics
             else:
                 waited += 1
                 if waited >= p["patience"]:
@@ -124,7 +126,10 @@ class Hybrid(Recommender):
         """Movie vectors and biases for the whole catalogue; zero id parts of unrated movies."""
         data = self.data
         unrated = np.flatnonzero(np.diff(data.ratings.tocsc().indptr) == 0) + 1
-        for layer in (self.network.items.ids, self.network.items.id_bias):
+        zeroed = [self.network.items.ids, self.network.items.id_bias]
+        if self.network.users.separate_history:
+            zeroed.append(self.network.users.history_ids)
+        for layer in zeroed:
             weights = layer.get_weights()[0]
             weights[unrated] = 0.0
             weights[0] = 0.0
