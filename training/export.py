@@ -145,6 +145,7 @@ def publish_bundle(models_dir: Path, version: str, write: Any) -> Path:
     ``current`` is unchanged."""
     models_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=models_dir))
+    staging.chmod(0o755)  # mkdtemp makes it private; the service may run as another user
     try:
         write(staging)
         for path in staging.iterdir():

@@ -1,0 +1,27 @@
+"""Typed dependencies of the routes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+
+from app.bundle import Bundle
+from app.settings import Settings, get_settings
+from app.state import ModelState
+
+
+def get_state(request: Request) -> ModelState:
+    return request.app.state.model  # type: ignore[no-any-return]
+
+
+def get_bundle(state: Annotated[ModelState, Depends(get_state)]) -> Bundle:
+    """The bundle this request uses from start to end, even if a reload swaps it meanwhile."""
+    if state.bundle is None:
+        raise HTTPException(503, detail=f"no model loaded: {state.last_error}")
+    return state.bundle
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+StateDep = Annotated[ModelState, Depends(get_state)]
+BundleDep = Annotated[Bundle, Depends(get_bundle)]

@@ -1,0 +1,69 @@
+"""The recommendation service: `MODEL_DIR=models uvicorn app.main:app`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import AsyncIterator
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from fastapi import FastAPI, Request  # noqa: E402
+from fastapi.exceptions import RequestValidationError  # noqa: E402
+from fastapi.responses import JSONResponse  # noqa: E402
+from threadpoolctl import threadpool_limits  # noqa: E402
+
+from app.bundle import BundleError  # noqa: E402
+from app.metrics import RELOADS, record, set_model_version  # noqa: E402
+from app.routes import movies, ops, recommend  # noqa: E402
+from app.settings import Settings, get_settings  # noqa: E402
+from app.state import ModelState  # noqa: E402
+
+log = logging.getLogger("app")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Scoring is small per request: one BLAS thread per process keeps concurrent requests
+        # from fighting over cores (multithreaded OpenBLAS collapses under load).
+        threadpool_limits(1)
+        state = ModelState(settings.model_dir, settings.verify_users)
+        app.state.model = state
+        try:
+            bundle, _ = await state.reload()
+            RELOADS.labels("loaded").inc()
+            set_model_version(bundle.version)
+        except BundleError:
+            RELOADS.labels("refused").inc()
+        watcher = (asyncio.create_task(state.watch(settings.watch_interval))
+                   if settings.watch_interval > 0 else None)
+        yield
+        if watcher is not None:
+            watcher.cancel()
+
+    app = FastAPI(title="MovieLens hybrid recommender", version="0.1.0", lifespan=lifespan)
+    app.middleware("http")(record)
+    for module in (recommend, movies, ops):
+        app.include_router(module.router)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")}
+                  for e in exc.errors()]
+        return JSONResponse({"detail": errors}, status_code=422)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s", request.url.path)
+        return JSONResponse({"detail": "internal error"}, status_code=500)
+
+    return app
+
+
+app = create_app()

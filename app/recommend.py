@@ -1,0 +1,106 @@
+"""Turning scores into answers: exclusions, filters, top-k, and the response items."""
+
+from __future__ import annotations
+
+import numpy as np
+from fastapi import HTTPException
+
+from app.bundle import Bundle
+from app.schemas import Recommendations, ScoredMovie, SimilarMovies
+
+
+def top_k(scores: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the ``k`` highest finite scores, best first."""
+    finite = int(np.isfinite(scores).sum())
+    k = min(k, finite)
+    if k <= 0:
+        return np.zeros(0, dtype=np.int64)
+    best = np.argpartition(-scores, k - 1)[:k]
+    return best[np.lexsort((best, -scores[best]))]
+
+
+def items(bundle: Bundle, indices: np.ndarray, scores: np.ndarray) -> list[ScoredMovie]:
+    return [ScoredMovie(movie_id=bundle.movies[i]["movie_id"], title=bundle.movies[i]["title"],
+                        genres=bundle.movies[i]["genres"], score=float(scores[i]))
+            for i in indices.tolist()]
+
+
+def positions(bundle: Bundle, movie_ids: list[int]) -> tuple[list[int], list[int]]:
+    """Known movie indices (in order) and the unknown raw ids."""
+    known, unknown = [], []
+    for movie_id in movie_ids:
+        index = bundle.item_position.get(movie_id)
+        (unknown if index is None else known).append(movie_id if index is None else index)
+    return known, unknown
+
+
+def apply_filters(bundle: Bundle, scores: np.ndarray, *, seen: np.ndarray,
+                  genres: list[str] | None, exclude: list[int] | None) -> np.ndarray:
+    scores = scores.astype(np.float32, copy=True)
+    scores[seen] = -np.inf
+    if exclude:
+        known, _ = positions(bundle, exclude)
+        scores[known] = -np.inf
+    if genres:
+        wanted = [g.strip().lower() for g in genres if g.strip()]
+        unknown = [g for g in wanted if g not in bundle.genre_masks]
+        if unknown:
+            raise HTTPException(422, detail=f"unknown genre(s): {', '.join(unknown)}; known: "
+                                f"{', '.join(sorted(bundle.genre_masks))}")
+        keep = np.zeros(len(scores), dtype=bool)
+        for genre in wanted:
+            keep |= bundle.genre_masks[genre]
+        scores[~keep] = -np.inf
+    return scores
+
+
+def for_user(bundle: Bundle, user_id: int, k: int, *, genres: list[str] | None,
+             exclude: list[int] | None, age: int | None, gender: str | None,
+             occupation: str | None) -> Recommendations:
+    user = bundle.user_position.get(user_id)
+    if user is None:
+        if age is None and gender is None and occupation is None:
+            scores = bundle.arrays["popularity"].astype(np.float32)
+        else:  # the user tower takes demographics alone: popularity shaped by them
+            inputs = bundle.anonymous_inputs([], age, gender, occupation)
+            scores = bundle.scorer.scores(inputs)[0]
+        seen = np.zeros(0, dtype=np.int64)
+        strategy = "cold_start"
+    else:
+        scores = bundle.scorer.scores(bundle.user_inputs(user))[0]
+        seen = bundle.seen(user)
+        strategy = "personalized"
+    scores = apply_filters(bundle, scores, seen=seen, genres=genres, exclude=exclude)
+    best = top_k(scores, k)
+    return Recommendations(user_id=user_id, model_version=bundle.version, strategy=strategy,
+                           items=items(bundle, best, scores))
+
+
+def for_visitor(bundle: Bundle, liked: list[int], k: int, *, age: int | None,
+                gender: str | None, occupation: str | None, genres: list[str] | None,
+                exclude: list[int] | None) -> Recommendations:
+    known, unknown = positions(bundle, liked)
+    inputs = bundle.anonymous_inputs(known, age, gender, occupation)
+    scores = bundle.scorer.scores(inputs)[0]
+    seen = np.asarray(known, dtype=np.int64)
+    scores = apply_filters(bundle, scores, seen=seen, genres=genres, exclude=exclude)
+    best = top_k(scores, k)
+    return Recommendations(user_id=None, model_version=bundle.version,
+                           strategy="history" if known else "cold_start",
+                           items=items(bundle, best, scores), unknown_movie_ids=unknown)
+
+
+def similar(bundle: Bundle, movie_id: int, k: int) -> SimilarMovies:
+    index = bundle.item_position.get(movie_id)
+    if index is None:
+        raise HTTPException(404, detail=f"unknown movie id {movie_id}")
+    query = bundle.arrays["similarity_vectors"][index:index + 1]
+    n = min(k + 1, bundle.index.ntotal)
+    distances, neighbours = bundle.index.search(query, n)
+    pairs = [(int(i), float(d)) for i, d in zip(neighbours[0], distances[0], strict=True)
+             if i != index and i >= 0][:k]
+    scores = np.zeros(len(bundle.movies), dtype=np.float32)
+    chosen = np.array([i for i, _ in pairs], dtype=np.int64)
+    scores[chosen] = [d for _, d in pairs]
+    return SimilarMovies(movie_id=movie_id, title=bundle.movies[index]["title"],
+                         model_version=bundle.version, items=items(bundle, chosen, scores))

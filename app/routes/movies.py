@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Query
+
+from app import recommend
+from app.deps import BundleDep, SettingsDep
+from app.schemas import ErrorBody, Movie, MovieSearch, SimilarMovies
+
+router = APIRouter(tags=["movies"])
+ID = Annotated[int, Path(ge=1, le=2_147_483_647)]
+
+
+@router.get("/similar/{movie_id}", response_model=SimilarMovies,
+            responses={404: {"model": ErrorBody}, 422: {"model": ErrorBody}})
+async def similar_movies(movie_id: ID, bundle: BundleDep, settings: SettingsDep,
+                         k: Annotated[int | None, Query(ge=1, le=1000)] = None) -> SimilarMovies:
+    """Nearest movies by the blend of content and collaborative cosine (FAISS)."""
+    return recommend.similar(bundle, movie_id, min(k or settings.default_k, settings.max_k))
+
+
+def _movie(bundle: BundleDep, index: int) -> Movie:
+    record = bundle.movies[index]
+    return Movie(movie_id=record["movie_id"], title=record["title"], genres=record["genres"],
+                 year=record["year"], cold=bool(bundle.cold[index]))
+
+
+@router.get("/movies", response_model=MovieSearch)
+async def search_movies(bundle: BundleDep,
+                        search: Annotated[str, Query(min_length=1, max_length=200)],
+                        limit: Annotated[int, Query(ge=1, le=100)] = 20) -> MovieSearch:
+    """Movies whose title contains `search` (case-insensitive), most popular first."""
+    needle = search.casefold()
+    found = [i for i in bundle.popularity_order.tolist()
+             if needle in bundle.movies[i]["title"].casefold()]
+    return MovieSearch(query=search, total=len(found),
+                       items=[_movie(bundle, i) for i in found[:limit]])
+
+
+@router.get("/movies/{movie_id}", response_model=Movie, responses={404: {"model": ErrorBody}})
+async def get_movie(movie_id: ID, bundle: BundleDep) -> Movie:
+    index = bundle.item_position.get(movie_id)
+    if index is None:
+        raise HTTPException(404, detail=f"unknown movie id {movie_id}")
+    return _movie(bundle, index)

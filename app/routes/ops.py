@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import hmac
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, HTTPException, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from app.bundle import BundleError
+from app.deps import BundleDep, SettingsDep, StateDep
+from app.metrics import REGISTRY, RELOADS, set_model_version
+from app.schemas import ErrorBody, Health, Readiness, ReloadResult
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/health", response_model=Health)
+async def health() -> Health:
+    """The process is alive (a model may still be loading)."""
+    return Health(status="ok")
+
+
+@router.get("/ready", response_model=Readiness, responses={503: {"model": Readiness}})
+async def ready(state: StateDep) -> Any:
+    """200 once a verified bundle is loaded; 503 with the reason otherwise."""
+    if state.bundle is None:
+        body = Readiness(ready=False, model_version=None, reason=state.last_error)
+        return JSONResponse(body.model_dump(), status_code=503)
+    return Readiness(ready=True, model_version=state.bundle.version, reason=state.last_error)
+
+
+@router.get("/model")
+async def model_manifest(bundle: BundleDep) -> dict[str, Any]:
+    """The live bundle's manifest."""
+    return bundle.manifest
+
+
+@router.get("/metrics", response_class=Response)
+async def metrics() -> Response:
+    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.post("/admin/reload", response_model=ReloadResult,
+             responses={401: {"model": ErrorBody}, 404: {"model": ErrorBody},
+                        409: {"model": ErrorBody}})
+async def reload(state: StateDep, settings: SettingsDep,
+                 authorization: Annotated[str | None, Header(max_length=1000)] = None,
+                 ) -> ReloadResult:
+    """Load MODEL_DIR/current again (enabled only when ADMIN_TOKEN is set)."""
+    if settings.admin_token is None:
+        raise HTTPException(404, detail="not found")
+    expected = f"Bearer {settings.admin_token.get_secret_value()}".encode()
+    if not hmac.compare_digest((authorization or "").encode(), expected):
+        raise HTTPException(401, detail="missing or wrong bearer token")
+    try:
+        bundle, previous = await state.reload()
+    except BundleError as exc:
+        RELOADS.labels("refused").inc()
+        raise HTTPException(409, detail=f"bundle refused, still serving the previous one: "
+                            f"{exc}") from None
+    RELOADS.labels("loaded").inc()
+    set_model_version(bundle.version)
+    return ReloadResult(reloaded=True, model_version=bundle.version, previous_version=previous)
+
+
+__all__ = ["router", "BundleDep"]

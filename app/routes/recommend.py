@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from app import recommend
+from app.deps import BundleDep, SettingsDep
+from app.schemas import AnonymousRequest, ErrorBody, Recommendations
+
+router = APIRouter(tags=["recommendations"])
+ID = Annotated[int, Path(ge=1, le=2_147_483_647)]
+K = Annotated[int | None, Query(ge=1, le=1000, description="how many movies (default 10)")]
+Genres = Annotated[str | None, Query(max_length=500, description="keep only these, e.g. "
+                                     "Comedy,Drama")]
+Exclude = Annotated[str | None, Query(max_length=20_000, pattern=r"^\s*\d+(\s*,\s*\d+)*\s*$",
+                                      description="movie ids to leave out, e.g. 1,2,3")]
+
+
+def _split(text: str | None) -> list[str] | None:
+    return [part for part in text.split(",") if part.strip()] if text else None
+
+
+@router.get("/recommend/{user_id}", response_model=Recommendations,
+            responses={422: {"model": ErrorBody}, 503: {"model": ErrorBody}})
+async def recommend_for_user(
+    user_id: ID, bundle: BundleDep, settings: SettingsDep, k: K = None, genres: Genres = None,
+    exclude: Exclude = None,
+    age: Annotated[int | None, Query(ge=1, le=120)] = None,
+    gender: Annotated[str | None, Query(pattern="^[MFmf]$")] = None,
+    occupation: Annotated[str | None, Query(max_length=100)] = None,
+) -> Recommendations:
+    """Every movie scored for a user; movies they rated are left out. Users the model has
+    never seen get `cold_start` recommendations, shaped by `age`/`gender`/`occupation`."""
+    excluded = [int(x) for x in _split(exclude) or []]
+    return recommend.for_user(
+        bundle, user_id, min(k or settings.default_k, settings.max_k), genres=_split(genres),
+        exclude=excluded, age=age, gender=gender.upper() if gender else None,
+        occupation=occupation,
+    )
+
+
+@router.post("/recommend", response_model=Recommendations,
+             responses={422: {"model": ErrorBody}, 503: {"model": ErrorBody}})
+async def recommend_for_visitor(body: AnonymousRequest, bundle: BundleDep,
+                                settings: SettingsDep) -> Recommendations:
+    """Recommendations for an anonymous visitor from the movies they liked (the model's
+    history path). Ids the model does not know come back in `unknown_movie_ids`."""
+    from fastapi import HTTPException
+
+    if len(body.liked) > settings.max_liked:
+        raise HTTPException(422, detail=f"`liked` holds {len(body.liked)} ids; at most "
+                            f"{settings.max_liked}")
+    return recommend.for_visitor(
+        bundle, body.liked, min(body.k or settings.default_k, settings.max_k), age=body.age,
+        gender=body.gender, occupation=body.occupation, genres=body.genres,
+        exclude=body.exclude,
+    )

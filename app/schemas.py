@@ -1,0 +1,77 @@
+"""Request and response bodies (the OpenAPI schema at /docs is generated from these)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ScoredMovie(BaseModel):
+    movie_id: int
+    title: str
+    genres: list[str]
+    score: float
+
+
+class Recommendations(BaseModel):
+    user_id: int | None = Field(None, description="null for an anonymous visitor")
+    model_version: str
+    strategy: Literal["personalized", "cold_start", "history"]
+    items: list[ScoredMovie]
+    unknown_movie_ids: list[int] = Field(default_factory=list,
+                                         description="ids in `liked` the model does not know")
+
+
+class AnonymousRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    liked: list[int] = Field(..., description="movie ids the visitor liked, oldest first",
+                             max_length=10_000)
+    age: int | None = Field(None, ge=1, le=120)
+    gender: Literal["M", "F"] | None = None
+    occupation: str | None = Field(None, max_length=100)
+    k: int | None = Field(None, ge=1, le=1000)
+    genres: list[str] | None = Field(None, max_length=50)
+    exclude: list[int] | None = Field(None, max_length=10_000)
+
+
+class SimilarMovies(BaseModel):
+    movie_id: int
+    title: str
+    model_version: str
+    items: list[ScoredMovie]
+
+
+class Movie(BaseModel):
+    movie_id: int
+    title: str
+    genres: list[str]
+    year: int | None
+    cold: bool = Field(description="no ratings in the training data")
+
+
+class MovieSearch(BaseModel):
+    query: str
+    total: int
+    items: list[Movie]
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class Readiness(BaseModel):
+    ready: bool
+    model_version: str | None
+    reason: str | None = None
+
+
+class ErrorBody(BaseModel):
+    detail: Any
+
+
+class ReloadResult(BaseModel):
+    reloaded: bool
+    model_version: str
+    previous_version: str | None

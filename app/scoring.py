@@ -1,0 +1,98 @@
+"""The exact fast path: the hybrid's inference model compiled to numpy.
+
+Everything that depends only on movies is computed once at load (the movie tower's vectors and
+biases; for an MLP scorer also the movie half of its first dense layer), so a request computes
+the user tower and one vectorised pass over the catalogue. The loader checks this path against
+the Keras model and refuses a bundle where they disagree.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+USER_INPUTS = ("user", "history", "age_group", "gender", "occupation", "daytime", "weekend")
+DAYTIME_BUCKETS = 4
+
+
+def _weights(model: Any, name: str) -> list[np.ndarray]:
+    return [np.asarray(w, dtype=np.float32) for w in model.get_layer(name).get_weights()]
+
+
+def _has_layer(model: Any, name: str) -> bool:
+    return any(layer.name == name for layer in model.layers)
+
+
+class FastScorer:
+    def __init__(self, model: Any, item_vectors: np.ndarray, item_bias: np.ndarray) -> None:
+        self.item_vectors = np.ascontiguousarray(item_vectors, dtype=np.float32)
+        self.item_bias = np.ascontiguousarray(item_bias, dtype=np.float32)
+        self.user_ids = _weights(model, "user_id")[0]
+        self.age = _weights(model, "user_age")[0]
+        self.gender = _weights(model, "user_gender")[0]
+        self.occupation = _weights(model, "user_occupation")[0]
+        self.daytime = _weights(model, "context_daytime")[0]
+        self.weekend = _weights(model, "context_weekend")[0]
+        self.hidden = _weights(model, "user_hidden") if _has_layer(model, "user_hidden") else None
+        self.out_kernel, self.out_bias = _weights(model, "user_out")
+        padding = np.zeros((1, self.item_vectors.shape[1]), np.float32)
+        if _has_layer(model, "history_id"):
+            features = _weights(model, "item_features")[0]
+            kernel, bias = _weights(model, "history_content")
+            self.history_table = _weights(model, "history_id")[0] + features @ kernel + bias
+        else:
+            self.history_table = np.vstack([padding, self.item_vectors])
+        self.history_table[0] = 0.0
+        self.mlp = None
+        if _has_layer(model, "scorer_hidden"):
+            kernel, bias = _weights(model, "scorer_hidden")
+            out_kernel, out_bias = _weights(model, "scorer_out")
+            dim = self.item_vectors.shape[1]
+            item_half = (self.item_vectors @ kernel[dim:] + bias).astype(np.float32)
+            self.mlp = (kernel[:dim], item_half, out_kernel[:, 0], float(out_bias[0]))
+        for name in ("item_vectors", "item_bias", "history_table", "user_ids"):
+            assert getattr(self, name).dtype == np.float32, name
+
+    @property
+    def n_items(self) -> int:
+        return len(self.item_vectors)
+
+    @property
+    def scorer(self) -> str:
+        return "mlp" if self.mlp is not None else "dot"
+
+    def user_vectors(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        """The user tower for a batch of inputs named as the Keras model's."""
+        history = inputs["history"]
+        vectors = self.history_table[history]
+        mask = (history > 0)[..., None].astype(np.float32)
+        mean = (vectors * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), np.float32(1.0))
+        side = np.concatenate([
+            mean, self.age[inputs["age_group"]], self.gender[inputs["gender"]],
+            self.occupation[inputs["occupation"]], self.daytime[inputs["daytime"]],
+            self.weekend[inputs["weekend"]],
+        ], axis=1)
+        if self.hidden is not None:
+            side = np.maximum(side @ self.hidden[0] + self.hidden[1], np.float32(0.0))
+        user = self.user_ids[inputs["user"]] + side @ self.out_kernel + self.out_bias
+        return user.astype(np.float32, copy=False)
+
+    def scores(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        """(batch, n_items) float32 scores of every movie."""
+        users = self.user_vectors(inputs)
+        if self.mlp is None:
+            return users @ self.item_vectors.T + self.item_bias
+        user_kernel, item_half, out_kernel, out_bias = self.mlp
+        rows = []
+        for user in users @ user_kernel:
+            hidden = np.maximum(item_half + user, np.float32(0.0))
+            rows.append(hidden @ out_kernel + out_bias + self.item_bias)
+        return np.stack(rows).astype(np.float32, copy=False)
+
+
+def keras_scores(model: Any, inputs: dict[str, np.ndarray], items: np.ndarray) -> np.ndarray:
+    """The Keras inference model's scores of movie indices ``items`` (batch, m) — the truth the
+    fast path is checked against."""
+    outputs = model.predict_on_batch({**inputs, "items": (items + 1).astype(np.int32)})
+    return np.asarray(outputs["score"], dtype=np.float32)

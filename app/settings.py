@@ -1,0 +1,30 @@
+"""Service settings, from the environment (one pydantic-settings class)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+
+    model_dir: Path = Field(Path("models"), description="serves MODEL_DIR/current")
+    host: str = "0.0.0.0"  # noqa: S104 (a container's service listens on all interfaces)
+    port: int = 8000
+    log_level: str = "info"
+    default_k: int = Field(10, ge=1, le=1000)
+    max_k: int = Field(1000, ge=1, le=1000)
+    max_liked: int = Field(500, ge=1, description="most movie ids POST /recommend accepts")
+    admin_token: SecretStr | None = Field(None, description="enables POST /admin/reload")
+    watch_interval: float = Field(5.0, ge=0, description="seconds between checks of current; "
+                                  "0 turns the watcher off")
+    verify_users: int = Field(16, ge=1, description="users checked fast path vs Keras at load")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,54 @@
+"""The live bundle and its replacement: loads happen off the event loop; the swap is one
+reference assignment, so a request keeps the bundle it started with."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+from app.bundle import Bundle, BundleError, load_bundle, resolve_current
+
+log = logging.getLogger("app")
+
+
+class ModelState:
+    def __init__(self, model_dir: Path, verify_users: int) -> None:
+        self.model_dir = model_dir
+        self.verify_users = verify_users
+        self.bundle: Bundle | None = None
+        self.last_error: str | None = None
+        self.last_seen_target: Path | None = None
+        self._lock = asyncio.Lock()
+
+    async def reload(self) -> tuple[Bundle, str | None]:
+        """Load MODEL_DIR/current and swap it in; raises BundleError and keeps the old one."""
+        async with self._lock:
+            previous = self.bundle.version if self.bundle else None
+            try:
+                target = resolve_current(self.model_dir)
+                self.last_seen_target = target
+                bundle = await asyncio.to_thread(load_bundle, target,
+                                                 verify_users=self.verify_users)
+            except BundleError as exc:
+                self.last_error = str(exc)
+                log.error("bundle refused, still serving %s: %s", previous, exc)
+                raise
+            self.bundle = bundle
+            self.last_error = None
+            log.info("serving bundle %s (was %s)", bundle.version, previous)
+            return bundle, previous
+
+    async def watch(self, interval: float) -> None:
+        """Reload when MODEL_DIR/current points somewhere new (or no bundle is loaded yet)."""
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                target = resolve_current(self.model_dir)
+            except BundleError:
+                continue
+            if target != self.last_seen_target:
+                try:
+                    await self.reload()
+                except BundleError:
+                    pass
