@@ -4,6 +4,7 @@ reference assignment, so a request keeps the bundle it started with."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from pathlib import Path
 
@@ -48,7 +49,5 @@ class ModelState:
             except BundleError:
                 continue
             if target != self.last_seen_target:
-                try:
+                with contextlib.suppress(BundleError):  # logged; the old bundle keeps serving
                     await self.reload()
-                except BundleError:
-                    pass

@@ -72,3 +72,50 @@ def write_csv_release(root: Path) -> Path:
 
 WRITERS = {"ml-100k": write_ml100k, "ml-1m": write_ml1m, "ml-10m": write_ml10m,
            "movielens-csv": write_csv_release}
+
+
+PLANTED_GENRES = ("Action", "Comedy", "Drama", "Horror")
+
+
+def write_planted_ml1m(root: Path, *, n_users: int = 80, per_genre: int = 30, n_cold: int = 8,
+                       seed: int = 0) -> Path:
+    """An ml-1m-layout release with planted tastes: user u belongs to group u % 4 and loves
+    the movies of genre PLANTED_GENRES[group] (4-5 stars) and dislikes the rest (1-2 stars).
+    Gender and occupation follow the group, so demographics carry the taste too. The last
+    ``n_cold`` movies (one genre each) have no ratings."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    root.mkdir(parents=True, exist_ok=True)
+    movies, genre_of = [], []
+    for g, genre in enumerate(PLANTED_GENRES):
+        for j in range(per_genre):
+            movies.append(f"{len(movies) + 1}::{genre} Movie {j} ({1980 + j})::{genre}")
+            genre_of.append(g)
+    n_rated = len(movies)
+    for j in range(n_cold):
+        genre = PLANTED_GENRES[j % 4]
+        movies.append(f"{len(movies) + 1}::Cold {genre} {j} (2020)::{genre}")
+    (root / "movies.dat").write_text("\n".join(movies) + "\n", encoding="latin-1")
+    genre_of_arr = np.array(genre_of)
+    weights = 1.0 / np.arange(1, per_genre + 1) ** 0.8  # popularity skew inside a genre
+    lines, users = [], []
+    for user in range(1, n_users + 1):
+        group = user % 4
+        own = np.flatnonzero(genre_of_arr == group)
+        other = np.flatnonzero(genre_of_arr != group)
+        liked = rng.choice(own, size=16, replace=False, p=weights / weights.sum())
+        disliked = rng.choice(other, size=8, replace=False)
+        chosen = np.concatenate([liked, disliked])
+        stars = np.concatenate([rng.integers(4, 6, 16), rng.integers(1, 3, 8)])
+        order = rng.permutation(len(chosen))
+        start = 978_300_000 + user * 10_000
+        for step, k in enumerate(order):
+            lines.append(f"{user}::{chosen[k] + 1}::{stars[k]}::{start + step * 60}")
+        gender = "M" if group < 2 else "F"
+        age = (18, 25, 35, 45)[group]
+        users.append(f"{user}::{gender}::{age}::{group + 1}::12345")
+    (root / "ratings.dat").write_text("\n".join(lines) + "\n")
+    (root / "users.dat").write_text("\n".join(users) + "\n")
+    assert n_rated == per_genre * 4
+    return root

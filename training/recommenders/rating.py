@@ -12,7 +12,7 @@ from training.interactions import Interactions
 from training.recommenders.base import Recommender
 
 RATING_DEFAULTS: dict[str, Any] = {"dim": 50, "epochs": 10, "batch_size": 256,
-                                   "learning_rate": 1e-3, "l2": 1e-6}
+                                   "learning_rate": 5e-3, "l2": 1e-4}
 
 
 class RatingModel(Recommender):

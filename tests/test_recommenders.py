@@ -1,0 +1,97 @@
+"""Every model honours the contract and learns planted tastes better than popularity."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from recommender_contract import RecommenderContract, fitted, planted
+
+from training.errors import TrainingError
+from training.evaluation import evaluate
+from training.recommenders import create
+from training.recommenders.popularity import Popularity
+
+FAST_HYBRID = (("epochs", 8), ("autoencoder_epochs", 5), ("refit", False), ("patience", 8),
+               ("batch_size", 128))
+
+
+class TestHybrid(RecommenderContract):
+    name = "hybrid"
+    params = FAST_HYBRID
+
+
+class TestHybridMLP(RecommenderContract):
+    name = "hybrid-mlp"
+    params = FAST_HYBRID
+
+
+class TestEASE(RecommenderContract):
+    name = "ease"
+    params = (("l2", 10.0),)
+
+
+class TestContent(RecommenderContract):
+    name = "content"
+
+
+class TestGMF(RecommenderContract):
+    name = "gmf"
+    params = (("epochs", 15), ("batch_size", 128))
+
+
+class TestNeuMF(RecommenderContract):
+    name = "neumf"
+    params = (("epochs", 15), ("batch_size", 128))
+
+
+class TestMatrixFactorisation(RecommenderContract):
+    name = "mf"
+    ranks = False
+    params = (("epochs", 15),)
+
+
+class TestEntityNet(RecommenderContract):
+    name = "entity"
+    ranks = False
+    params = (("epochs", 15),)
+
+
+def test_unknown_model_is_refused() -> None:
+    with pytest.raises(TrainingError, match="unknown model 'nope'"):
+        create("nope")
+
+
+def test_hybrid_scores_cold_movies_by_their_genre() -> None:
+    """Movies without ratings get a score through their features: a user's cold movies of
+    their favourite genre outrank the other cold movies."""
+    data, _ = planted()
+    model = fitted("hybrid", FAST_HYBRID)
+    cold = np.flatnonzero(np.diff(data.ratings.tocsc().indptr) == 0)
+    genres = data.movie_features.genres
+    assert len(cold) == 8
+    wins = []
+    for user in range(data.n_users):
+        raw = int(data.user_ids[user])
+        favourite = ("Action", "Comedy", "Drama", "Horror")[raw % 4]
+        column = data.movie_features.genre_names.index(favourite)
+        scores = model.score(np.array([user]))[0, cold]
+        liked = genres[cold, column] == 1
+        wins.append(scores[liked].mean() > scores[~liked].mean())
+    assert np.mean(wins) > 0.8
+
+
+def test_fit_is_reproducible_for_a_seed() -> None:
+    data, split = planted()
+    params = dict(FAST_HYBRID) | {"epochs": 2}
+    first = create("hybrid", **params).fit(data, seed=3)
+    second = create("hybrid", **params).fit(data, seed=3)
+    np.testing.assert_allclose(first.score(np.arange(4)), second.score(np.arange(4)), atol=1e-5)
+
+
+def test_ease_tunes_lambda_on_validation() -> None:
+    data, split = planted()
+    model = create("ease").fit(data)
+    assert model.params["l2"] in (50.0, 100.0, 200.0, 500.0, 1000.0)
+    assert len(model.history["validation_ndcg@10"]) == 5
+    popularity = Popularity().fit(data)
+    assert evaluate(model, data, split.test, fallback=popularity)["ndcg@10"] > 0
