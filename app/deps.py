@@ -7,8 +7,12 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 
 from app.bundle import Bundle
-from app.settings import Settings, get_settings
+from app.settings import Settings
 from app.state import ModelState
+
+
+def get_app_settings(request: Request) -> Settings:
+    return request.app.state.settings  # type: ignore[no-any-return]
 
 
 def get_state(request: Request) -> ModelState:
@@ -22,6 +26,6 @@ def get_bundle(state: Annotated[ModelState, Depends(get_state)]) -> Bundle:
     return state.bundle
 
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 StateDep = Annotated[ModelState, Depends(get_state)]
 BundleDep = Annotated[Bundle, Depends(get_bundle)]

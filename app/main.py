@@ -48,6 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             watcher.cancel()
 
     app = FastAPI(title="MovieLens hybrid recommender", version="0.1.0", lifespan=lifespan)
+    app.state.settings = settings
     app.middleware("http")(record)
     for module in (recommend, movies, ops):
         app.include_router(module.router)

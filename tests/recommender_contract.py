@@ -18,7 +18,6 @@ from training.recommenders.popularity import Popularity
 from training.splits import Split, temporal_split
 
 
-
 @cache
 def planted() -> tuple[Interactions, Split]:
     import tempfile

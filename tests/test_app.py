@@ -1,0 +1,249 @@
+"""The service over a tiny bundle trained by the tests: every endpoint and error path."""
+
+from __future__ import annotations
+
+import ast
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from bundles import trained_models_dir
+from conftest import ROOT
+from fastapi.testclient import TestClient
+
+from app.bundle import BundleError, load_bundle
+from app.main import create_app
+from app.scoring import keras_scores
+from app.settings import Settings
+
+TOKEN = "s3cret-token"
+
+
+def client_for(model_dir: Path, **settings: object) -> TestClient:
+    app = create_app(Settings(model_dir=model_dir, watch_interval=0, **settings))
+    return TestClient(app, raise_server_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def models() -> Path:
+    return trained_models_dir()
+
+
+@pytest.fixture(scope="module")
+def client(models: Path) -> Iterator[TestClient]:
+    with client_for(models, admin_token=TOKEN) as test_client:
+        yield test_client
+
+
+def _seen(models: Path, user_id: int) -> set[int]:
+    bundle = Path(os.path.realpath(models / "current"))
+    user_ids = np.load(bundle / "user_ids.npy")
+    item_ids = np.load(bundle / "item_ids.npy")
+    indptr, indices = np.load(bundle / "seen_indptr.npy"), np.load(bundle / "seen_indices.npy")
+    user = int(np.flatnonzero(user_ids == user_id)[0])
+    return set(item_ids[indices[indptr[user]:indptr[user + 1]]].tolist())
+
+
+def test_app_never_imports_training() -> None:
+    for path in (ROOT / "app").rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            assert not any(n == "training" or n.startswith("training.") for n in names), path
+
+
+def test_health_ready_model(client: TestClient) -> None:
+    assert client.get("/health").json() == {"status": "ok"}
+    ready = client.get("/ready")
+    assert ready.status_code == 200 and ready.json()["ready"] is True
+    manifest = client.get("/model").json()
+    assert manifest["version"] == ready.json()["model_version"]
+    assert "model.keras" in manifest["files"]
+
+
+def test_recommend_known_user(client: TestClient, models: Path) -> None:
+    body = client.get("/recommend/5?k=7").json()
+    assert body["strategy"] == "personalized" and body["user_id"] == 5
+    assert len(body["items"]) == 7
+    ids = [item["movie_id"] for item in body["items"]]
+    assert not set(ids) & _seen(models, 5)
+    scores = [item["score"] for item in body["items"]]
+    assert scores == sorted(scores, reverse=True)
+    assert {"movie_id", "title", "genres", "score"} == set(body["items"][0])
+
+
+def test_recommendations_follow_planted_taste(client: TestClient) -> None:
+    """Users of group g (id % 4) love genre g: their lists differ and match their genre."""
+    favourite = ("Action", "Comedy", "Drama", "Horror")
+    lists = {}
+    for user in (4, 5, 6, 7, 8, 9):
+        items = client.get(f"/recommend/{user}?k=10").json()["items"]
+        lists[user] = tuple(i["movie_id"] for i in items)
+        share = np.mean([favourite[user % 4] in i["genres"] for i in items])
+        assert share >= 0.7, (user, share)
+    assert len(set(lists.values())) == len(lists)
+
+
+def test_cold_start_user(client: TestClient) -> None:
+    plain = client.get("/recommend/999999?k=5").json()
+    assert plain["strategy"] == "cold_start" and len(plain["items"]) == 5
+    women = client.get("/recommend/999999?k=10&gender=F&age=40").json()["items"]
+    men = client.get("/recommend/999999?k=10&gender=M&age=20").json()["items"]
+    assert [i["movie_id"] for i in women] != [i["movie_id"] for i in men]
+
+
+def test_genre_filter_and_exclude(client: TestClient) -> None:
+    items = client.get("/recommend/5?k=5&genres=horror").json()["items"]
+    assert items and all("Horror" in i["genres"] for i in items)
+    first = client.get("/recommend/5?k=3").json()["items"][0]["movie_id"]
+    again = client.get(f"/recommend/5?k=3&exclude={first},1").json()["items"]
+    assert first not in [i["movie_id"] for i in again]
+
+
+@pytest.mark.parametrize("url", [
+    "/recommend/5?k=0", "/recommend/5?k=1001", "/recommend/abc", "/recommend/-3",
+    "/recommend/5?genres=Westerns", "/recommend/5?exclude=1,x", "/recommend/5?gender=X",
+    "/similar/1?k=0", "/similar/abc", "/movies?search=", "/movies/0",
+])
+def test_malformed_requests_get_422_json(client: TestClient, url: str) -> None:
+    response = client.get(url)
+    assert response.status_code == 422, response.text
+    assert "detail" in response.json()
+
+
+def test_anonymous_visitor(client: TestClient) -> None:
+    liked = [1, 2, 3, 999_999]  # three Action movies and an unknown id
+    body = client.post("/recommend", json={"liked": liked, "k": 10}).json()
+    assert body["strategy"] == "history" and body["user_id"] is None
+    assert body["unknown_movie_ids"] == [999_999]
+    ids = [i["movie_id"] for i in body["items"]]
+    assert not {1, 2, 3} & set(ids)
+    assert np.mean(["Action" in i["genres"] for i in body["items"]]) >= 0.7
+    empty = client.post("/recommend", json={"liked": []}).json()
+    assert empty["strategy"] == "cold_start"
+
+
+@pytest.mark.parametrize("payload", [
+    {"liked": "1,2"}, {"liked": [1], "k": 0}, {"liked": [1], "unexpected": 1},
+    {"liked": list(range(1, 600))}, {"liked": [1], "gender": "Q"}, {},
+])
+def test_anonymous_bad_bodies(client: TestClient, payload: dict) -> None:
+    response = client.post("/recommend", json=payload)
+    assert response.status_code == 422 and "detail" in response.json()
+
+
+def test_malformed_json_body(client: TestClient) -> None:
+    response = client.post("/recommend", content=b"{not json",
+                           headers={"content-type": "application/json"})
+    assert response.status_code == 422 and "detail" in response.json()
+
+
+def test_similar(client: TestClient) -> None:
+    body = client.get("/similar/1?k=5").json()
+    assert body["movie_id"] == 1 and body["title"].startswith("Action Movie 0")
+    ids = [i["movie_id"] for i in body["items"]]
+    assert len(ids) == 5 and 1 not in ids
+    assert np.mean(["Action" in i["genres"] for i in body["items"]]) >= 0.8
+    cold = client.get("/similar/121?k=3").json()  # "Cold Action 0": no ratings at all
+    assert len(cold["items"]) == 3
+    missing = client.get("/similar/999999")
+    assert missing.status_code == 404 and missing.json() == {"detail": "unknown movie id 999999"}
+
+
+def test_movies(client: TestClient) -> None:
+    found = client.get("/movies?search=horror movie 1&limit=3").json()
+    assert found["total"] >= 3 and len(found["items"]) == 3
+    assert all("horror movie 1" in m["title"].lower() for m in found["items"])
+    movie = client.get("/movies/121").json()
+    assert movie["cold"] is True and movie["genres"] == ["Action"]
+    assert client.get("/movies/999999").status_code == 404
+
+
+def test_metrics(client: TestClient) -> None:
+    client.get("/recommend/5")
+    text = client.get("/metrics").text
+    assert 'recommender_requests_total{method="GET",route="/recommend/{user_id}",status="200"}' \
+        in text
+    assert "recommender_request_seconds_bucket" in text
+    assert "recommender_model_info{version=" in text
+
+
+def test_fast_path_equals_keras(models: Path) -> None:
+    bundle = load_bundle(Path(os.path.realpath(models / "current")))
+    n_items = len(bundle.movies)
+    for user in range(0, len(bundle.arrays["user_ids"]), 9):
+        inputs = bundle.user_inputs(user)
+        expected = keras_scores(bundle.keras_model, inputs, np.arange(n_items)[None, :])
+        np.testing.assert_allclose(bundle.scorer.scores(inputs), expected, atol=1e-4)
+
+
+def test_admin_reload_needs_token(models: Path, client: TestClient) -> None:
+    with client_for(models) as no_admin:
+        assert no_admin.post("/admin/reload").status_code == 404
+    assert client.post("/admin/reload").status_code == 401
+    wrong = client.post("/admin/reload", headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 401 and "detail" in wrong.json()
+    ok = client.post("/admin/reload", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert ok.status_code == 200 and ok.json()["reloaded"] is True
+
+
+def _copy_models(models: Path, tmp_path: Path) -> Path:
+    target = tmp_path / "models"
+    source = Path(os.path.realpath(models / "current"))
+    target.mkdir()
+    shutil.copytree(source, target / source.name)
+    (target / "current").symlink_to(source.name)
+    return target
+
+
+def test_bad_bundle_is_refused_at_startup(models: Path, tmp_path: Path) -> None:
+    copy = _copy_models(models, tmp_path)
+    vectors = Path(os.path.realpath(copy / "current")) / "item_vectors.npy"
+    vectors.write_bytes(vectors.read_bytes()[:-16])  # truncated
+    with client_for(copy) as test_client:
+        ready = test_client.get("/ready")
+        assert ready.status_code == 503
+        assert "item_vectors.npy: checksum mismatch" in ready.json()["reason"]
+        response = test_client.get("/recommend/5")
+        assert response.status_code == 503 and "no model loaded" in response.json()["detail"]
+
+
+def test_bad_bundle_at_reload_keeps_the_old_one(models: Path, tmp_path: Path) -> None:
+    copy = _copy_models(models, tmp_path)
+    good = Path(os.path.realpath(copy / "current"))
+    bad = copy / "broken"
+    shutil.copytree(good, bad)
+    (bad / "model.keras").write_bytes(b"PK not a keras file")
+    with client_for(copy, admin_token=TOKEN) as test_client:
+        version = test_client.get("/ready").json()["model_version"]
+        (copy / "current").unlink()
+        (copy / "current").symlink_to("broken")
+        refused = test_client.post("/admin/reload", headers={"Authorization": f"Bearer {TOKEN}"})
+        assert refused.status_code == 409
+        assert "model.keras" in refused.json()["detail"]
+        assert test_client.get("/ready").json()["model_version"] == version
+        assert test_client.get("/recommend/5").status_code == 200
+
+
+def test_load_bundle_refuses_pickles_and_wrong_schema(models: Path, tmp_path: Path) -> None:
+    copy = _copy_models(models, tmp_path)
+    bundle = Path(os.path.realpath(copy / "current"))
+    manifest_path = bundle / "manifest.json"
+    import hashlib
+    import json
+
+    manifest = json.loads(manifest_path.read_text())
+    np.save(bundle / "popularity.npy", np.array([{"evil": 1}], dtype=object), allow_pickle=True)
+    manifest["files"]["popularity.npy"] = hashlib.sha256(
+        (bundle / "popularity.npy").read_bytes()).hexdigest()
+    manifest_path.write_text(json.dumps(manifest))
+    with pytest.raises(BundleError, match="popularity.npy: not a plain array"):
+        load_bundle(bundle)
+    manifest["schema_version"] = 99
+    manifest_path.write_text(json.dumps(manifest))
+    with pytest.raises(BundleError, match="schema version 99"):
+        load_bundle(bundle)
