@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -23,6 +23,12 @@ class Settings(BaseSettings):
     watch_interval: float = Field(5.0, ge=0, description="seconds between checks of current; "
                                   "0 turns the watcher off")
     verify_users: int = Field(16, ge=1, description="users checked fast path vs Keras at load")
+
+    @field_validator("admin_token", mode="before")
+    @classmethod
+    def _empty_token_disables(cls, value: object) -> object:
+        """ADMIN_TOKEN="" (compose's default) means no admin endpoint, never an empty token."""
+        return None if value is None or (isinstance(value, str) and not value.strip()) else value
 
 
 @lru_cache

@@ -29,7 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", default="models", help="models directory (default: models)")
     train.add_argument("--epochs", type=int, default=None)
     train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--model", default="hybrid")
+    train.add_argument("--model", default="hybrid", help="hybrid (default) or hybrid-mlp")
+    train.add_argument("--if-missing", action="store_true",
+                       help="do nothing if OUT/current already exists (docker compose up)")
 
     evaluate = commands.add_parser("evaluate", help="print the quality protocol's metrics table")
     evaluate.add_argument("--data", required=True, help=data_help)
@@ -73,8 +75,13 @@ def _run(args: argparse.Namespace) -> int:
         print(json.dumps(stats, indent=2) if args.json else format_statistics(stats))
         return 0
     if args.command == "train":
+        from pathlib import Path
+
         from training.train import train_command
 
+        if args.if_missing and (Path(args.out) / "current").exists():
+            print(f"{Path(args.out) / 'current'} exists; nothing to do (--if-missing)")
+            return 0
         folder = train_command(args.data, args.out, model_name=args.model, epochs=args.epochs,
                                seed=args.seed, progress=progress)
         print(folder)

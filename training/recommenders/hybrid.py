@@ -21,6 +21,7 @@ DEFAULTS: dict[str, Any] = {
     "learning_rate": 2e-3, "negatives": 4, "negative_sampling": "uniform", "l2": 1e-4,
     "item_dropout": 0.3, "user_dropout": 0.1, "loss": "log", "content_dim": 64,
     "autoencoder_epochs": 30, "patience": 3, "refit": True, "separate_history": True,
+
 }
 
 

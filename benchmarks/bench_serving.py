@@ -1,0 +1,152 @@
+"""Serving benchmark: the real service on a bundle vs a trivial FastAPI app, loaded by wrk.
+
+    python benchmarks/bench_serving.py --model-dir models [--duration 10] [--connections 1,16,64]
+
+Starts both with uvicorn (one worker each, access log off) on loopback, measures the service's
+startup (process start to /ready = 200) and resident memory, then runs wrk against the trivial
+app's /recommend, the service's /recommend/{random known user} and /similar/{random movie} at
+each connection count. Prints a markdown table and a JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start(app: str, port: int, env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
+         "--log-level", "warning", "--no-access-log"],
+        cwd=ROOT, env=env, start_new_session=True,
+    )
+
+
+def wait_ready(url: str, timeout: float = 180.0) -> float:
+    start = time.perf_counter()
+    while time.perf_counter() - start < timeout:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310
+                if response.status == 200:
+                    return time.perf_counter() - start
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(url)
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def lua_script(paths: list[str]) -> str:
+    body = ",".join(json.dumps(p) for p in paths)
+    return (f"local paths = {{{body}}}\nmath.randomseed(42)\n"
+            "request = function() return wrk.format('GET', paths[math.random(#paths)]) end\n")
+
+
+UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+
+
+def run_wrk(url: str, script: str, connections: int, duration: int) -> dict[str, float]:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
+        handle.write(script)
+    threads = min(2, connections)
+    out = subprocess.run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s",
+                          "--latency", "-s", handle.name, url], capture_output=True, text=True,
+                         check=True).stdout
+    os.unlink(handle.name)
+    result = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))}
+    for pct in ("50", "99"):
+        value, unit = re.search(rf"\s{pct}%\s+([\d.]+)(us|ms|s)", out).groups()
+        result[f"p{pct}_ms"] = float(value) * UNITS[unit]
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), "
+                              r"timeout (\d+)", out)
+    result["errors"] = (int(non2xx.group(1)) if non2xx else 0) + (
+        sum(int(x) for x in socket_errors.groups()) if socket_errors else 0)
+    result["requests"] = int(re.search(r"(\d+) requests in", out).group(1))
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--model-dir", type=Path, default=ROOT / "models")
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", default="1,16,64")
+    args = parser.parse_args()
+    bundle = Path(os.path.realpath(args.model_dir / "current"))
+    users = np.load(bundle / "user_ids.npy")
+    movies = np.load(bundle / "item_ids.npy")
+    rng = np.random.default_rng(0)
+    env = dict(os.environ, MODEL_DIR=str(args.model_dir), WATCH_INTERVAL="0",
+               TF_CPP_MIN_LOG_LEVEL="3")
+
+    trivial_port, service_port = free_port(), free_port()
+    trivial = start("benchmarks.trivial_app:app", trivial_port, env)
+    launched = time.perf_counter()
+    service = start("app.main:app", service_port, env)
+    try:
+        wait_ready(f"http://127.0.0.1:{trivial_port}/recommend/1")
+        wait_ready(f"http://127.0.0.1:{service_port}/ready")
+        startup = time.perf_counter() - launched
+        rss_ready = rss_mib(service.pid)
+        targets = {
+            "trivial /recommend": (f"http://127.0.0.1:{trivial_port}",
+                                   [f"/recommend/{u}?k=10" for u in rng.choice(users, 500)]),
+            "/recommend": (f"http://127.0.0.1:{service_port}",
+                           [f"/recommend/{u}?k=10" for u in rng.choice(users, 500)]),
+            "/similar": (f"http://127.0.0.1:{service_port}",
+                         [f"/similar/{m}?k=10" for m in rng.choice(movies, 500)]),
+        }
+        rows = []
+        for connections in [int(c) for c in args.connections.split(",")]:
+            for name, (base, paths) in targets.items():
+                run_wrk(base, lua_script(paths), connections, 2)  # warm-up
+                result = run_wrk(base, lua_script(paths), connections, args.duration)
+                rows.append({"endpoint": name, "connections": connections, **result})
+                print(json.dumps(rows[-1]), flush=True)
+        rss_after = rss_mib(service.pid)
+    finally:
+        for process in (trivial, service):
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=30)
+
+    floor = {r["connections"]: r["rps"] for r in rows if r["endpoint"].startswith("trivial")}
+    print(f"\nbundle {bundle.name}; startup to /ready {startup:.1f} s; RSS {rss_ready:.0f} MiB "
+          f"at ready, {rss_after:.0f} MiB after load\n")
+    print("| endpoint | connections | requests/s | vs trivial | p50 ms | p99 ms | errors |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        share = r["rps"] / floor[r["connections"]]
+        print(f"| {r['endpoint']} | {r['connections']} | {r['rps']:.0f} | {share:.2f}× | "
+              f"{r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['errors']} |")
+    print(json.dumps({"startup_s": startup, "rss_ready_mib": rss_ready,
+                      "rss_after_mib": rss_after, "rows": rows}))
+
+
+if __name__ == "__main__":
+    main()
