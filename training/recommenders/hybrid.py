@@ -17,11 +17,10 @@ from training.tasks import LOSSES
 from training.towers import HybridNetwork, TowerSizes
 
 DEFAULTS: dict[str, Any] = {
-    "dim": 64, "hidden": 128, "history": 20, "scorer": "dot", "epochs": 40, "batch_size": 512,
-    "learning_rate": 2e-3, "negatives": 4, "negative_sampling": "uniform", "l2": 1e-4,
-    "item_dropout": 0.3, "user_dropout": 0.1, "loss": "log", "content_dim": 64,
-    "autoencoder_epochs": 30, "patience": 3, "refit": True, "separate_history": True,
-
+    "dim": 64, "hidden": 0, "history": 20, "scorer": "dot", "epochs": 40, "batch_size": 512,
+    "learning_rate": 2e-3, "negatives": 16, "negative_sampling": "uniform", "l2": 1e-4,
+    "item_dropout": 0.0, "user_dropout": 0.1, "loss": "log", "content_dim": 64,
+    "autoencoder_epochs": 30, "patience": 5, "refit": True, "separate_history": False,
 }
 
 
