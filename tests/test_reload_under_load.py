@@ -69,7 +69,8 @@ def test_reload_under_concurrent_requests(tmp_path: Path) -> None:
             with httpx.Client(base_url=base, timeout=10) as client:
                 i = 0
                 while not stop.is_set():
-                    url = f"/recommend/{1 + (worker + i) % 80}" if i % 2 else f"/similar/{1 + i % 120}"
+                    user, movie = 1 + (worker + i) % 80, 1 + i % 120
+                    url = f"/recommend/{user}" if i % 2 else f"/similar/{movie}"
                     response = client.get(url)
                     i += 1
                     count[0] += 1
