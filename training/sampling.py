@@ -90,10 +90,12 @@ class TripletSampler:
 class TripletDataset(keras.utils.PyDataset):
     """One epoch of shuffled triplet batches for ``model.fit`` (any Keras backend)."""
 
-    def __init__(self, sampler: TripletSampler, batch_size: int) -> None:
+    def __init__(self, sampler: TripletSampler, batch_size: int,
+                 outputs: int | None = None) -> None:
         super().__init__()
         self.sampler = sampler
         self.batch_size = batch_size
+        self.outputs = outputs or sampler.negatives  # width of the model's output
         self.order = sampler.rng.permutation(len(sampler))
 
     def __len__(self) -> int:
@@ -102,7 +104,7 @@ class TripletDataset(keras.utils.PyDataset):
     def __getitem__(self, index: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
         positions = self.order[index * self.batch_size:(index + 1) * self.batch_size]
         inputs = self.sampler.batch(positions)
-        return inputs, np.zeros((len(positions), self.sampler.negatives), dtype=np.float32)
+        return inputs, np.zeros((len(positions), self.outputs), dtype=np.float32)
 
     def on_epoch_end(self) -> None:
         self.order = self.sampler.rng.permutation(len(self.sampler))

@@ -31,6 +31,8 @@ class TowerSizes:
     dim: int = 64
     hidden: int = 128
     separate_history: bool = True  # history movies get their own (input-side) embeddings
+    n_tokens: int = 0  # content tokens (tags, genres) with their own learned embeddings
+    tokens_per_item: int = 32
 
 
 class ItemTower:
@@ -48,6 +50,18 @@ class ItemTower:
         self.id_bias = layers.Embedding(sizes.n_items + 1, 1, name="item_id_bias",
                                         embeddings_initializer="zeros")
         self.project = layers.Dense(sizes.dim, name="item_content")
+        self.n_tokens = sizes.n_tokens
+        if sizes.n_tokens:
+            # LightFM-style: a movie's content vector includes the TF-IDF-weighted sum of its
+            # tokens' embeddings (frozen token ids and weights per movie, learned token table).
+            self.token_ids = layers.Embedding(sizes.n_items + 1, sizes.tokens_per_item,
+                                              trainable=False, name="item_token_ids")
+            self.token_weights = layers.Embedding(sizes.n_items + 1, sizes.tokens_per_item,
+                                                  trainable=False, name="item_token_weights")
+            self.tokens = layers.Embedding(
+                sizes.n_tokens + 1, sizes.dim, name="item_tokens",
+                embeddings_initializer=keras.initializers.RandomNormal(stddev=0.01),
+            )
         self.content_bias = layers.Dense(1, name="item_content_bias")
         self.regularise = layers.ActivityRegularization(l2=l2, name="item_l2")
 
@@ -57,9 +71,20 @@ class ItemTower:
         ids = self.ids(items)
         if id_dropout is not None:
             ids = id_dropout(ids)
-        vector = ids + self.project(features)
-        bias = ops.squeeze(self.id_bias(items) + self.content_bias(features), axis=-1)
+        content, content_bias = self.content_only(items)
+        vector = ids + content
+        bias = ops.squeeze(self.id_bias(items), axis=-1) + content_bias
         return vector, bias
+
+    def content_only(self, items: keras.KerasTensor) -> tuple[keras.KerasTensor, ...]:
+        """What a movie without ratings gets: the feature part alone."""
+        features = self.features(items)
+        vector = self.project(features)
+        if self.n_tokens:
+            token_ids = ops.cast(self.token_ids(items), "int32")
+            weights = ops.expand_dims(self.token_weights(items), -1)
+            vector = vector + ops.sum(self.tokens(token_ids) * weights, axis=-2)
+        return vector, ops.squeeze(self.content_bias(features), axis=-1)
 
 
 class UserTower:
@@ -130,7 +155,7 @@ class HybridNetwork:
     """Holds the shared layers and builds the two graphs over them."""
 
     def __init__(self, sizes: TowerSizes, *, scorer: str, l2: float, item_dropout: float,
-                 mlp_hidden: int = 256) -> None:
+                 content_loss: bool = False, mlp_hidden: int = 256) -> None:
         if scorer not in ("dot", "mlp"):
             raise ValueError(f"scorer must be dot or mlp, not {scorer!r}")
         self.sizes = sizes
@@ -140,6 +165,7 @@ class HybridNetwork:
         self.user_l2 = layers.ActivityRegularization(l2=l2, name="user_l2")
         self.mlp = MLPScorer(mlp_hidden) if scorer == "mlp" else None
         self.item_dropout = item_dropout
+        self.content_loss = content_loss
 
     def _user_inputs(self) -> dict[str, keras.KerasTensor]:
         inputs = {name: keras.Input((), dtype="int32", name=name) for name in USER_INPUTS}
@@ -164,6 +190,13 @@ class HybridNetwork:
         vectors, bias = self.items(items, dropout)
         scores = self._score(user, self.items.regularise(vectors), bias)
         difference = scores[:, :1] - scores[:, 1:]
+        if self.content_loss:
+            # A second BPR task on the feature part alone teaches it to rank by itself, so
+            # that movies without ratings (whose id part is zero) are ranked well too.
+            content_vectors, content_bias = self.items.content_only(items)
+            content_scores = self._score(user, content_vectors, content_bias)
+            content_difference = content_scores[:, :1] - content_scores[:, 1:]
+            difference = ops.concatenate([difference, content_difference], axis=1)
         return keras.Model({**inputs, "positive": positive, "negatives": sampled}, difference,
                            name="hybrid_bpr")
 
@@ -178,7 +211,13 @@ class HybridNetwork:
                    "item_vector": vectors, "item_bias": bias}
         return keras.Model({**inputs, "items": items}, outputs, name="hybrid")
 
-    def set_item_features(self, table: np.ndarray) -> None:
-        """Row 0 (padding) is zeros; rows 1.. are the movies' feature rows."""
-        padded = np.vstack([np.zeros((1, table.shape[1]), np.float32), table])
-        self.items.features.set_weights([padded.astype(np.float32)])
+    def set_item_features(self, table: np.ndarray, token_ids: np.ndarray | None = None,
+                          token_weights: np.ndarray | None = None) -> None:
+        """Row 0 (padding) is zeros; rows 1.. are the movies' feature rows (and token lists)."""
+        def padded(rows: np.ndarray) -> np.ndarray:
+            return np.vstack([np.zeros((1, rows.shape[1]), np.float32), rows]).astype(np.float32)
+
+        self.items.features.set_weights([padded(table)])
+        if self.items.n_tokens and token_ids is not None and token_weights is not None:
+            self.items.token_ids.set_weights([padded(token_ids)])
+            self.items.token_weights.set_weights([padded(token_weights)])

@@ -21,6 +21,7 @@ DEFAULTS: dict[str, Any] = {
     "learning_rate": 2e-3, "negatives": 16, "negative_sampling": "uniform", "l2": 1e-4,
     "item_dropout": 0.0, "user_dropout": 0.1, "loss": "log", "content_dim": 64,
     "autoencoder_epochs": 30, "patience": 5, "refit": True, "separate_history": False,
+    "content_loss": True, "tokens_per_item": 32,
 }
 
 
@@ -30,6 +31,23 @@ def item_feature_table(data: Interactions, codes: np.ndarray | None) -> np.ndarr
     if codes is not None:
         parts.append(codes)
     return np.hstack(parts).astype(np.float32)
+
+
+def item_tokens(data: Interactions, per_item: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each movie's ``per_item`` strongest TF-IDF tokens: ids (token index + 1; 0 pads) and
+    their weights, as float32 tables for frozen embedding layers."""
+    tfidf = data.movie_features.tfidf.tocsr()
+    ids = np.zeros((tfidf.shape[0], per_item), np.float32)
+    weights = np.zeros((tfidf.shape[0], per_item), np.float32)
+    counts = np.diff(tfidf.indptr)
+    rows = np.repeat(np.arange(tfidf.shape[0]), counts)
+    # rank each row's entries by weight, strongest first
+    order = np.lexsort((-tfidf.data, rows))
+    rank = np.arange(len(order)) - np.repeat(tfidf.indptr[:-1], counts)
+    keep = rank < per_item
+    ids[rows[order][keep], rank[keep]] = tfidf.indices[order][keep] + 1
+    weights[rows[order][keep], rank[keep]] = tfidf.data[order][keep]
+    return ids, weights
 
 
 class Hybrid(Recommender):
@@ -77,18 +95,22 @@ class Hybrid(Recommender):
             n_age_groups=len(features.age_groups), n_genders=len(features.genders),
             n_occupations=len(features.occupations), history=p["history"], dim=p["dim"],
             hidden=p["hidden"], separate_history=p["separate_history"],
+            n_tokens=data.movie_features.tfidf.shape[1] if p["tokens_per_item"] else 0,
+            tokens_per_item=p["tokens_per_item"],
         )
         self.network = HybridNetwork(sizes, scorer=p["scorer"], l2=p["l2"],
-                                     item_dropout=p["item_dropout"])
+                                     item_dropout=p["item_dropout"],
+                                     content_loss=p["content_loss"])
         trainer = self.network.training_model(p["negatives"])
         self.model = self.network.inference_model()
-        self.network.set_item_features(table)
+        self.network.set_item_features(table, *item_tokens(data, p["tokens_per_item"] or 1))
         trainer.compile(optimizer=keras.optimizers.Adam(p["learning_rate"]),
                         loss=LOSSES[p["loss"]])
         sampler = TripletSampler(data, history=p["history"], negatives=p["negatives"],
                                  negative_sampling=p["negative_sampling"],
                                  user_dropout=p["user_dropout"], seed=seed)
-        batches = TripletDataset(sampler, p["batch_size"])
+        batches = TripletDataset(sampler, p["batch_size"],
+                                 outputs=p["negatives"] * (2 if p["content_loss"] else 1))
         self.history = {"loss": [], "val_ndcg@10": [], "seconds": []}
         fallback = Popularity().fit(data)
         best, best_weights, waited = -1.0, None, 0
