@@ -67,7 +67,6 @@ class ItemTower:
 
     def __call__(self, items: keras.KerasTensor,
                  id_dropout: layers.Layer | None = None) -> tuple[keras.KerasTensor, ...]:
-        features = self.features(items)
         ids = self.ids(items)
         if id_dropout is not None:
             ids = id_dropout(ids)
