@@ -19,6 +19,7 @@ MODEL_FILE = "model.keras"
 ARRAYS = ("item_ids", "user_ids", "item_vectors", "item_bias", "content_embeddings",
           "popularity", "seen_indptr", "seen_indices", "user_history", "user_age_group",
           "user_gender", "user_occupation", "similarity_vectors")
+NEIGHBOUR_CACHE = 101  # movies cached per /similar query movie (k up to 100)
 AGE_GROUP_STARTS = {"Under 18": 1, "18-24": 18, "25-34": 25, "35-44": 35, "45-49": 45,
                     "50-55": 50, "56+": 56}
 
@@ -41,6 +42,7 @@ class Bundle:
     genre_masks: dict[str, np.ndarray] = field(default_factory=dict)
     popularity_order: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     cold: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    neighbour_cache: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
     @property
     def version(self) -> str:
@@ -49,6 +51,19 @@ class Bundle:
     @property
     def history_length(self) -> int:
         return int(self.manifest["history_length"])
+
+    def neighbours(self, index: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """FAISS inner-product search for one movie; the answers of up to NEIGHBOUR_CACHE
+        neighbours are kept per movie (a bundle never changes, so they never go stale)."""
+        cached = self.neighbour_cache.get(index)
+        if cached is None or len(cached[0]) < n:
+            width = min(self.index.ntotal, max(n, NEIGHBOUR_CACHE))
+            query = self.arrays["similarity_vectors"][index:index + 1]
+            distances, found = self.index.search(query, width)
+            cached = (found[0], distances[0])
+            if width <= NEIGHBOUR_CACHE:
+                self.neighbour_cache[index] = cached
+        return cached[0][:n], cached[1][:n]
 
     def seen(self, user: int) -> np.ndarray:
         indptr = self.arrays["seen_indptr"]

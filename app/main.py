@@ -11,13 +11,14 @@ from collections.abc import AsyncIterator
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+import faiss  # noqa: E402
 from fastapi import FastAPI, Request  # noqa: E402
 from fastapi.exceptions import RequestValidationError  # noqa: E402
 from fastapi.responses import JSONResponse  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 from app.bundle import BundleError  # noqa: E402
-from app.metrics import RELOADS, record, set_model_version  # noqa: E402
+from app.metrics import RELOADS, MetricsMiddleware, set_model_version  # noqa: E402
 from app.routes import movies, ops, recommend  # noqa: E402
 from app.settings import Settings, get_settings  # noqa: E402
 from app.state import ModelState  # noqa: E402
@@ -33,6 +34,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Scoring is small per request: one BLAS thread per process keeps concurrent requests
         # from fighting over cores (multithreaded OpenBLAS collapses under load).
         threadpool_limits(1)
+        faiss.omp_set_num_threads(1)
         state = ModelState(settings.model_dir, settings.verify_users)
         app.state.model = state
         try:
@@ -49,7 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="MovieLens hybrid recommender", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
-    app.middleware("http")(record)
+    app.add_middleware(MetricsMiddleware)
     for module in (recommend, movies, ops):
         app.include_router(module.router)
 

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from typing import Any
 
-from fastapi import Request, Response
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 REGISTRY = CollectorRegistry()
@@ -24,12 +23,27 @@ def set_model_version(version: str) -> None:
     MODEL.labels(version=version).set(1)
 
 
-async def record(request: Request,
-                 call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-    start = time.perf_counter()
-    response = await call_next(request)
-    route = request.scope.get("route")
-    name = getattr(route, "path", "unmatched")
-    REQUESTS.labels(name, request.method, str(response.status_code)).inc()
-    LATENCY.labels(name).observe(time.perf_counter() - start)
-    return response
+class MetricsMiddleware:
+    """Pure ASGI middleware (Starlette's BaseHTTPMiddleware costs a task per request)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = [500]
+
+        async def send_with_status(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_status)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            REQUESTS.labels(route, scope["method"], str(status[0])).inc()
+            LATENCY.labels(route).observe(time.perf_counter() - start)

@@ -94,10 +94,8 @@ def similar(bundle: Bundle, movie_id: int, k: int) -> SimilarMovies:
     index = bundle.item_position.get(movie_id)
     if index is None:
         raise HTTPException(404, detail=f"unknown movie id {movie_id}")
-    query = bundle.arrays["similarity_vectors"][index:index + 1]
-    n = min(k + 1, bundle.index.ntotal)
-    distances, neighbours = bundle.index.search(query, n)
-    pairs = [(int(i), float(d)) for i, d in zip(neighbours[0], distances[0], strict=True)
+    neighbours, distances = bundle.neighbours(index, k + 1)
+    pairs = [(int(i), float(d)) for i, d in zip(neighbours, distances, strict=True)
              if i != index and i >= 0][:k]
     scores = np.zeros(len(bundle.movies), dtype=np.float32)
     chosen = np.array([i for i, _ in pairs], dtype=np.int64)

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from fastapi import Response
 from pydantic import BaseModel, ConfigDict, Field
+
+
+def as_json(body: BaseModel) -> Response:
+    """Serialise once: a route that returns a Response skips FastAPI's second validation pass
+    (the route's response_model still documents the shape)."""
+    return Response(body.model_dump_json(), media_type="application/json")
 
 
 class ScoredMovie(BaseModel):

@@ -82,6 +82,8 @@ class FastScorer:
         """(batch, n_items) float32 scores of every movie."""
         users = self.user_vectors(inputs)
         if self.mlp is None:
+            if len(users) == 1:  # one request: a contiguous matrix-vector product
+                return (self.item_vectors @ users[0] + self.item_bias)[None, :]
             return users @ self.item_vectors.T + self.item_bias
         user_kernel, item_half, out_kernel, out_bias = self.mlp
         rows = []

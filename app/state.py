@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from pathlib import Path
 
@@ -37,6 +38,10 @@ class ModelState:
                 raise
             self.bundle = bundle
             self.last_error = None
+            # The bundle and TensorFlow leave ~0.5M long-lived objects; a full collection
+            # scanning them took ~150 ms (the p99 of every request). Freeze them out of it.
+            gc.collect()
+            gc.freeze()
             log.info("serving bundle %s (was %s)", bundle.version, previous)
             return bundle, previous
 

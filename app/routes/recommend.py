@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, HTTPException, Path, Query, Response
 
 from app import recommend
 from app.deps import BundleDep, SettingsDep
-from app.schemas import AnonymousRequest, ErrorBody, Recommendations
+from app.schemas import AnonymousRequest, ErrorBody, Recommendations, as_json
 
 router = APIRouter(tags=["recommendations"])
 ID = Annotated[int, Path(ge=1, le=2_147_483_647)]
@@ -29,30 +29,28 @@ async def recommend_for_user(
     age: Annotated[int | None, Query(ge=1, le=120)] = None,
     gender: Annotated[str | None, Query(pattern="^[MFmf]$")] = None,
     occupation: Annotated[str | None, Query(max_length=100)] = None,
-) -> Recommendations:
+) -> Response:
     """Every movie scored for a user; movies they rated are left out. Users the model has
     never seen get `cold_start` recommendations, shaped by `age`/`gender`/`occupation`."""
     excluded = [int(x) for x in _split(exclude) or []]
-    return recommend.for_user(
+    return as_json(recommend.for_user(
         bundle, user_id, min(k or settings.default_k, settings.max_k), genres=_split(genres),
         exclude=excluded, age=age, gender=gender.upper() if gender else None,
         occupation=occupation,
-    )
+    ))
 
 
 @router.post("/recommend", response_model=Recommendations,
              responses={422: {"model": ErrorBody}, 503: {"model": ErrorBody}})
 async def recommend_for_visitor(body: AnonymousRequest, bundle: BundleDep,
-                                settings: SettingsDep) -> Recommendations:
+                                settings: SettingsDep) -> Response:
     """Recommendations for an anonymous visitor from the movies they liked (the model's
     history path). Ids the model does not know come back in `unknown_movie_ids`."""
-    from fastapi import HTTPException
-
     if len(body.liked) > settings.max_liked:
         raise HTTPException(422, detail=f"`liked` holds {len(body.liked)} ids; at most "
                             f"{settings.max_liked}")
-    return recommend.for_visitor(
+    return as_json(recommend.for_visitor(
         bundle, body.liked, min(body.k or settings.default_k, settings.max_k), age=body.age,
         gender=body.gender, occupation=body.occupation, genres=body.genres,
         exclude=body.exclude,
-    )
+    ))

@@ -21,7 +21,7 @@ DEFAULTS: dict[str, Any] = {
     "learning_rate": 2e-3, "negatives": 16, "negative_sampling": "uniform", "l2": 1e-4,
     "item_dropout": 0.0, "user_dropout": 0.1, "loss": "log", "content_dim": 64,
     "autoencoder_epochs": 30, "patience": 5, "refit": True, "separate_history": False,
-    "content_loss": True, "tokens_per_item": 32,
+    "content_loss": True, "tokens_per_item": 0,
 }
 
 
