@@ -65,6 +65,14 @@ class Bundle:
                 self.neighbour_cache[index] = cached
         return cached[0][:n], cached[1][:n]
 
+    def known_user_scores(self, user: int) -> np.ndarray:
+        """Every movie's score for known user index ``user`` in the context of now."""
+        if self.scorer.user_base is None:
+            return self.scorer.scores(self.user_inputs(user))[0]
+        context = context_now()
+        return self.scorer.known_user_scores(user, int(context["daytime"][0]),
+                                             int(context["weekend"][0]))
+
     def seen(self, user: int) -> np.ndarray:
         indptr = self.arrays["seen_indptr"]
         return self.arrays["seen_indices"][indptr[user]:indptr[user + 1]]
@@ -180,6 +188,13 @@ def load_bundle(path: Path, *, verify_users: int = 16) -> Bundle:
     bundle = Bundle(path=path, manifest=manifest, arrays=arrays, movies=movies, scorer=scorer,
                     index=index, keras_model=keras_model)
     _index_lookups(bundle)
+    n_users = len(arrays["user_ids"])
+    scorer.precompute_users({
+        "user": np.arange(1, n_users + 1, dtype=np.int32), "history": arrays["user_history"],
+        "age_group": arrays["user_age_group"], "gender": arrays["user_gender"],
+        "occupation": arrays["user_occupation"],
+        "daytime": np.zeros(n_users, np.int32), "weekend": np.zeros(n_users, np.int32),
+    })
     verify_fast_path(bundle, n_users=verify_users)
     return bundle
 
@@ -267,6 +282,10 @@ def verify_fast_path(bundle: Bundle, *, n_users: int = 16, tolerance: float = 1e
                             (len(batches), min(64, n_items)))
     expected = keras_scores(bundle.keras_model, inputs, items)
     fast = bundle.scorer.scores(inputs)
+    if bundle.scorer.user_base is not None:  # the precomputed path of known users, too
+        fast[:len(users)] = np.stack([
+            bundle.scorer.known_user_scores(int(u), int(d), int(w))
+            for u, d, w in zip(users, inputs["daytime"], inputs["weekend"], strict=False)])
     got = np.take_along_axis(fast, items, axis=1)
     difference = float(np.max(np.abs(got - expected)))
     if not difference < tolerance:

@@ -67,7 +67,7 @@ def for_user(bundle: Bundle, user_id: int, k: int, *, genres: list[str] | None,
         seen = np.zeros(0, dtype=np.int64)
         strategy = "cold_start"
     else:
-        scores = bundle.scorer.scores(bundle.user_inputs(user))[0]
+        scores = bundle.known_user_scores(user)
         seen = bundle.seen(user)
         strategy = "personalized"
     scores = apply_filters(bundle, scores, seen=seen, genres=genres, exclude=exclude)

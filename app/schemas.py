@@ -30,6 +30,19 @@ class Recommendations(BaseModel):
                                          description="ids in `liked` the model does not know")
 
 
+class RecommendQuery(BaseModel):
+    """Query parameters of GET /recommend/{user_id} (one model: validated in one pass)."""
+
+    k: int | None = Field(None, ge=1, le=1000, description="how many movies (default 10)")
+    genres: str | None = Field(None, max_length=500,
+                               description="keep only these, e.g. Comedy,Drama")
+    exclude: str | None = Field(None, max_length=20_000, pattern=r"^\s*\d+(\s*,\s*\d+)*\s*$",
+                                description="movie ids to leave out, e.g. 1,2,3")
+    age: int | None = Field(None, ge=1, le=120, description="for users the model never saw")
+    gender: str | None = Field(None, pattern="^[MFmf]$", description="M or F")
+    occupation: str | None = Field(None, max_length=100)
+
+
 class AnonymousRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

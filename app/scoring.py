@@ -45,6 +45,8 @@ class FastScorer:
             self.history_table = np.vstack([padding, self.item_vectors])
         self.history_table[0] = 0.0
         self.mlp = None
+        self.user_base: np.ndarray | None = None
+        self.context = np.zeros(0, np.float32)
         if _has_layer(model, "scorer_hidden"):
             kernel, bias = _weights(model, "scorer_hidden")
             out_kernel, out_bias = _weights(model, "scorer_out")
@@ -77,6 +79,26 @@ class FastScorer:
             side = np.maximum(side @ self.hidden[0] + self.hidden[1], np.float32(0.0))
         user = self.user_ids[inputs["user"]] + side @ self.out_kernel + self.out_bias
         return user.astype(np.float32, copy=False)
+
+    def precompute_users(self, inputs: dict[str, np.ndarray]) -> None:
+        """For a linear user tower (no hidden layer), a known user's vector is a fixed part
+        plus a context part; precompute the fixed part of every user (``inputs`` holds all of
+        them) and the context part of each (daytime, weekend), so a request is one lookup."""
+        if self.hidden is None and self.mlp is None:
+            dim = self.out_kernel.shape[0]
+            n_daytime, n_weekend = self.daytime.shape[1], self.weekend.shape[1]
+            daytime_kernel = self.out_kernel[dim - n_daytime - n_weekend:dim - n_weekend]
+            weekend_kernel = self.out_kernel[dim - n_weekend:]
+            self.context = (self.daytime @ daytime_kernel)[:, None, :] + (
+                self.weekend @ weekend_kernel)[None, :, :]
+            zero = {**inputs, "daytime": np.zeros_like(inputs["daytime"]),
+                    "weekend": np.zeros_like(inputs["weekend"])}
+            self.user_base = self.user_vectors(zero) - self.context[0, 0]
+
+    def known_user_scores(self, user: int, daytime: int, weekend: int) -> np.ndarray:
+        """Scores of every movie for known user index ``user`` (after precompute_users)."""
+        vector = self.user_base[user] + self.context[daytime, weekend]
+        return self.item_vectors @ vector + self.item_bias
 
     def scores(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
         """(batch, n_items) float32 scores of every movie."""

@@ -6,15 +6,10 @@ from fastapi import APIRouter, HTTPException, Path, Query, Response
 
 from app import recommend
 from app.deps import BundleDep, SettingsDep
-from app.schemas import AnonymousRequest, ErrorBody, Recommendations, as_json
+from app.schemas import AnonymousRequest, ErrorBody, Recommendations, RecommendQuery, as_json
 
 router = APIRouter(tags=["recommendations"])
 ID = Annotated[int, Path(ge=1, le=2_147_483_647)]
-K = Annotated[int | None, Query(ge=1, le=1000, description="how many movies (default 10)")]
-Genres = Annotated[str | None, Query(max_length=500, description="keep only these, e.g. "
-                                     "Comedy,Drama")]
-Exclude = Annotated[str | None, Query(max_length=20_000, pattern=r"^\s*\d+(\s*,\s*\d+)*\s*$",
-                                      description="movie ids to leave out, e.g. 1,2,3")]
 
 
 def _split(text: str | None) -> list[str] | None:
@@ -23,20 +18,15 @@ def _split(text: str | None) -> list[str] | None:
 
 @router.get("/recommend/{user_id}", response_model=Recommendations,
             responses={422: {"model": ErrorBody}, 503: {"model": ErrorBody}})
-async def recommend_for_user(
-    user_id: ID, bundle: BundleDep, settings: SettingsDep, k: K = None, genres: Genres = None,
-    exclude: Exclude = None,
-    age: Annotated[int | None, Query(ge=1, le=120)] = None,
-    gender: Annotated[str | None, Query(pattern="^[MFmf]$")] = None,
-    occupation: Annotated[str | None, Query(max_length=100)] = None,
-) -> Response:
+async def recommend_for_user(user_id: ID, query: Annotated[RecommendQuery, Query()],
+                             bundle: BundleDep, settings: SettingsDep) -> Response:
     """Every movie scored for a user; movies they rated are left out. Users the model has
     never seen get `cold_start` recommendations, shaped by `age`/`gender`/`occupation`."""
-    excluded = [int(x) for x in _split(exclude) or []]
+    excluded = [int(x) for x in _split(query.exclude) or []]
     return as_json(recommend.for_user(
-        bundle, user_id, min(k or settings.default_k, settings.max_k), genres=_split(genres),
-        exclude=excluded, age=age, gender=gender.upper() if gender else None,
-        occupation=occupation,
+        bundle, user_id, min(query.k or settings.default_k, settings.max_k),
+        genres=_split(query.genres), exclude=excluded, age=query.age,
+        gender=query.gender.upper() if query.gender else None, occupation=query.occupation,
     ))
 
 
