@@ -28,8 +28,9 @@ train: $(VENV)/.installed
 test: $(VENV)/.installed  ## the whole suite (the README's test command)
 	$(BIN)/python -m pytest -q
 
-lint: $(VENV)/.installed
+lint: $(VENV)/.installed  ## ruff (imports, bugbear, ...) and mypy on the public code
 	$(BIN)/ruff check .
+	$(BIN)/mypy app training
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/bench_load.py

@@ -13,11 +13,11 @@ from app.state import ModelState
 
 
 async def get_app_settings(request: Request) -> Settings:
-    return request.app.state.settings  # type: ignore[no-any-return]
+    return request.app.state.settings
 
 
 async def get_state(request: Request) -> ModelState:
-    return request.app.state.model  # type: ignore[no-any-return]
+    return request.app.state.model
 
 
 async def get_bundle(state: Annotated[ModelState, Depends(get_state)]) -> Bundle:

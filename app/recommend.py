@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 from fastapi import HTTPException
 
@@ -27,10 +29,14 @@ def items(bundle: Bundle, indices: np.ndarray, scores: np.ndarray) -> list[Score
 
 def positions(bundle: Bundle, movie_ids: list[int]) -> tuple[list[int], list[int]]:
     """Known movie indices (in order) and the unknown raw ids."""
-    known, unknown = [], []
+    known: list[int] = []
+    unknown: list[int] = []
     for movie_id in movie_ids:
         index = bundle.item_position.get(movie_id)
-        (unknown if index is None else known).append(movie_id if index is None else index)
+        if index is None:
+            unknown.append(movie_id)
+        else:
+            known.append(index)
     return known, unknown
 
 
@@ -65,7 +71,7 @@ def for_user(bundle: Bundle, user_id: int, k: int, *, genres: list[str] | None,
             inputs = bundle.anonymous_inputs([], age, gender, occupation)
             scores = bundle.scorer.scores(inputs)[0]
         seen = np.zeros(0, dtype=np.int64)
-        strategy = "cold_start"
+        strategy: Literal["personalized", "cold_start"] = "cold_start"
     else:
         scores = bundle.known_user_scores(user)
         seen = bundle.seen(user)

@@ -97,6 +97,7 @@ class FastScorer:
 
     def known_user_scores(self, user: int, daytime: int, weekend: int) -> np.ndarray:
         """Scores of every movie for known user index ``user`` (after precompute_users)."""
+        assert self.user_base is not None, "precompute_users first"
         vector = self.user_base[user] + self.context[daytime, weekend]
         return self.item_vectors @ vector + self.item_bias
 

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from keras import ops
 
 
-def bpr_log_loss(y_true: object, difference: object) -> object:
+def bpr_log_loss(y_true: Any, difference: Any) -> Any:
     """−log σ(s⁺ − s⁻), written as softplus(−d) for numerical stability."""
     return ops.mean(ops.softplus(-difference), axis=-1)
 
 
-def bpr_sigmoid_loss(y_true: object, difference: object) -> object:
+def bpr_sigmoid_loss(y_true: Any, difference: Any) -> Any:
     """1 − σ(s⁺ − s⁻): bounded, less sensitive to noisy triplets."""
     return ops.mean(1.0 - ops.sigmoid(difference), axis=-1)
 

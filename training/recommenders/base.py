@@ -65,7 +65,7 @@ class Recommender(ABC):
         raise NotImplementedError(f"{self.name} does not load a state")
 
     def save(self, path: Path) -> None:
-        np.savez(path, **self.state())
+        np.savez(path, **self.state())  # type: ignore[arg-type]
 
     @classmethod
     def load(cls, path: Path, **params: Any) -> Recommender:

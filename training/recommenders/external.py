@@ -22,6 +22,9 @@ def _require(module: str, extra_hint: str) -> Any:
 
 
 class _Implicit(Recommender):
+    user_factors: np.ndarray
+    item_factors: np.ndarray
+
     def score(self, users: np.ndarray) -> np.ndarray:
         return (self.user_factors[users] @ self.item_factors.T).astype(np.float32)
 
