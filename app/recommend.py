@@ -12,12 +12,12 @@ from app.schemas import Recommendations, ScoredMovie, SimilarMovies
 
 
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the ``k`` highest finite scores, best first."""
-    finite = int(np.isfinite(scores).sum())
-    k = min(k, finite)
+    """Indices of the ``k`` highest finite scores, best first (ties: lower index first)."""
+    k = min(k, len(scores))
     if k <= 0:
         return np.zeros(0, dtype=np.int64)
-    best = np.argpartition(-scores, k - 1)[:k]
+    best = np.argpartition(scores, len(scores) - k)[len(scores) - k:]
+    best = best[np.isfinite(scores[best])]  # fewer than k candidates left after filtering
     return best[np.lexsort((best, -scores[best]))]
 
 
@@ -42,7 +42,7 @@ def positions(bundle: Bundle, movie_ids: list[int]) -> tuple[list[int], list[int
 
 def apply_filters(bundle: Bundle, scores: np.ndarray, *, seen: np.ndarray,
                   genres: list[str] | None, exclude: list[int] | None) -> np.ndarray:
-    scores = scores.astype(np.float32, copy=True)
+    scores = scores.astype(np.float32, copy=False)  # every caller passes a fresh array
     scores[seen] = -np.inf
     if exclude:
         known, _ = positions(bundle, exclude)
@@ -66,7 +66,7 @@ def for_user(bundle: Bundle, user_id: int, k: int, *, genres: list[str] | None,
     user = bundle.user_position.get(user_id)
     if user is None:
         if age is None and gender is None and occupation is None:
-            scores = bundle.arrays["popularity"].astype(np.float32)
+            scores = bundle.arrays["popularity"].astype(np.float32, copy=True)
         else:  # the user tower takes demographics alone: popularity shaped by them
             inputs = bundle.anonymous_inputs([], age, gender, occupation)
             scores = bundle.scorer.scores(inputs)[0]

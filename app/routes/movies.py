@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Query, Response
 
 from app import recommend
-from app.deps import BundleDep, SettingsDep
+from app.deps import BundleDep, ServingDep
 from app.schemas import ErrorBody, Movie, MovieSearch, SimilarMovies, as_json
 
 router = APIRouter(tags=["movies"])
@@ -14,11 +14,11 @@ ID = Annotated[int, Path(ge=1, le=2_147_483_647)]
 
 @router.get("/similar/{movie_id}", response_model=SimilarMovies,
             responses={404: {"model": ErrorBody}, 422: {"model": ErrorBody}})
-async def similar_movies(movie_id: ID, bundle: BundleDep, settings: SettingsDep,
+async def similar_movies(movie_id: ID, serving: ServingDep,
                          k: Annotated[int | None, Query(ge=1, le=1000)] = None) -> Response:
     """Nearest movies by the blend of content and collaborative cosine (FAISS)."""
-    return as_json(recommend.similar(bundle, movie_id,
-                                     min(k or settings.default_k, settings.max_k)))
+    k = min(k or serving.settings.default_k, serving.settings.max_k)
+    return as_json(recommend.similar(serving.bundle, movie_id, k))
 
 
 def _movie(bundle: BundleDep, index: int) -> Movie:
