@@ -5,6 +5,7 @@ project's Dockerfile uses (FROM, ENV, WORKDIR, COPY, RUN, USER, EXPOSE, HEALTHCH
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import shlex
 import shutil
@@ -26,6 +27,28 @@ def instructions(text: str) -> list[tuple[str, str]]:
             keyword, _, rest = line.partition(" ")
             steps.append((keyword.upper(), rest.strip()))
     return steps
+
+
+def ignored(path: Path) -> bool:
+    """The .dockerignore rules this project uses: a folder's contents except negated files."""
+    rules = [line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()
+             if line.strip() and not line.startswith("#")]
+    relative = path.relative_to(ROOT).as_posix()
+    result = False
+    for rule in rules:
+        negated = rule.startswith("!")
+        pattern = rule.lstrip("!")
+        if fnmatch.fnmatch(relative, pattern) or fnmatch.fnmatch(relative, pattern + "/*"):
+            result = not negated
+    return result
+
+
+def copy_tree(source: Path, destination: Path) -> None:
+    for path in sorted(source.rglob("*")):
+        if path.is_file() and not ignored(path):
+            target = destination / path.relative_to(source)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, target)
 
 
 def main() -> int:
@@ -53,7 +76,7 @@ def main() -> int:
                 destination = (workdir / target if not target.startswith("/")
                                else stage / target.lstrip("/"))
                 if path.is_dir():
-                    shutil.copytree(path, destination, dirs_exist_ok=True)
+                    copy_tree(path, destination)
                 else:
                     if target.endswith("/"):
                         destination = destination / path.name
@@ -68,6 +91,11 @@ def main() -> int:
                    stdout=subprocess.DEVNULL)
     subprocess.run(["python", "-c", "import app.main, app.healthcheck"], cwd=stage, env=env,
                    check=True)
+    leaked = [p for p in (stage / "srv" / "models").rglob("*") if p.name != ".gitkeep"]
+    if leaked:
+        print(f"Dockerfile: local bundles would be copied into the image: {leaked[:3]}",
+              file=sys.stderr)
+        return 1
     print(f"Dockerfile dry run: {ran} RUN commands passed")
     shutil.rmtree(stage, ignore_errors=True)
     return 0

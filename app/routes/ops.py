@@ -63,5 +63,3 @@ async def reload(state: StateDep, settings: SettingsDep,
     set_model_version(bundle.version)
     return ReloadResult(reloaded=True, model_version=bundle.version, previous_version=previous)
 
-
-__all__ = ["router", "BundleDep"]
