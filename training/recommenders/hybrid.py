@@ -21,7 +21,7 @@ DEFAULTS: dict[str, Any] = {
     "learning_rate": 2e-3, "negatives": 16, "negative_sampling": "uniform", "l2": 1e-4,
     "item_dropout": 0.0, "user_dropout": 0.1, "loss": "log", "content_dim": 64,
     "autoencoder_epochs": 30, "patience": 5, "refit": True, "separate_history": False,
-    "content_loss": True, "tokens_per_item": 0,
+    "content_loss": False, "tokens_per_item": 0,
 }
 
 
@@ -163,17 +163,16 @@ class Hybrid(Recommender):
 
     def user_inputs(self, users: np.ndarray) -> dict[str, np.ndarray]:
         """Model inputs for user indices (recent liked history, demographics, last context)."""
-        data, n = self.data, len(users)
+        data = self.data
         features = data.user_features
-        history = self.recent_history
         return {
             "user": (users + 1).astype(np.int32),
-            "history": history[users],
+            "history": self.recent_history[users],
             "age_group": features.age_group[users], "gender": features.gender[users],
             "occupation": features.occupation[users],
             "daytime": data.last_daytime[users].astype(np.int32),
             "weekend": data.last_weekend[users].astype(np.int32),
-        } if n else {}
+        }
 
     def user_vectors(self, users: np.ndarray) -> np.ndarray:
         outputs = self.model.predict_on_batch({**self.user_inputs(users),
