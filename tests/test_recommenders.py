@@ -25,6 +25,13 @@ class TestHybridMLP(RecommenderContract):
     params = FAST_HYBRID
 
 
+class TestHybridWithContentTask(RecommenderContract):
+    """The option that adds a BPR task on the content path alone (for cold-heavy catalogues)."""
+
+    name = "hybrid"
+    params = (*FAST_HYBRID, ("content_loss", True))
+
+
 class TestEASE(RecommenderContract):
     name = "ease"
     params = (("l2", 10.0),)
