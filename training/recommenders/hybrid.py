@@ -21,7 +21,7 @@ DEFAULTS: dict[str, Any] = {
     "learning_rate": 2e-3, "negatives": 16, "negative_sampling": "uniform", "l2": 1e-4,
     "item_dropout": 0.0, "user_dropout": 0.1, "loss": "log", "content_dim": 64,
     "autoencoder_epochs": 30, "patience": 5, "refit": True, "separate_history": False,
-    "content_loss": False, "tokens_per_item": 0,
+    "content_loss": False, "tokens_per_item": 0, "min_epochs": 10,
 }
 
 
@@ -136,7 +136,8 @@ class Hybrid(Recommender):
                 self.validation_metrics = metrics
             else:
                 waited += 1
-                if waited >= p["patience"]:
+                # validation NDCG@10 is noisy early on: never stop before min_epochs
+                if waited >= p["patience"] and epoch >= p["min_epochs"]:
                     break
         if best_weights is not None:
             trainer.set_weights(best_weights)
