@@ -7,6 +7,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     KERAS_BACKEND=tensorflow \
     TF_CPP_MIN_LOG_LEVEL=3 \
     MODEL_DIR=/srv/models \
+    HOST=0.0.0.0 \
+    PORT=8000 \
     MOVIELENS_CACHE=/srv/models/.cache
 
 WORKDIR /srv
@@ -30,4 +32,5 @@ USER 10001:10001
 EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=60s --retries=3 \
     CMD ["python", "-m", "app.healthcheck", "http://127.0.0.1:8000/health"]
-CMD ["uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", "8000"]
+# `python -m app`: uvicorn with HOST/PORT/LOG_LEVEL and a graceful drain on SIGTERM.
+CMD ["python", "-m", "app"]

@@ -20,7 +20,7 @@ $(MODEL_DIR)/current: | $(VENV)/.installed
 	$(BIN)/python -m training train --data $(DATA) --out $(MODEL_DIR)
 
 run: $(MODEL_DIR)/current  ## install, train on the bundled data if needed, serve on :8000
-	MODEL_DIR=$(MODEL_DIR) $(BIN)/uvicorn app.main:app --host 0.0.0.0 --port $(PORT)
+	MODEL_DIR=$(MODEL_DIR) HOST=0.0.0.0 PORT=$(PORT) $(BIN)/python -m app
 
 train: $(VENV)/.installed
 	$(BIN)/python -m training train --data $(DATA) --out $(MODEL_DIR)
@@ -28,9 +28,10 @@ train: $(VENV)/.installed
 test: $(VENV)/.installed  ## the whole suite (the README's test command)
 	$(BIN)/python -m pytest -q
 
-lint: $(VENV)/.installed  ## ruff (imports, bugbear, ...) and mypy on the public code
+lint: $(VENV)/.installed  ## ruff (imports, bugbear, ...), mypy and bandit on the public code
 	$(BIN)/ruff check .
 	$(BIN)/mypy app training
+	$(BIN)/bandit -q -r app training
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/bench_load.py

@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 from app.bundle import BundleError  # noqa: E402
+from app.limits import BodySizeLimit  # noqa: E402
 from app.metrics import RELOADS, MetricsMiddleware, set_model_version  # noqa: E402
 from app.routes import movies, ops, recommend  # noqa: E402
 from app.settings import Settings, get_settings  # noqa: E402
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="MovieLens hybrid recommender", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware)
     for module in (recommend, movies, ops):
         app.include_router(module.router)

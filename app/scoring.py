@@ -54,7 +54,9 @@ class FastScorer:
             item_half = (self.item_vectors @ kernel[dim:] + bias).astype(np.float32)
             self.mlp = (kernel[:dim], item_half, out_kernel[:, 0], float(out_bias[0]))
         for name in ("item_vectors", "item_bias", "history_table", "user_ids"):
-            assert getattr(self, name).dtype == np.float32, name
+            # numpy 2 promotes float32 to float64 silently, which doubles the memory traffic.
+            if getattr(self, name).dtype != np.float32:
+                raise TypeError(f"{name}: dtype {getattr(self, name).dtype}, expected float32")
 
     @property
     def n_items(self) -> int:
@@ -97,7 +99,8 @@ class FastScorer:
 
     def known_user_scores(self, user: int, daytime: int, weekend: int) -> np.ndarray:
         """Scores of every movie for known user index ``user`` (after precompute_users)."""
-        assert self.user_base is not None, "precompute_users first"
+        if self.user_base is None:
+            raise RuntimeError("precompute_users first")
         vector = self.user_base[user] + self.context[daytime, weekend]
         return self.item_vectors @ vector + self.item_bias
 

@@ -13,9 +13,13 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
 
     model_dir: Path = Field(Path("models"), description="serves MODEL_DIR/current")
-    host: str = "0.0.0.0"  # noqa: S104 (a container's service listens on all interfaces)
-    port: int = 8000
-    log_level: str = "info"
+    host: str = Field("127.0.0.1", description="`python -m app` binds here; the image sets "
+                      "HOST=0.0.0.0")
+    port: int = Field(8000, ge=1, le=65535)
+    log_level: str = Field("info", pattern="^(critical|error|warning|info|debug|trace)$")
+    shutdown_grace: float = Field(20.0, ge=0, description="seconds SIGTERM waits for requests "
+                                  "in flight")
+    max_body_bytes: int = Field(256 * 1024, ge=1024, description="larger request bodies get 413")
     default_k: int = Field(10, ge=1, le=1000)
     max_k: int = Field(1000, ge=1, le=1000)
     max_liked: int = Field(500, ge=1, description="most movie ids POST /recommend accepts")

@@ -142,6 +142,25 @@ def test_malformed_json_body(client: TestClient) -> None:
     assert response.status_code == 422 and "detail" in response.json()
 
 
+def test_oversized_body_gets_413(client: TestClient) -> None:
+    padding = " " * (300 * 1024)
+    response = client.post("/recommend", content=b'{"liked": [1]' + padding.encode() + b"}",
+                           headers={"content-type": "application/json"})
+    assert response.status_code == 413
+    assert response.json() == {"detail": "request body over 262144 bytes"}
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: counted while streaming
+        yield b'{"liked": [1]'
+        for _ in range(40):
+            yield b" " * 8192
+        yield b"}"
+
+    streamed = client.post("/recommend", content=chunks(),
+                           headers={"content-type": "application/json"})
+    assert streamed.status_code == 413 and "detail" in streamed.json()
+    assert client.post("/recommend", json={"liked": [1]}).status_code == 200
+
+
 def test_similar(client: TestClient) -> None:
     body = client.get("/similar/1?k=5").json()
     assert body["movie_id"] == 1 and body["title"].startswith("Action Movie 0")

@@ -123,3 +123,10 @@ def test_decompression_bomb_is_refused(tmp_path: Path) -> None:
     with pytest.raises(DownloadError, match="decompression bomb"):
         extract_zip(archive, tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_only_http_urls_are_fetched(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("MOVIELENS_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("MOVIELENS_BASE_URL", f"file://{tmp_path}")
+    with pytest.raises(DownloadError, match="only http:// and https:// URLs are downloaded"):
+        download("ml-32m", progress=False)

@@ -28,3 +28,7 @@ def test_healthcheck_exit_codes() -> None:
         server.shutdown()
         server.server_close()
     assert main(["healthcheck", f"{base}/health"]) == 1  # nothing listens any more
+
+
+def test_healthcheck_refuses_other_schemes() -> None:
+    assert main(["healthcheck", "file:///etc/passwd"]) == 2

@@ -13,6 +13,7 @@ import os
 import shutil
 import tempfile
 import urllib.error
+import urllib.parse
 import urllib.request
 import zipfile
 from dataclasses import dataclass
@@ -104,9 +105,16 @@ def download(name: str, *, base_url: str | None = None, progress: bool = True) -
     return target
 
 
+def _checked(url: str) -> str:
+    """Only http(s): MOVIELENS_BASE_URL must not turn a download into a file:// read."""
+    if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+        raise DownloadError(f"{url}: only http:// and https:// URLs are downloaded")
+    return url
+
+
 def _published_md5(url: str) -> str:
     try:
-        with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310 (https URL)
+        with urllib.request.urlopen(_checked(url), timeout=30) as response:  # nosec B310
             text = response.read(4096).decode("ascii", errors="replace")
     except (urllib.error.URLError, OSError) as exc:
         raise DownloadError(f"{url}: cannot fetch the checksum: {exc}") from None
@@ -120,9 +128,9 @@ def _published_md5(url: str) -> str:
 
 def _fetch(url: str, destination: Path, *, progress: bool) -> str:
     """Stream ``url`` to ``destination``; returns its md5; checks Content-Length."""
-    digest = hashlib.md5()  # noqa: S324 (GroupLens publishes md5; integrity, not security)
+    digest = hashlib.md5(usedforsecurity=False)  # GroupLens publishes md5: integrity only
     try:
-        with urllib.request.urlopen(url, timeout=60) as response:  # noqa: S310
+        with urllib.request.urlopen(_checked(url), timeout=60) as response:  # nosec B310
             announced = response.headers.get("Content-Length")
             total = int(announced) if announced and announced.isdigit() else None
             received = 0

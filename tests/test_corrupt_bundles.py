@@ -1,0 +1,171 @@
+"""Every way a bundle can be broken is refused, at startup (/ready 503 says why) and at reload
+(409, the old bundle keeps serving). Corruptions that a checksum would catch are also tried
+with the manifest re-signed, so that each later check is exercised on its own."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from bundles import trained_models_dir
+from test_app import client_for
+
+TOKEN = "corrupt-bundle-token"
+
+
+def _resign(bundle: Path) -> None:
+    """Rewrite the manifest's sha256 list, as a buggy trainer (or an attacker) would."""
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    manifest["files"] = {name: hashlib.sha256((bundle / name).read_bytes()).hexdigest()
+                         for name in manifest["files"] if (bundle / name).exists()}
+    (bundle / "manifest.json").write_text(json.dumps(manifest))
+
+
+def missing_file(bundle: Path) -> None:
+    (bundle / "item_bias.npy").unlink()
+
+
+def checksum_mismatch(bundle: Path) -> None:
+    data = bytearray((bundle / "item_vectors.npy").read_bytes())
+    data[-1] ^= 0xFF
+    (bundle / "item_vectors.npy").write_bytes(bytes(data))
+
+
+def wrong_schema(bundle: Path) -> None:
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    manifest["schema_version"] = 999
+    (bundle / "manifest.json").write_text(json.dumps(manifest))
+
+
+def manifest_not_json(bundle: Path) -> None:
+    (bundle / "manifest.json").write_text("{ this is not json")
+
+
+def truncated_npy(bundle: Path) -> None:
+    path = bundle / "item_vectors.npy"
+    path.write_bytes(path.read_bytes()[:-64])
+    _resign(bundle)
+
+
+def wrong_shape(bundle: Path) -> None:
+    vectors = np.load(bundle / "item_vectors.npy")
+    np.save(bundle / "item_vectors.npy", vectors[:-1])
+    _resign(bundle)
+
+
+def faiss_size_mismatch(bundle: Path) -> None:
+    import faiss
+
+    vectors = np.load(bundle / "similarity_vectors.npy")
+    index = faiss.IndexFlatIP(vectors.shape[1])
+    index.add(vectors[:-3])
+    faiss.write_index(index, str(bundle / "similar.faiss"))
+    _resign(bundle)
+
+
+def faiss_not_an_index(bundle: Path) -> None:
+    (bundle / "similar.faiss").write_bytes(b"IxFI" + os.urandom(200))
+    _resign(bundle)
+
+
+def keras_unsafe(bundle: Path) -> None:
+    import keras
+
+    inputs = keras.Input((2,))
+    model = keras.Model(inputs, keras.layers.Lambda(lambda x: x * 2)(inputs))
+    model.save(bundle / "model.keras")
+    _resign(bundle)
+
+
+def keras_not_a_zip(bundle: Path) -> None:
+    (bundle / "model.keras").write_bytes(b"PK\x03\x04 not really a zip")
+    _resign(bundle)
+
+
+def pickle_instead_of_array(bundle: Path) -> None:
+    np.save(bundle / "popularity.npy", np.array([{"evil": 1}], dtype=object), allow_pickle=True)
+    _resign(bundle)
+
+
+def unlisted_file(bundle: Path) -> None:
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    del manifest["files"]["seen_indices.npy"]
+    (bundle / "manifest.json").write_text(json.dumps(manifest))
+
+
+def fast_path_disagrees(bundle: Path) -> None:
+    bias = np.load(bundle / "item_bias.npy")
+    np.save(bundle / "item_bias.npy", (bias + 0.5).astype(np.float32))
+    _resign(bundle)
+
+
+CORRUPTIONS: dict[str, tuple[Callable[[Path], None], str]] = {
+    "missing file": (missing_file, "item_bias.npy: missing"),
+    "checksum mismatch": (checksum_mismatch, "item_vectors.npy: checksum mismatch"),
+    "wrong schema version": (wrong_schema, "schema version 999"),
+    "manifest not json": (manifest_not_json, "unreadable manifest"),
+    "truncated npy": (truncated_npy, "item_vectors.npy: not a plain array"),
+    "wrong shape": (wrong_shape, "item_vectors.npy: shape"),
+    "faiss size mismatch": (faiss_size_mismatch, "vectors of dimension"),
+    "faiss garbage": (faiss_not_an_index, "similar.faiss: not a FAISS index"),
+    "keras lambda (unsafe)": (keras_unsafe, "does not load in safe mode"),
+    "keras not a zip": (keras_not_a_zip, "does not load in safe mode"),
+    "pickle where an array should be": (pickle_instead_of_array, "popularity.npy: not a plain"),
+    "file not in manifest": (unlisted_file, "seen_indices.npy: not listed in the manifest"),
+    "fast path disagrees with keras": (fast_path_disagrees, "fast scoring path differs"),
+}
+
+
+def _models_with(tmp_path: Path, corrupt: Callable[[Path], None]) -> tuple[Path, Path]:
+    """A models dir whose ``current`` is the good bundle, plus a corrupted copy beside it."""
+    source = Path(os.path.realpath(trained_models_dir() / "current"))
+    models = tmp_path / "models"
+    models.mkdir()
+    good, bad = models / "good", models / "bad"
+    shutil.copytree(source, good)
+    shutil.copytree(source, bad)
+    manifest = json.loads((bad / "manifest.json").read_text())
+    manifest["version"] = "bad"
+    (bad / "manifest.json").write_text(json.dumps(manifest))
+    _resign(bad)
+    corrupt(bad)
+    return models, bad
+
+
+def _point(models: Path, name: str) -> None:
+    (models / "current").unlink(missing_ok=True)
+    (models / "current").symlink_to(name)
+
+
+@pytest.mark.parametrize("kind", sorted(CORRUPTIONS))
+def test_refused_at_startup(kind: str, tmp_path: Path) -> None:
+    corrupt, reason = CORRUPTIONS[kind]
+    models, _ = _models_with(tmp_path, corrupt)
+    _point(models, "bad")
+    with client_for(models) as client:
+        ready = client.get("/ready")
+        assert ready.status_code == 503
+        assert reason in ready.json()["reason"], ready.json()
+        assert client.get("/recommend/5").status_code == 503
+        assert client.get("/health").status_code == 200
+
+
+@pytest.mark.parametrize("kind", sorted(CORRUPTIONS))
+def test_refused_at_reload_old_one_keeps_serving(kind: str, tmp_path: Path) -> None:
+    corrupt, reason = CORRUPTIONS[kind]
+    models, _ = _models_with(tmp_path, corrupt)
+    _point(models, "good")
+    with client_for(models, admin_token=TOKEN) as client:
+        before = client.get("/recommend/5").json()
+        _point(models, "bad")
+        refused = client.post("/admin/reload", headers={"Authorization": f"Bearer {TOKEN}"})
+        assert refused.status_code == 409
+        assert reason in refused.json()["detail"], refused.json()
+        assert client.get("/ready").status_code == 200
+        assert client.get("/recommend/5").json() == before
