@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+MAX_LIKED = 1000  # the most ids `liked` may hold (MAX_LIKED in the settings can lower it)
+
+
+def _json_integer(value: object) -> object:
+    """JSON Schema's integer: 5 and 5.0 are, `true` and "5" are not (pydantic's lax mode
+    would take both; its strict mode would refuse 5.0)."""
+    if isinstance(value, bool | str | bytes):
+        raise ValueError("must be an integer")
+    return value
+
+
+JsonInt = Annotated[int, BeforeValidator(_json_integer)]
 
 
 def as_json(body: BaseModel) -> Response:
@@ -36,8 +49,12 @@ class RecommendQuery(BaseModel):
     k: int | None = Field(None, ge=1, le=1000, description="how many movies (default 10)")
     genres: str | None = Field(None, max_length=500,
                                description="keep only these, e.g. Comedy,Drama")
-    exclude: str | None = Field(None, max_length=20_000, pattern=r"^\s*\d+(\s*,\s*\d+)*\s*$",
-                                description="movie ids to leave out, e.g. 1,2,3")
+    # Bounded so that even fully percent-encoded UTF-8 keeps the URL under uvicorn's ~64 KiB
+    # request-line limit (past it the client gets a plain-text 400 from the HTTP parser).
+    exclude: str | None = Field(None, max_length=3000,
+                                pattern=r"^\s*\d{1,10}(\s*,\s*\d{1,10})*\s*$",
+                                description="movie ids to leave out, e.g. 1,2,3 (POST takes "
+                                "longer lists)")
     age: int | None = Field(None, ge=1, le=120, description="for users the model never saw")
     gender: str | None = Field(None, pattern="^[MFmf]$", description="M or F")
     occupation: str | None = Field(None, max_length=100)
@@ -46,14 +63,14 @@ class RecommendQuery(BaseModel):
 class AnonymousRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    liked: list[int] = Field(..., description="movie ids the visitor liked, oldest first",
-                             max_length=10_000)
-    age: int | None = Field(None, ge=1, le=120)
+    liked: list[JsonInt] = Field(..., description="movie ids the visitor liked, oldest first",
+                             max_length=MAX_LIKED)
+    age: JsonInt | None = Field(None, ge=1, le=120)
     gender: Literal["M", "F"] | None = None
     occupation: str | None = Field(None, max_length=100)
-    k: int | None = Field(None, ge=1, le=1000)
+    k: JsonInt | None = Field(None, ge=1, le=1000)
     genres: list[str] | None = Field(None, max_length=50)
-    exclude: list[int] | None = Field(None, max_length=10_000)
+    exclude: list[JsonInt] | None = Field(None, max_length=10_000)
 
 
 class SimilarMovies(BaseModel):

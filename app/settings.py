@@ -22,7 +22,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(256 * 1024, ge=1024, description="larger request bodies get 413")
     default_k: int = Field(10, ge=1, le=1000)
     max_k: int = Field(1000, ge=1, le=1000)
-    max_liked: int = Field(500, ge=1, description="most movie ids POST /recommend accepts")
+    max_liked: int = Field(1000, ge=1, le=1000,
+                           description="most movie ids POST /recommend accepts")
     admin_token: SecretStr | None = Field(None, description="enables POST /admin/reload")
     watch_interval: float = Field(5.0, ge=0, description="seconds between checks of current; "
                                   "0 turns the watcher off")

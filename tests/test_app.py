@@ -108,6 +108,8 @@ def test_genre_filter_and_exclude(client: TestClient) -> None:
     "/recommend/5?k=0", "/recommend/5?k=1001", "/recommend/abc", "/recommend/-3",
     "/recommend/5?genres=Westerns", "/recommend/5?exclude=1,x", "/recommend/5?gender=X",
     "/similar/1?k=0", "/similar/abc", "/movies?search=", "/movies/0",
+    "/recommend/5?exclude=" + "9" * 5000,  # once a 500: int() of a 5000-digit string
+    "/recommend/5?exclude=" + ",".join(["1234567"] * 400), "/movies?search=" + "a" * 201,
 ])
 def test_malformed_requests_get_422_json(client: TestClient, url: str) -> None:
     response = client.get(url)
@@ -129,7 +131,8 @@ def test_anonymous_visitor(client: TestClient) -> None:
 
 @pytest.mark.parametrize("payload", [
     {"liked": "1,2"}, {"liked": [1], "k": 0}, {"liked": [1], "unexpected": 1},
-    {"liked": list(range(1, 600))}, {"liked": [1], "gender": "Q"}, {},
+    {"liked": list(range(1, 1100))}, {"liked": [1], "gender": "Q"}, {},
+    {"liked": [True]}, {"liked": [1], "k": "5"}, {"liked": [1], "exclude": [False]},
 ])
 def test_anonymous_bad_bodies(client: TestClient, payload: dict) -> None:
     response = client.post("/recommend", json=payload)
@@ -266,3 +269,13 @@ def test_load_bundle_refuses_pickles_and_wrong_schema(models: Path, tmp_path: Pa
     manifest_path.write_text(json.dumps(manifest))
     with pytest.raises(BundleError, match="schema version 99"):
         load_bundle(bundle)
+
+
+def test_json_integers(client: TestClient) -> None:
+    """5.0 is an integer in JSON Schema; ids beyond int64 are unknown movies, not a crash."""
+    huge = 555563763602973052108800
+    body = client.post("/recommend", json={"liked": [1, huge, -5], "age": 30.0, "k": 3.0})
+    assert body.status_code == 200, body.text
+    assert body.json()["unknown_movie_ids"] == [huge, -5]
+    assert len(body.json()["items"]) == 3
+    assert client.post("/recommend", json={"liked": [1], "k": 2.5}).status_code == 422

@@ -5,9 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -15,15 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 from bundles import trained_models_dir
-from conftest import ROOT
+from servers import free_port, start_service, wait_ready
 
 TOKEN = "reload-token"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _point(models: Path, name: str) -> None:
@@ -46,20 +37,11 @@ def test_reload_under_concurrent_requests(tmp_path: Path) -> None:
     (models / "broken" / "item_bias.npy").write_bytes(b"\x93NUMPY garbage")
     _point(models, "v1")
 
-    port = _free_port()
-    env = dict(os.environ, MODEL_DIR=str(models), ADMIN_TOKEN=TOKEN, WATCH_INTERVAL="0")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "app.main:app", "--port", str(port),
-         "--log-level", "warning"], cwd=ROOT, env=env, stderr=subprocess.PIPE)
+    port = free_port()
+    server = start_service(models, port, ADMIN_TOKEN=TOKEN)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            try:
-                if httpx.get(f"{base}/ready").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
+        wait_ready(base)
         failures: list[str] = []
         versions: set[str] = set()
         count = [0]

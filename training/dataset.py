@@ -87,14 +87,30 @@ def detect_layout(directory: Path) -> tuple[Layout, Path]:
     for folder in candidates:
         for layout in LAYOUTS:
             if (folder / layout.ratings).is_file() and (folder / layout.movies).is_file():
-                if layout.name == "ml-1m" and not (folder / "users.dat").is_file():
+                if layout.name == "ml-1m" and not _looks_like_ml1m(folder):
                     continue
                 return layout, folder
+    for folder in candidates:
+        for layout in LAYOUTS:
+            if (folder / layout.ratings).is_file():
+                raise DataError(folder / layout.movies,
+                                f"missing: {layout.ratings} needs it for titles and genres")
     raise DataError(
         directory,
         "no MovieLens release found: expected ratings.csv + movies.csv, ratings.dat + "
         "movies.dat, or u.data + u.item",
     )
+
+
+def _looks_like_ml1m(folder: Path) -> bool:
+    """ml-1m has users.dat, ml-10m tags.dat; with neither, ml-1m's movies.dat is latin-1."""
+    if (folder / "users.dat").is_file() or (folder / "tags.dat").is_file():
+        return (folder / "users.dat").is_file()
+    try:
+        (folder / "movies.dat").read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
 
 
 def load_dataset(directory: str | Path, *, progress: bool = True) -> MovieLensDataset:

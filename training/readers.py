@@ -158,8 +158,7 @@ def read_ratings(
             except (ValueError, OverflowError, UnicodeDecodeError):
                 raise _locate_bad_field(path, layout, first_line, scale) from None
             if chunk.shape[1] <= max(positions):
-                raise DataError(path, f"expected {max(positions) + 1} fields, found "
-                                f"{chunk.shape[1]} (wrong separator?)", line=first_line)
+                raise _field_count_error(path, layout, chunk.shape[1], first_line)
             chunk = chunk[list(positions)]
             chunk.columns = list(RATING_COLUMNS)
             _validate_ratings_chunk(path, chunk, first_line, scale, field_names)
@@ -201,6 +200,19 @@ def _ratings_format(path: Path, layout: str) -> tuple[int, dict, tuple[int, ...]
         colon_dtypes = {0: np.int64, 2: np.int64, 4: np.float32, 6: np.int64}
         return 0, {"sep": ":", "dtype": colon_dtypes}, (0, 2, 4, 6)
     raise ValueError(f"unknown ratings layout {layout!r}")
+
+
+_SEPARATOR_NAMES = {"csv": "','", "tab": "a tab", "colons": "'::'"}
+
+
+def _field_count_error(path: Path, layout: str, found: int, line: int) -> DataError:
+    """"expected 4 fields separated by '::', found 1": in the file's terms, not pandas'.
+    ``found`` counts pieces split on the parser's separator (':' for the '::' layouts)."""
+    if layout == "colons":
+        found = (found + 1) // 2
+    hint = " (wrong separator?)" if found <= 1 else ""
+    return DataError(path, f"expected 4 fields separated by {_SEPARATOR_NAMES[layout]}, "
+                     f"found {found}{hint}", line=line)
 
 
 _EXPECTED_FIELDS = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
@@ -251,8 +263,7 @@ def _locate_bad_field(
             continue
         fields = text.split(sep)
         if len(fields) <= max(positions):
-            return DataError(path, f"expected {max(positions) + 1} fields, found {len(fields)}",
-                             line=number)
+            return _field_count_error(path, layout, len(fields), number)
         for name, position, convert in zip(names, positions, converters, strict=True):
             value = fields[position].strip()
             try:

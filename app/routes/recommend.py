@@ -49,7 +49,9 @@ async def recommend_for_user(user_id: ID, request: Request, serving: ServingDep)
 
 
 @router.post("/recommend", response_model=Recommendations,
-             responses={422: {"model": ErrorBody}, 503: {"model": ErrorBody}})
+             responses={400: {"model": ErrorBody, "description": "body is not JSON"},
+                        413: {"model": ErrorBody, "description": "body too large"},
+                        422: {"model": ErrorBody}, 503: {"model": ErrorBody}})
 async def recommend_for_visitor(body: AnonymousRequest, serving: ServingDep) -> Response:
     """Recommendations for an anonymous visitor from the movies they liked (the model's
     history path). Ids the model does not know come back in `unknown_movie_ids`."""
