@@ -12,8 +12,10 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -144,6 +146,7 @@ def publish_bundle(models_dir: Path, version: str, write: Any) -> Path:
     ``version`` and switch the ``current`` symlink; on any failure nothing is left behind and
     ``current`` is unchanged."""
     models_dir.mkdir(parents=True, exist_ok=True)
+    remove_stale_staging(models_dir)
     staging = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=models_dir))
     staging.chmod(0o755)  # mkdtemp makes it private; the service may run as another user
     try:
@@ -159,10 +162,47 @@ def publish_bundle(models_dir: Path, version: str, write: Any) -> Path:
             link = models_dir / f".current-{version}"
             link.symlink_to(version)
             os.replace(link, models_dir / "current")
+            _fsync_directory(models_dir)  # the rename and the switch survive a power cut
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return final
+
+
+STALE_AFTER_S = 3600.0
+# ".<version>-<mkdtemp suffix>" staging folders and ".current-<version>" links.
+_LEFTOVER = re.compile(r"^\.(current-)?\d{8}T\d{12}Z-")
+
+
+def remove_stale_staging(models_dir: Path, *, older_than: float = STALE_AFTER_S) -> list[Path]:
+    """Remove what a trainer killed mid-export left: hidden staging folders and half-made
+    ``.current-*`` links older than ``older_than`` seconds (a live export holds its staging
+    folder for seconds, so an hour old means dead). ``current`` never points at them."""
+    removed = []
+    now = time.time()
+    for path in models_dir.glob(".*"):
+        if not _LEFTOVER.match(path.name):  # never .lock, .cache (downloads) or the like
+            continue
+        try:
+            age = now - path.lstat().st_mtime
+        except FileNotFoundError:
+            continue
+        if age < older_than:
+            continue
+        if path.is_symlink() or not path.is_dir():
+            path.unlink(missing_ok=True)
+        else:
+            shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
+    return removed
+
+
+def _fsync_directory(path: Path) -> None:
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def new_version(model_name: str) -> str:
