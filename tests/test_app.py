@@ -279,3 +279,12 @@ def test_json_integers(client: TestClient) -> None:
     assert body.json()["unknown_movie_ids"] == [huge, -5]
     assert len(body.json()["items"]) == 3
     assert client.post("/recommend", json={"liked": [1], "k": 2.5}).status_code == 422
+
+
+def test_no_cors_by_default(client: TestClient) -> None:
+    """No CORS middleware: browsers on other origins cannot read the API's answers."""
+    response = client.get("/health", headers={"Origin": "https://evil.example"})
+    assert "access-control-allow-origin" not in response.headers
+    preflight = client.options("/recommend", headers={
+        "Origin": "https://evil.example", "Access-Control-Request-Method": "POST"})
+    assert "access-control-allow-origin" not in preflight.headers
