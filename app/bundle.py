@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from app.render import movie_fragments
 from app.scoring import USER_INPUTS, FastScorer, keras_scores
 
 SCHEMA_VERSION = 1
@@ -43,6 +44,8 @@ class Bundle:
     popularity_order: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     cold: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
     neighbour_cache: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    movie_json: list[str] = field(default_factory=list)  # app.render.movie_fragments
+    version_json: str = '""'
 
     @property
     def version(self) -> str:
@@ -146,7 +149,8 @@ def resolve_current(model_dir: Path) -> Path:
     return Path(os.path.realpath(current))
 
 
-def load_bundle(path: Path, *, verify_users: int = 16) -> Bundle:
+def load_bundle(path: Path, *, verify_users: int = 16,
+                score_table_bytes: int = 512 << 20) -> Bundle:
     """Load the bundle at ``path`` (a version folder), or raise BundleError saying why."""
     manifest_path = path / "manifest.json"
     try:
@@ -195,6 +199,7 @@ def load_bundle(path: Path, *, verify_users: int = 16) -> Bundle:
         "occupation": arrays["user_occupation"],
         "daytime": np.zeros(n_users, np.int32), "weekend": np.zeros(n_users, np.int32),
     })
+    scorer.precompute_scores(score_table_bytes)
     verify_fast_path(bundle, n_users=verify_users)
     return bundle
 
@@ -264,6 +269,8 @@ def _index_lookups(bundle: Bundle) -> None:
     bundle.popularity_order = np.lexsort((np.arange(len(popularity)), -popularity))
     counts = np.bincount(arrays["seen_indices"], minlength=len(popularity))
     bundle.cold = counts == 0
+    bundle.movie_json = movie_fragments(bundle.movies)
+    bundle.version_json = json.dumps(bundle.version)
 
 
 def verify_fast_path(bundle: Bundle, *, n_users: int = 16, tolerance: float = 1e-4) -> None:

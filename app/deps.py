@@ -1,13 +1,21 @@
 """Typed dependencies of the routes. All `async def` and none nested in another: a plain `def`
 dependency runs in the threadpool (a thread hop per request), and every dependency level costs
-FastAPI a parameter-resolution pass; on the hot routes these were most of a request's cost."""
+FastAPI a parameter-resolution pass.
+
+The two hottest routes (GET /recommend/{user_id}, GET /similar/{movie_id}) take only the
+`Request` and call `serving` and `parameters` below: FastAPI's dependency and parameter
+resolution cost them more than ranking the whole catalogue. `parameters` validates path and
+query in one pydantic pass and raises the same 422 FastAPI would; `openapi_parameters`
+documents them."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
 
 from app.bundle import Bundle
 from app.settings import Settings
@@ -43,6 +51,34 @@ async def get_bundle(request: Request) -> Bundle:
 
 async def get_serving(request: Request) -> Serving:
     return Serving(_loaded(request.app.state.model), request.app.state.settings)
+
+
+def serving(request: Request) -> Serving:
+    """get_serving for the routes that skip FastAPI's dependency resolution."""
+    return Serving(_loaded(request.app.state.model), request.app.state.settings)
+
+
+Params = TypeVar("Params", bound=BaseModel)
+
+
+def parameters(model: type[Params], request: Request) -> Params:
+    """Path and query parameters validated by ``model`` in one pass; errors as FastAPI's 422."""
+    path = request.path_params
+    try:
+        return model.model_validate({**request.query_params, **path})
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**error, "loc": ("path" if error["loc"][0] in path else "query", *error["loc"])}
+             for error in exc.errors()]) from None
+
+
+def openapi_parameters(model: type[BaseModel], path: tuple[str, ...]) -> dict[str, Any]:
+    """``openapi_extra`` documenting ``model``'s fields as path (``path``) or query parameters."""
+    schema = model.model_json_schema()
+    return {"parameters": [
+        {"name": name, "in": "path" if name in path else "query", "required": name in path,
+         "schema": field, "description": field.get("description", "")}
+        for name, field in schema["properties"].items()]}
 
 
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]

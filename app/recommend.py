@@ -1,14 +1,15 @@
-"""Turning scores into answers: exclusions, filters, top-k, and the response items."""
+"""Turning scores into answers: exclusions, filters, top-k, and the JSON bodies (app.render)."""
 
 from __future__ import annotations
 
+import json
 from typing import Literal
 
 import numpy as np
 from fastapi import HTTPException
 
+from app import render
 from app.bundle import Bundle
-from app.schemas import Recommendations, ScoredMovie, SimilarMovies
 
 
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:
@@ -21,10 +22,9 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
     return best[np.lexsort((best, -scores[best]))]
 
 
-def items(bundle: Bundle, indices: np.ndarray, scores: np.ndarray) -> list[ScoredMovie]:
-    return [ScoredMovie(movie_id=bundle.movies[i]["movie_id"], title=bundle.movies[i]["title"],
-                        genres=bundle.movies[i]["genres"], score=float(scores[i]))
-            for i in indices.tolist()]
+def ranked_json(bundle: Bundle, indices: np.ndarray, scores: np.ndarray) -> str:
+    """The ``items`` array of the movies at ``indices`` with their entries of ``scores``."""
+    return render.items_json(bundle.movie_json, indices, scores[indices])
 
 
 def positions(bundle: Bundle, movie_ids: list[int]) -> tuple[list[int], list[int]]:
@@ -62,7 +62,7 @@ def apply_filters(bundle: Bundle, scores: np.ndarray, *, seen: np.ndarray,
 
 def for_user(bundle: Bundle, user_id: int, k: int, *, genres: list[str] | None,
              exclude: list[int] | None, age: int | None, gender: str | None,
-             occupation: str | None) -> Recommendations:
+             occupation: str | None) -> bytes:
     user = bundle.user_position.get(user_id)
     if user is None:
         if age is None and gender is None and occupation is None:
@@ -78,33 +78,33 @@ def for_user(bundle: Bundle, user_id: int, k: int, *, genres: list[str] | None,
         strategy = "personalized"
     scores = apply_filters(bundle, scores, seen=seen, genres=genres, exclude=exclude)
     best = top_k(scores, k)
-    return Recommendations(user_id=user_id, model_version=bundle.version, strategy=strategy,
-                           items=items(bundle, best, scores))
+    return render.recommendations_json(user_id=user_id, version_json=bundle.version_json,
+                                       strategy=strategy, items=ranked_json(bundle, best, scores))
 
 
 def for_visitor(bundle: Bundle, liked: list[int], k: int, *, age: int | None,
                 gender: str | None, occupation: str | None, genres: list[str] | None,
-                exclude: list[int] | None) -> Recommendations:
+                exclude: list[int] | None) -> bytes:
     known, unknown = positions(bundle, liked)
     inputs = bundle.anonymous_inputs(known, age, gender, occupation)
     scores = bundle.scorer.scores(inputs)[0]
     seen = np.asarray(known, dtype=np.int64)
     scores = apply_filters(bundle, scores, seen=seen, genres=genres, exclude=exclude)
     best = top_k(scores, k)
-    return Recommendations(user_id=None, model_version=bundle.version,
-                           strategy="history" if known else "cold_start",
-                           items=items(bundle, best, scores), unknown_movie_ids=unknown)
+    return render.recommendations_json(user_id=None, version_json=bundle.version_json,
+                                       strategy="history" if known else "cold_start",
+                                       items=ranked_json(bundle, best, scores), unknown=unknown)
 
 
-def similar(bundle: Bundle, movie_id: int, k: int) -> SimilarMovies:
+def similar(bundle: Bundle, movie_id: int, k: int) -> bytes:
     index = bundle.item_position.get(movie_id)
     if index is None:
         raise HTTPException(404, detail=f"unknown movie id {movie_id}")
     neighbours, distances = bundle.neighbours(index, k + 1)
-    pairs = [(int(i), float(d)) for i, d in zip(neighbours, distances, strict=True)
-             if i != index and i >= 0][:k]
-    scores = np.zeros(len(bundle.movies), dtype=np.float32)
-    chosen = np.array([i for i, _ in pairs], dtype=np.int64)
-    scores[chosen] = [d for _, d in pairs]
-    return SimilarMovies(movie_id=movie_id, title=bundle.movies[index]["title"],
-                         model_version=bundle.version, items=items(bundle, chosen, scores))
+    keep = (neighbours != index) & (neighbours >= 0)  # FAISS pads with -1
+    chosen, similarity = neighbours[keep][:k], distances[keep][:k]
+    return render.similar_json(
+        movie_id=movie_id, title_json=json.dumps(bundle.movies[index]["title"],
+                                                 ensure_ascii=False),
+        version_json=bundle.version_json,
+        items=render.items_json(bundle.movie_json, chosen, similarity))

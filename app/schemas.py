@@ -21,10 +21,9 @@ def _json_integer(value: object) -> object:
 JsonInt = Annotated[int, BeforeValidator(_json_integer)]
 
 
-def as_json(body: BaseModel) -> Response:
-    """Serialise once: a route that returns a Response skips FastAPI's second validation pass
-    (the route's response_model still documents the shape)."""
-    return Response(body.model_dump_json(), media_type="application/json")
+def json_response(body: bytes) -> Response:
+    """A body already serialised (app.render); the route's response_model documents it."""
+    return Response(body, media_type="application/json")
 
 
 class ScoredMovie(BaseModel):
@@ -43,9 +42,13 @@ class Recommendations(BaseModel):
                                          description="ids in `liked` the model does not know")
 
 
-class RecommendQuery(BaseModel):
-    """Query parameters of GET /recommend/{user_id} (one model: validated in one pass)."""
+MAX_ID = 2_147_483_647
 
+
+class RecommendQuery(BaseModel):
+    """Path and query parameters of GET /recommend/{user_id}, validated in one pass."""
+
+    user_id: int = Field(ge=1, le=MAX_ID, description="the dataset's user id")
     k: int | None = Field(None, ge=1, le=1000, description="how many movies (default 10)")
     genres: str | None = Field(None, max_length=500,
                                description="keep only these, e.g. Comedy,Drama")
@@ -71,6 +74,13 @@ class AnonymousRequest(BaseModel):
     k: JsonInt | None = Field(None, ge=1, le=1000)
     genres: list[str] | None = Field(None, max_length=50)
     exclude: list[JsonInt] | None = Field(None, max_length=10_000)
+
+
+class SimilarQuery(BaseModel):
+    """Path and query parameters of GET /similar/{movie_id}, validated in one pass."""
+
+    movie_id: int = Field(ge=1, le=MAX_ID, description="the dataset's movie id")
+    k: int | None = Field(None, ge=1, le=1000, description="how many movies (default 10)")
 
 
 class SimilarMovies(BaseModel):

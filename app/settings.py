@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     admin_token: SecretStr | None = Field(None, description="enables POST /admin/reload")
     watch_interval: float = Field(5.0, ge=0, description="seconds between checks of current; "
                                   "0 turns the watcher off")
+    score_table_mb: int = Field(512, ge=0, description="known users × movies scores kept in "
+                                "memory up to this size (exact; 0 scores per request)")
     verify_users: int = Field(16, ge=1, description="users checked fast path vs Keras at load")
 
     @field_validator("admin_token", mode="before")

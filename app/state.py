@@ -15,9 +15,10 @@ log = logging.getLogger("app")
 
 
 class ModelState:
-    def __init__(self, model_dir: Path, verify_users: int) -> None:
+    def __init__(self, model_dir: Path, verify_users: int, score_table_mb: int = 512) -> None:
         self.model_dir = model_dir
         self.verify_users = verify_users
+        self.score_table_bytes = score_table_mb << 20
         self.bundle: Bundle | None = None
         self.last_error: str | None = None
         self.last_seen_target: Path | None = None
@@ -30,8 +31,9 @@ class ModelState:
             try:
                 target = resolve_current(self.model_dir)
                 self.last_seen_target = target
-                bundle = await asyncio.to_thread(load_bundle, target,
-                                                 verify_users=self.verify_users)
+                bundle = await asyncio.to_thread(
+                    load_bundle, target, verify_users=self.verify_users,
+                    score_table_bytes=self.score_table_bytes)
             except BundleError as exc:
                 self.last_error = str(exc)
                 log.error("bundle refused, still serving %s: %s", previous, exc)

@@ -288,3 +288,56 @@ def test_no_cors_by_default(client: TestClient) -> None:
     preflight = client.options("/recommend", headers={
         "Origin": "https://evil.example", "Access-Control-Request-Method": "POST"})
     assert "access-control-allow-origin" not in preflight.headers
+
+
+def test_bodies_match_the_response_models(client: TestClient) -> None:
+    """The hot routes write JSON from fragments (app.render); it must be what the documented
+    models say, field for field."""
+    from app.schemas import Recommendations, SimilarMovies
+
+    for url in ("/recommend/5?k=7", "/recommend/999999?k=3", "/recommend/5?genres=Comedy"):
+        body = client.get(url).text
+        parsed = Recommendations.model_validate_json(body, strict=True)
+        assert parsed.model_dump(mode="json") == __import__("json").loads(body)
+    visitor = client.post("/recommend", json={"liked": [1, 999_999]}).text
+    assert Recommendations.model_validate_json(visitor).unknown_movie_ids == [999_999]
+    similar = SimilarMovies.model_validate_json(client.get("/similar/1?k=4").text, strict=True)
+    assert len(similar.items) == 4
+
+
+def test_render_escapes_titles_and_keeps_scores() -> None:
+    import json
+
+    from app.render import items_json, movie_fragments
+
+    movies = [{"movie_id": 7, "title": 'Say "Hi" \\ Amélie\n', "genres": ["Comedy"]},
+              {"movie_id": 9, "title": "x", "genres": []}]
+    rendered = json.loads(items_json(movie_fragments(movies), np.array([1, 0]),
+                                     np.array([0.1, -2.5e-7], np.float32)))
+    assert rendered == [
+        {"movie_id": 9, "title": "x", "genres": [], "score": float(np.float32(0.1))},
+        {"movie_id": 7, "title": 'Say "Hi" \\ Amélie\n', "genres": ["Comedy"],
+         "score": float(np.float32(-2.5e-7))}]
+
+
+def test_openapi_documents_the_hot_routes_parameters(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()["paths"]
+    recommend = {p["name"]: p["in"] for p in spec["/recommend/{user_id}"]["get"]["parameters"]}
+    assert recommend == {"user_id": "path", "k": "query", "genres": "query", "exclude": "query",
+                         "age": "query", "gender": "query", "occupation": "query"}
+    similar = {p["name"]: p["in"] for p in spec["/similar/{movie_id}"]["get"]["parameters"]}
+    assert similar == {"movie_id": "path", "k": "query"}
+    bad = client.get("/recommend/0").json()["detail"][0]
+    assert bad["loc"] == ["path", "user_id"]
+
+
+def test_score_table_equals_per_request_scoring(models: Path) -> None:
+    path = Path(os.path.realpath(models / "current"))
+    table = load_bundle(path, verify_users=2)
+    direct = load_bundle(path, verify_users=2, score_table_bytes=0)
+    assert table.scorer.user_scores is not None and direct.scorer.user_scores is None
+    for user in range(0, len(table.arrays["user_ids"]), 7):
+        for daytime, weekend in ((0, 0), (2, 1), (3, 0)):
+            np.testing.assert_allclose(table.scorer.known_user_scores(user, daytime, weekend),
+                                       direct.scorer.known_user_scores(user, daytime, weekend),
+                                       atol=1e-5)

@@ -2,23 +2,33 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Query, Response
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 
 from app import recommend
-from app.deps import BundleDep, ServingDep
-from app.schemas import ErrorBody, Movie, MovieSearch, SimilarMovies, as_json
+from app.deps import BundleDep, openapi_parameters, parameters, serving
+from app.schemas import (
+    MAX_ID,
+    ErrorBody,
+    Movie,
+    MovieSearch,
+    SimilarMovies,
+    SimilarQuery,
+    json_response,
+)
 
 router = APIRouter(tags=["movies"])
-ID = Annotated[int, Path(ge=1, le=2_147_483_647)]
+ID = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 @router.get("/similar/{movie_id}", response_model=SimilarMovies,
-            responses={404: {"model": ErrorBody}, 422: {"model": ErrorBody}})
-async def similar_movies(movie_id: ID, serving: ServingDep,
-                         k: Annotated[int | None, Query(ge=1, le=1000)] = None) -> Response:
+            responses={404: {"model": ErrorBody}, 422: {"model": ErrorBody}},
+            openapi_extra=openapi_parameters(SimilarQuery, path=("movie_id",)))
+async def similar_movies(request: Request) -> Response:
     """Nearest movies by the blend of content and collaborative cosine (FAISS)."""
-    k = min(k or serving.settings.default_k, serving.settings.max_k)
-    return as_json(recommend.similar(serving.bundle, movie_id, k))
+    query = parameters(SimilarQuery, request)
+    settings = (current := serving(request)).settings
+    k = min(query.k or settings.default_k, settings.max_k)
+    return json_response(recommend.similar(current.bundle, query.movie_id, k))
 
 
 def _movie(bundle: BundleDep, index: int) -> Movie:
