@@ -18,6 +18,9 @@ MODEL = Gauge("recommender_model_info", "the bundle being served (value 1)", ["v
 RELOADS = Counter("recommender_reloads_total", "bundle loads", ["outcome"], registry=REGISTRY)
 
 
+METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
+
+
 def set_model_version(version: str) -> None:
     MODEL.clear()
     MODEL.labels(version=version).set(1)
@@ -28,6 +31,7 @@ class MetricsMiddleware:
 
     def __init__(self, app: Any) -> None:
         self.app = app
+        self.children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -45,5 +49,12 @@ class MetricsMiddleware:
             await self.app(scope, receive, send_with_status)
         finally:
             route = getattr(scope.get("route"), "path", "unmatched")
-            REQUESTS.labels(route, scope["method"], str(status[0])).inc()
-            LATENCY.labels(route).observe(time.perf_counter() - start)
+            method = scope["method"] if scope["method"] in METHODS else "OTHER"  # bounded labels
+            key = (route, method, status[0])
+            children = self.children.get(key)
+            if children is None:  # labels() takes a lock and builds a tuple key every call
+                children = (REQUESTS.labels(route, method, str(status[0])),
+                            LATENCY.labels(route))
+                self.children[key] = children
+            children[0].inc()
+            children[1].observe(time.perf_counter() - start)

@@ -192,6 +192,10 @@ def test_metrics(client: TestClient) -> None:
         in text
     assert "recommender_request_seconds_bucket" in text
     assert "recommender_model_info{version=" in text
+    for method in ("BREW", "WHATEVER"):  # made-up methods share one label, never grow it
+        client.request(method, "/recommend/5")
+    text = client.get("/metrics").text
+    assert 'method="OTHER"' in text and "BREW" not in text and "WHATEVER" not in text
 
 
 def test_fast_path_equals_keras(models: Path) -> None:
