@@ -10,7 +10,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from training.autoencoder import ContentEmbeddings, train_autoencoder
-from training.interactions import Interactions, carve_validation
+from training.interactions import Interactions, build_interactions, carve_validation
 from training.recommenders.base import Recommender
 from training.sampling import TripletDataset, TripletSampler
 from training.tasks import LOSSES
@@ -22,6 +22,9 @@ DEFAULTS: dict[str, Any] = {
     "item_dropout": 0.0, "user_dropout": 0.1, "loss": "log", "content_dim": 64,
     "autoencoder_epochs": 30, "patience": 5, "refit": True, "separate_history": False,
     "content_loss": False, "tokens_per_item": 0, "min_epochs": 10,
+    # Ratings that are training positives (and history); None: the data's like threshold.
+    # Evaluation's relevance stays the data's threshold either way.
+    "positive_threshold": None,
 }
 
 
@@ -87,7 +90,12 @@ class Hybrid(Recommender):
         p = self.params
         keras.utils.set_random_seed(seed)
         self.data = data
-        self.recent_history = data.recent_likes(p["history"])
+        positives = data
+        if p["positive_threshold"] is not None and p["positive_threshold"] != data.like_threshold:
+            positives = build_interactions(data.dataset, data.train,
+                                           like_threshold=p["positive_threshold"],
+                                           features=data.movie_features)
+        self.recent_history = positives.recent_likes(p["history"])
         table = item_feature_table(data, self.content.codes if self.content else None)
         features = data.user_features
         sizes = TowerSizes(
@@ -106,7 +114,7 @@ class Hybrid(Recommender):
         self.network.set_item_features(table, *item_tokens(data, p["tokens_per_item"] or 1))
         trainer.compile(optimizer=keras.optimizers.Adam(p["learning_rate"]),
                         loss=LOSSES[p["loss"]])
-        sampler = TripletSampler(data, history=p["history"], negatives=p["negatives"],
+        sampler = TripletSampler(positives, history=p["history"], negatives=p["negatives"],
                                  negative_sampling=p["negative_sampling"],
                                  user_dropout=p["user_dropout"], seed=seed)
         batches = TripletDataset(sampler, p["batch_size"],
