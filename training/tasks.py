@@ -17,4 +17,18 @@ def bpr_sigmoid_loss(y_true: Any, difference: Any) -> Any:
     return ops.mean(1.0 - ops.sigmoid(difference), axis=-1)
 
 
-LOSSES = {"log": bpr_log_loss, "sigmoid": bpr_sigmoid_loss}
+def bpr_hardest_loss(y_true: Any, difference: Any) -> Any:
+    """−log σ(s⁺ − s⁻) for the hardest of the sampled negatives (the one the model ranks
+    highest): BPR with adaptive negative sampling, which pushes on the top of the list."""
+    return ops.softplus(-ops.min(difference, axis=-1))
+
+
+def bpr_adaptive_loss(y_true: Any, difference: Any) -> Any:
+    """BPR over the sampled negatives, each triplet weighted by softmax(s⁻ − s⁺) (weights held
+    constant): a soft version of picking the hardest negative."""
+    weights = ops.stop_gradient(ops.softmax(-difference, axis=-1))
+    return ops.sum(weights * ops.softplus(-difference), axis=-1)
+
+
+LOSSES = {"log": bpr_log_loss, "sigmoid": bpr_sigmoid_loss, "hardest": bpr_hardest_loss,
+          "adaptive": bpr_adaptive_loss}

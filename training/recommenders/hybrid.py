@@ -18,8 +18,8 @@ from training.towers import HybridNetwork, TowerSizes
 
 DEFAULTS: dict[str, Any] = {
     "dim": 64, "hidden": 0, "history": 20, "scorer": "dot", "epochs": 40, "batch_size": 512,
-    "learning_rate": 2e-3, "negatives": 16, "negative_sampling": "uniform", "l2": 1e-4,
-    "item_dropout": 0.0, "user_dropout": 0.1, "loss": "log", "content_dim": 64,
+    "learning_rate": 2e-3, "negatives": 64, "negative_sampling": "uniform", "l2": 1e-4,
+    "item_dropout": 0.0, "user_dropout": 0.1, "loss": "hardest", "content_dim": 64,
     "autoencoder_epochs": 30, "patience": 5, "refit": True, "separate_history": False,
     "content_loss": False, "tokens_per_item": 0, "min_epochs": 10,
     # Ratings that are training positives (and history); None: the data's like threshold.
