@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from bundles import trained_models_dir
+from conftest import ROOT
 from servers import running_service
 
 TOKEN = "fuzz-token"
@@ -23,7 +24,8 @@ def run_schemathesis(base: str, examples: int, seed: int, report: Path) -> tuple
     executable = shutil.which("schemathesis", path=str(Path(sys.executable).parent))
     assert executable, "schemathesis is in the dev extra"
     completed = subprocess.run(
-        [executable, "run", f"{base}/openapi.json", *CHECKS, "--max-examples", str(examples),
+        [executable, "--config-file", str(ROOT / "schemathesis.toml"), "run",
+         f"{base}/openapi.json", *CHECKS, "--max-examples", str(examples),
          "--seed", str(seed), "--header", f"Authorization: Bearer {TOKEN}",
          "--max-response-time", "2", "--request-timeout", "10", "--report", "junit",
          "--report-dir", str(report), "--no-color"],
