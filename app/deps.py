@@ -49,13 +49,13 @@ async def get_bundle(request: Request) -> Bundle:
     return _loaded(request.app.state.model)
 
 
-async def get_serving(request: Request) -> Serving:
-    return Serving(_loaded(request.app.state.model), request.app.state.settings)
-
-
 def serving(request: Request) -> Serving:
-    """get_serving for the routes that skip FastAPI's dependency resolution."""
+    """The bundle and settings of this request (also called directly by the hot routes)."""
     return Serving(_loaded(request.app.state.model), request.app.state.settings)
+
+
+async def get_serving(request: Request) -> Serving:
+    return serving(request)
 
 
 Params = TypeVar("Params", bound=BaseModel)

@@ -106,8 +106,7 @@ class FastScorer:
         vector ``v``: the first term is a (users × movies) table, the rest one row per context.
         A request then reads two rows (~40 KB on ml-latest-small) instead of streaming the whole
         movie matrix (2.5 MB, more than a core's L2 cache) through a matrix-vector product."""
-        if self.user_base is None or self.user_base.nbytes // self.user_base.shape[1] * \
-                self.n_items > budget_bytes:
+        if self.user_base is None or len(self.user_base) * self.n_items * 4 > budget_bytes:
             return False
         self.user_scores = (self.user_base @ self.item_vectors.T).astype(np.float32)
         self.context_scores = (self.context @ self.item_vectors.T

@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
 import itertools
-import json
 import os
 import shutil
 import sys
@@ -30,22 +28,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
+from bundles import point_current, resign, set_version  # noqa: E402
 from servers import free_port, start_service, wait_ready  # noqa: E402
 
 TOKEN = "reload-under-load"
-
-
-def _resign(bundle: Path) -> None:
-    manifest = json.loads((bundle / "manifest.json").read_text())
-    manifest["files"] = {n: hashlib.sha256((bundle / n).read_bytes()).hexdigest()
-                         for n in manifest["files"]}
-    (bundle / "manifest.json").write_text(json.dumps(manifest))
-
-
-def _set_version(bundle: Path, version: str) -> None:
-    manifest = json.loads((bundle / "manifest.json").read_text())
-    manifest["version"] = version
-    (bundle / "manifest.json").write_text(json.dumps(manifest))
 
 
 def prepare(models: Path, sources: list[Path]) -> tuple[list[str], list[str]]:
@@ -53,24 +39,17 @@ def prepare(models: Path, sources: list[Path]) -> tuple[list[str], list[str]]:
     for number, source in enumerate(sources, 1):
         name = f"v{number}"
         shutil.copytree(os.path.realpath(source), models / name)
-        _set_version(models / name, name)
+        set_version(models / name, name)
         good.append(name)
     broken = {"bad-checksum": lambda b: (b / "item_bias.npy").write_bytes(b"\x93NUMPY junk"),
-              "bad-keras": lambda b: ((b / "model.keras").write_bytes(b"PK junk"), _resign(b)),
+              "bad-keras": lambda b: ((b / "model.keras").write_bytes(b"PK junk"), resign(b)),
               "bad-faiss": lambda b: ((b / "similar.faiss").write_bytes(b"IxFI junk"),
-                                      _resign(b))}
+                                      resign(b))}
     for name, corrupt in broken.items():
         shutil.copytree(models / good[0], models / name)
-        _set_version(models / name, name)
+        set_version(models / name, name)
         corrupt(models / name)
     return good, list(broken)
-
-
-def point(models: Path, name: str) -> None:
-    link = models / f".current-{name}"
-    link.unlink(missing_ok=True)
-    link.symlink_to(name)
-    os.replace(link, models / "current")
 
 
 def urls(n: int) -> list[str]:
@@ -94,7 +73,7 @@ async def record(client: httpx.AsyncClient, models: Path, good: list[str],
                  paths: list[str]) -> dict[tuple[str, str], tuple[int, ...]]:
     expected = {}
     for name in good:
-        point(models, name)
+        point_current(models, name)
         assert await reload(client) in (200, 409)
         for path in paths:
             body = (await client.get(path)).json()
@@ -108,7 +87,7 @@ async def load(base: str, models: Path, good: list[str], broken: list[str], args
     paths = urls(200)
     async with httpx.AsyncClient(base_url=base, timeout=30) as control:
         expected = await record(control, models, good, paths)
-        point(models, good[0])
+        point_current(models, good[0])
         await reload(control)
         stats = {"requests": 0, "failed": [], "inconsistent": [], "versions": set(),
                  "latencies": [], "reloads": []}
@@ -146,7 +125,7 @@ async def load(base: str, models: Path, good: list[str], broken: list[str], args
                 for _ in range(args.switches):
                     await asyncio.sleep(gap)
                     name = next(schedule)
-                    point(models, name)
+                    point_current(models, name)
                     stats["reloads"].append((name, await reload(control)))
                 await asyncio.sleep(gap)
                 stop.set()
@@ -165,7 +144,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="reload-under-load-") as scratch:
         models = Path(scratch)
         good, broken = prepare(models, args.bundles)
-        point(models, good[0])
+        point_current(models, good[0])
         port = free_port()
         server = start_service(models, port, ADMIN_TOKEN=TOKEN)
         base = f"http://127.0.0.1:{port}"

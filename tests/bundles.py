@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import tempfile
 from functools import cache
 from pathlib import Path
@@ -22,3 +25,25 @@ def trained_models_dir(model: str = "hybrid") -> Path:
     out = Path(tempfile.mkdtemp(prefix=f"models-{model}-"))
     train_command(str(planted_release()), str(out), model_name=model, epochs=4, progress=False)
     return out
+
+
+def point_current(models: Path, name: str) -> None:
+    """Switch ``models/current`` to ``name`` atomically, as the trainer does."""
+    link = models / f".current-{name}"
+    link.unlink(missing_ok=True)
+    link.symlink_to(name)
+    os.replace(link, models / "current")
+
+
+def set_version(bundle: Path, version: str) -> None:
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    manifest["version"] = version
+    (bundle / "manifest.json").write_text(json.dumps(manifest))
+
+
+def resign(bundle: Path) -> None:
+    """Rewrite the manifest's sha256 list, as a buggy trainer (or an attacker) would."""
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    manifest["files"] = {name: hashlib.sha256((bundle / name).read_bytes()).hexdigest()
+                         for name in manifest["files"] if (bundle / name).exists()}
+    (bundle / "manifest.json").write_text(json.dumps(manifest))

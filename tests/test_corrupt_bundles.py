@@ -4,7 +4,6 @@ with the manifest re-signed, so that each later check is exercised on its own.""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -13,18 +12,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from bundles import trained_models_dir
+from bundles import point_current, resign, set_version, trained_models_dir
 from test_app import client_for
 
 TOKEN = "corrupt-bundle-token"
-
-
-def _resign(bundle: Path) -> None:
-    """Rewrite the manifest's sha256 list, as a buggy trainer (or an attacker) would."""
-    manifest = json.loads((bundle / "manifest.json").read_text())
-    manifest["files"] = {name: hashlib.sha256((bundle / name).read_bytes()).hexdigest()
-                         for name in manifest["files"] if (bundle / name).exists()}
-    (bundle / "manifest.json").write_text(json.dumps(manifest))
 
 
 def missing_file(bundle: Path) -> None:
@@ -50,13 +41,13 @@ def manifest_not_json(bundle: Path) -> None:
 def truncated_npy(bundle: Path) -> None:
     path = bundle / "item_vectors.npy"
     path.write_bytes(path.read_bytes()[:-64])
-    _resign(bundle)
+    resign(bundle)
 
 
 def wrong_shape(bundle: Path) -> None:
     vectors = np.load(bundle / "item_vectors.npy")
     np.save(bundle / "item_vectors.npy", vectors[:-1])
-    _resign(bundle)
+    resign(bundle)
 
 
 def faiss_size_mismatch(bundle: Path) -> None:
@@ -66,12 +57,12 @@ def faiss_size_mismatch(bundle: Path) -> None:
     index = faiss.IndexFlatIP(vectors.shape[1])
     index.add(vectors[:-3])
     faiss.write_index(index, str(bundle / "similar.faiss"))
-    _resign(bundle)
+    resign(bundle)
 
 
 def faiss_not_an_index(bundle: Path) -> None:
     (bundle / "similar.faiss").write_bytes(b"IxFI" + os.urandom(200))
-    _resign(bundle)
+    resign(bundle)
 
 
 def keras_unsafe(bundle: Path) -> None:
@@ -80,17 +71,17 @@ def keras_unsafe(bundle: Path) -> None:
     inputs = keras.Input((2,))
     model = keras.Model(inputs, keras.layers.Lambda(lambda x: x * 2)(inputs))
     model.save(bundle / "model.keras")
-    _resign(bundle)
+    resign(bundle)
 
 
 def keras_not_a_zip(bundle: Path) -> None:
     (bundle / "model.keras").write_bytes(b"PK\x03\x04 not really a zip")
-    _resign(bundle)
+    resign(bundle)
 
 
 def pickle_instead_of_array(bundle: Path) -> None:
     np.save(bundle / "popularity.npy", np.array([{"evil": 1}], dtype=object), allow_pickle=True)
-    _resign(bundle)
+    resign(bundle)
 
 
 def unlisted_file(bundle: Path) -> None:
@@ -102,7 +93,7 @@ def unlisted_file(bundle: Path) -> None:
 def fast_path_disagrees(bundle: Path) -> None:
     bias = np.load(bundle / "item_bias.npy")
     np.save(bundle / "item_bias.npy", (bias + 0.5).astype(np.float32))
-    _resign(bundle)
+    resign(bundle)
 
 
 CORRUPTIONS: dict[str, tuple[Callable[[Path], None], str]] = {
@@ -130,24 +121,17 @@ def _models_with(tmp_path: Path, corrupt: Callable[[Path], None]) -> tuple[Path,
     good, bad = models / "good", models / "bad"
     shutil.copytree(source, good)
     shutil.copytree(source, bad)
-    manifest = json.loads((bad / "manifest.json").read_text())
-    manifest["version"] = "bad"
-    (bad / "manifest.json").write_text(json.dumps(manifest))
-    _resign(bad)
+    set_version(bad, "bad")
+    resign(bad)
     corrupt(bad)
     return models, bad
-
-
-def _point(models: Path, name: str) -> None:
-    (models / "current").unlink(missing_ok=True)
-    (models / "current").symlink_to(name)
 
 
 @pytest.mark.parametrize("kind", sorted(CORRUPTIONS))
 def test_refused_at_startup(kind: str, tmp_path: Path) -> None:
     corrupt, reason = CORRUPTIONS[kind]
     models, _ = _models_with(tmp_path, corrupt)
-    _point(models, "bad")
+    point_current(models, "bad")
     with client_for(models) as client:
         ready = client.get("/ready")
         assert ready.status_code == 503
@@ -160,10 +144,10 @@ def test_refused_at_startup(kind: str, tmp_path: Path) -> None:
 def test_refused_at_reload_old_one_keeps_serving(kind: str, tmp_path: Path) -> None:
     corrupt, reason = CORRUPTIONS[kind]
     models, _ = _models_with(tmp_path, corrupt)
-    _point(models, "good")
+    point_current(models, "good")
     with client_for(models, admin_token=TOKEN) as client:
         before = client.get("/recommend/5").json()
-        _point(models, "bad")
+        point_current(models, "bad")
         refused = client.post("/admin/reload", headers={"Authorization": f"Bearer {TOKEN}"})
         assert refused.status_code == 409
         assert reason in refused.json()["detail"], refused.json()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import threading
@@ -11,16 +10,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from bundles import trained_models_dir
+from bundles import point_current, set_version, trained_models_dir
 from servers import free_port, start_service, wait_ready
 
 TOKEN = "reload-token"
-
-
-def _point(models: Path, name: str) -> None:
-    link = models / f".current-{name}"
-    link.symlink_to(name)
-    os.replace(link, models / "current")
 
 
 @pytest.mark.slow
@@ -31,11 +24,9 @@ def test_reload_under_concurrent_requests(tmp_path: Path) -> None:
     for name in ("v1", "v2", "broken"):
         shutil.copytree(source, models / name)
     for name in ("v1", "v2"):
-        manifest = json.loads((models / name / "manifest.json").read_text())
-        manifest["version"] = name
-        (models / name / "manifest.json").write_text(json.dumps(manifest))
+        set_version(models / name, name)
     (models / "broken" / "item_bias.npy").write_bytes(b"\x93NUMPY garbage")
-    _point(models, "v1")
+    point_current(models, "v1")
 
     port = free_port()
     server = start_service(models, port, ADMIN_TOKEN=TOKEN)
@@ -67,7 +58,7 @@ def test_reload_under_concurrent_requests(tmp_path: Path) -> None:
         outcomes = []
         headers = {"Authorization": f"Bearer {TOKEN}"}
         for name in ["v2", "broken", "v1", "broken", "v2", "v1"]:
-            _point(models, name)
+            point_current(models, name)
             response = httpx.post(f"{base}/admin/reload", headers=headers, timeout=60)
             outcomes.append(response.status_code)
             time.sleep(0.3)

@@ -26,8 +26,8 @@ ID = Annotated[int, Path(ge=1, le=MAX_ID)]
 async def similar_movies(request: Request) -> Response:
     """Nearest movies by the blend of content and collaborative cosine (FAISS)."""
     query = parameters(SimilarQuery, request)
-    settings = (current := serving(request)).settings
-    k = min(query.k or settings.default_k, settings.max_k)
+    current = serving(request)
+    k = min(query.k or current.settings.default_k, current.settings.max_k)
     return json_response(recommend.similar(current.bundle, query.movie_id, k))
 
 

@@ -26,7 +26,8 @@ async def recommend_for_user(request: Request) -> Response:
     """Every movie scored for a user; movies they rated are left out. Users the model has
     never seen get `cold_start` recommendations, shaped by `age`/`gender`/`occupation`."""
     query = parameters(RecommendQuery, request)
-    bundle, settings = (current := serving(request)).bundle, current.settings
+    current = serving(request)
+    bundle, settings = current.bundle, current.settings
     excluded = [int(x) for x in _split(query.exclude) or []]
     return json_response(recommend.for_user(
         bundle, query.user_id, min(query.k or settings.default_k, settings.max_k),
