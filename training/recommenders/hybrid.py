@@ -10,6 +10,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from training.autoencoder import ContentEmbeddings, train_autoencoder
+from training.cold_items import cold_feature_matrix, predict_cold_parts
 from training.interactions import Interactions, build_interactions, carve_validation
 from training.recommenders.base import Recommender
 from training.sampling import TripletDataset, TripletSampler
@@ -18,13 +19,17 @@ from training.towers import HybridNetwork, TowerSizes
 
 DEFAULTS: dict[str, Any] = {
     "dim": 64, "hidden": 0, "history": 20, "scorer": "dot", "epochs": 40, "batch_size": 512,
-    "learning_rate": 2e-3, "negatives": 64, "negative_sampling": "uniform", "l2": 1e-4,
+    "learning_rate": 2e-3, "lr_decay": 1.0, "negatives": 64, "negative_sampling": "uniform",
+    "l2": 1e-4,
     "item_dropout": 0.0, "user_dropout": 0.1, "loss": "hardest", "content_dim": 64,
     "autoencoder_epochs": 30, "patience": 5, "refit": True, "separate_history": False,
     "content_loss": False, "tokens_per_item": 0, "min_epochs": 10,
     # Ratings that are training positives (and history); None: the data's like threshold.
     # Evaluation's relevance stays the data's threshold either way.
     "positive_threshold": None,
+    # Ridge penalty of the regression that gives movies without ratings an id part predicted
+    # from their features (training/cold_items.py); 0: leave their id part at zero.
+    "cold_alpha": 1.0,
 }
 
 
@@ -97,6 +102,7 @@ class Hybrid(Recommender):
                                            features=data.movie_features)
         self.recent_history = positives.recent_likes(p["history"])
         table = item_feature_table(data, self.content.codes if self.content else None)
+        self.cold_features = cold_feature_matrix(data.movie_features.tfidf, table)
         features = data.user_features
         sizes = TowerSizes(
             n_users=data.n_users, n_items=data.n_items, n_item_features=table.shape[1],
@@ -112,13 +118,15 @@ class Hybrid(Recommender):
         trainer = self.network.training_model(p["negatives"])
         self.model = self.network.inference_model()
         self.network.set_item_features(table, *item_tokens(data, p["tokens_per_item"] or 1))
-        trainer.compile(optimizer=keras.optimizers.Adam(p["learning_rate"]),
-                        loss=LOSSES[p["loss"]])
         sampler = TripletSampler(positives, history=p["history"], negatives=p["negatives"],
                                  negative_sampling=p["negative_sampling"],
                                  user_dropout=p["user_dropout"], seed=seed)
         batches = TripletDataset(sampler, p["batch_size"],
                                  outputs=p["negatives"] * (2 if p["content_loss"] else 1))
+        # lr_decay: the learning rate's factor per epoch (1.0: constant)
+        schedule = keras.optimizers.schedules.ExponentialDecay(
+            p["learning_rate"], decay_steps=len(batches), decay_rate=p["lr_decay"])
+        trainer.compile(optimizer=keras.optimizers.Adam(schedule), loss=LOSSES[p["loss"]])
         self.history = {"loss": [], "val_ndcg@10": [], "seconds": []}
         fallback = Popularity().fit(data)
         best, best_weights, waited = -1.0, None, 0
@@ -154,17 +162,25 @@ class Hybrid(Recommender):
     # ------------------------------------------------------------------ inference
 
     def _precompute(self) -> None:
-        """Movie vectors and biases for the whole catalogue; zero id parts of unrated movies."""
+        """Movie vectors and biases for the whole catalogue. Movies without ratings get id parts
+        predicted from their features (``cold_alpha``; zero when it is 0)."""
         data = self.data
-        unrated = np.flatnonzero(np.diff(data.ratings.tocsc().indptr) == 0) + 1
-        zeroed = [self.network.items.ids, self.network.items.id_bias]
+        unrated = np.diff(data.ratings.tocsc().indptr) == 0
+        layers = [self.network.items.ids, self.network.items.id_bias]
         if self.network.users.separate_history:
-            zeroed.append(self.network.users.history_ids)
-        for layer in zeroed:
-            weights = layer.get_weights()[0]
-            weights[unrated] = 0.0
-            weights[0] = 0.0
-            layer.set_weights([weights])
+            layers.append(self.network.users.history_ids)
+        tables = [layer.get_weights()[0] for layer in layers]
+        widths = np.cumsum([0] + [table.shape[1] for table in tables])
+        learned = np.hstack([table[1:] for table in tables])
+        cold = np.zeros((int(unrated.sum()), learned.shape[1]), np.float32)
+        if self.params["cold_alpha"]:
+            cold = predict_cold_parts(self.cold_features, learned, ~unrated,
+                                      self.params["cold_alpha"])
+        for layer, table, start, stop in zip(layers, tables, widths[:-1], widths[1:],
+                                             strict=True):
+            table[0] = 0.0
+            table[1:][unrated] = cold[:, start:stop]
+            layer.set_weights([table])
         items = np.arange(1, data.n_items + 1, dtype=np.int32)[None, :]
         outputs = self.model.predict_on_batch({**self.user_inputs(np.array([0])), "items": items})
         self.item_vectors_ = np.asarray(outputs["item_vector"])[0].astype(np.float32)
