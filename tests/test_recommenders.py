@@ -25,6 +25,30 @@ class TestHybridMLP(RecommenderContract):
     params = FAST_HYBRID
 
 
+class TestHybridRerank(RecommenderContract):
+    """Dot product and MLP heads trained together; the MLP re-ranks the dot's shortlist."""
+
+    name = "hybrid-rerank"
+    params = (*FAST_HYBRID, ("shortlist", 12))
+
+
+def test_rerank_orders_exactly_the_dot_products_shortlist() -> None:
+    data, _ = planted()
+    model = fitted("hybrid-rerank", (*FAST_HYBRID, ("shortlist", 12)))
+    users = np.arange(data.n_users)
+    scores = model.score(users)
+    dot = model.user_vectors(users) @ model.item_vectors_.T + model.item_bias_
+    seen = data.ratings[users].toarray() > 0
+    dot[seen] = -np.inf
+    for user in users:
+        shortlist = set(np.argsort(-dot[user])[:12].tolist())
+        unseen_scores = np.where(seen[user], -np.inf, scores[user])
+        assert set(np.argsort(-unseen_scores)[:12].tolist()) == shortlist
+    differs = [not np.array_equal(np.argsort(-np.where(seen[u], -np.inf, scores[u]))[:12],
+                                  np.argsort(-dot[u])[:12]) for u in users]
+    assert any(differs)  # the MLP changes some orders
+
+
 class TestHybridWithContentTask(RecommenderContract):
     """The option that adds a BPR task on the content path alone (for cold-heavy catalogues)."""
 

@@ -39,3 +39,14 @@ def test_adaptive_weights_hard_negatives_more() -> None:
     expected = float((weights * np.log1p(np.exp(-d))).sum())
     np.testing.assert_allclose(_loss("adaptive", [d.tolist()]), [expected], rtol=1e-5)
     assert expected > _loss("log", [d.tolist()])[0]  # leans on the hard triplet
+
+
+def test_per_task_applies_the_loss_to_each_block_and_averages() -> None:
+    from training.tasks import per_task
+
+    loss = per_task(LOSSES["hardest"], 2)
+    # block 1: hardest difference -0.5; block 2: hardest difference 2.0
+    got = ops.convert_to_numpy(loss(None, ops.convert_to_tensor(
+        np.array([[3.0, -0.5, 2.0, 4.0]], np.float32))))
+    np.testing.assert_allclose(got, [(softplus(0.5) + softplus(-2.0)) / 2], rtol=1e-6)
+    assert per_task(LOSSES["log"], 1) is LOSSES["log"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from keras import ops
@@ -32,3 +33,17 @@ def bpr_adaptive_loss(y_true: Any, difference: Any) -> Any:
 
 LOSSES = {"log": bpr_log_loss, "sigmoid": bpr_sigmoid_loss, "hardest": bpr_hardest_loss,
           "adaptive": bpr_adaptive_loss}
+
+
+def per_task(loss: Callable[[Any, Any], Any], tasks: int) -> Callable[[Any, Any], Any]:
+    """``loss`` applied to each of ``tasks`` equal blocks of the differences, then averaged:
+    for a model that trains several heads on the same triplets."""
+    if tasks == 1:
+        return loss
+
+    def averaged(y_true: Any, difference: Any) -> Any:
+        blocks = ops.reshape(difference, (-1, tasks, ops.shape(difference)[-1] // tasks))
+        return ops.mean(loss(None, blocks), axis=-1)
+
+    averaged.__name__ = f"{loss.__name__}_per_task"
+    return averaged

@@ -17,6 +17,9 @@ from keras import layers, ops
 
 USER_INPUTS = ("user", "history", "age_group", "gender", "occupation", "daytime", "weekend")
 DAYTIME_BUCKETS = 4
+#: dot: towers' dot product; mlp: an MLP over both; rerank: both heads trained together, the dot
+#: product ranks the catalogue and the MLP re-ranks its shortlist.
+SCORERS = ("dot", "mlp", "rerank")
 
 
 @dataclass(frozen=True)
@@ -155,14 +158,14 @@ class HybridNetwork:
 
     def __init__(self, sizes: TowerSizes, *, scorer: str, l2: float, item_dropout: float,
                  content_loss: bool = False, mlp_hidden: int = 256) -> None:
-        if scorer not in ("dot", "mlp"):
-            raise ValueError(f"scorer must be dot or mlp, not {scorer!r}")
+        if scorer not in SCORERS:
+            raise ValueError(f"scorer must be one of {', '.join(SCORERS)}, not {scorer!r}")
         self.sizes = sizes
         self.scorer = scorer
         self.items = ItemTower(sizes, l2)
         self.users = UserTower(sizes, l2)
         self.user_l2 = layers.ActivityRegularization(l2=l2, name="user_l2")
-        self.mlp = MLPScorer(mlp_hidden) if scorer == "mlp" else None
+        self.mlp = MLPScorer(mlp_hidden) if scorer in ("mlp", "rerank") else None
         self.item_dropout = item_dropout
         self.content_loss = content_loss
 
@@ -173,9 +176,14 @@ class HybridNetwork:
 
     def _score(self, user: keras.KerasTensor, vectors: keras.KerasTensor,
                bias: keras.KerasTensor) -> keras.KerasTensor:
-        if self.mlp is not None:
+        if self.mlp is not None and self.scorer == "mlp":
             return self.mlp(user, vectors) + bias
         return dot_scores(user, vectors) + bias
+
+    @property
+    def tasks(self) -> int:
+        """How many s⁺ − s⁻ blocks (one per task) the training model outputs."""
+        return 1 + int(self.content_loss) + int(self.scorer == "rerank")
 
     def training_model(self, negatives: int) -> keras.Model:
         """Outputs s⁺ − s⁻ for each of the ``negatives`` sampled movies."""
@@ -196,6 +204,10 @@ class HybridNetwork:
             content_scores = self._score(user, content_vectors, content_bias)
             content_difference = content_scores[:, :1] - content_scores[:, 1:]
             difference = ops.concatenate([difference, content_difference], axis=1)
+        if self.mlp is not None and self.scorer == "rerank":
+            mlp_scores = self.mlp(user, vectors) + bias
+            difference = ops.concatenate([difference, mlp_scores[:, :1] - mlp_scores[:, 1:]],
+                                         axis=1)
         return keras.Model({**inputs, "positive": positive, "negatives": sampled}, difference,
                            name="hybrid_bpr")
 
@@ -208,6 +220,8 @@ class HybridNetwork:
         vectors, bias = self.items(items)
         outputs = {"score": self._score(user, vectors, bias), "user_vector": user,
                    "item_vector": vectors, "item_bias": bias}
+        if self.mlp is not None and self.scorer == "rerank":
+            outputs["rerank_score"] = self.mlp(user, vectors) + bias
         return keras.Model({**inputs, "items": items}, outputs, name="hybrid")
 
     def set_item_features(self, table: np.ndarray, token_ids: np.ndarray | None = None,

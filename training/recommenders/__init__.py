@@ -25,6 +25,7 @@ def _factory(module: str, cls: str, **fixed: object) -> Callable[..., Recommende
 MODELS: dict[str, Callable[..., Recommender]] = {
     "hybrid": _hybrid,
     "hybrid-mlp": lambda **p: _hybrid(scorer="mlp", **p),
+    "hybrid-rerank": lambda **p: _hybrid(scorer="rerank", **p),
     "popularity": _factory("popularity", "Popularity"),
     "content": _factory("content", "ContentBased"),
     "mf": _factory("rating", "MatrixFactorisation"),

@@ -12,9 +12,10 @@ from tqdm.auto import tqdm
 from training.autoencoder import ContentEmbeddings, train_autoencoder
 from training.cold_items import cold_feature_matrix, predict_cold_parts
 from training.interactions import Interactions, build_interactions, carve_validation
+from training.metrics import top_k
 from training.recommenders.base import Recommender
 from training.sampling import TripletDataset, TripletSampler
-from training.tasks import LOSSES
+from training.tasks import LOSSES, per_task
 from training.towers import HybridNetwork, TowerSizes
 
 DEFAULTS: dict[str, Any] = {
@@ -27,6 +28,8 @@ DEFAULTS: dict[str, Any] = {
     # Ratings that are training positives (and history); None: the data's like threshold.
     # Evaluation's relevance stays the data's threshold either way.
     "positive_threshold": None,
+    # scorer "rerank": how many of the dot product's best movies the MLP re-ranks
+    "shortlist": 100,
     # Ridge penalty of the regression that gives movies without ratings an id part predicted
     # from their features (training/cold_items.py); 0: leave their id part at zero.
     "cold_alpha": 1.0,
@@ -122,11 +125,12 @@ class Hybrid(Recommender):
                                  negative_sampling=p["negative_sampling"],
                                  user_dropout=p["user_dropout"], seed=seed)
         batches = TripletDataset(sampler, p["batch_size"],
-                                 outputs=p["negatives"] * (2 if p["content_loss"] else 1))
+                                 outputs=p["negatives"] * self.network.tasks)
         # lr_decay: the learning rate's factor per epoch (1.0: constant)
         schedule = keras.optimizers.schedules.ExponentialDecay(
             p["learning_rate"], decay_steps=len(batches), decay_rate=p["lr_decay"])
-        trainer.compile(optimizer=keras.optimizers.Adam(schedule), loss=LOSSES[p["loss"]])
+        trainer.compile(optimizer=keras.optimizers.Adam(schedule),
+                        loss=per_task(LOSSES[p["loss"]], self.network.tasks))
         self.history = {"loss": [], "val_ndcg@10": [], "seconds": []}
         fallback = Popularity().fit(data)
         best, best_weights, waited = -1.0, None, 0
@@ -205,12 +209,30 @@ class Hybrid(Recommender):
         return np.asarray(outputs["user_vector"]).astype(np.float32)
 
     def score(self, users: np.ndarray) -> np.ndarray:
+        dot = self.user_vectors(users) @ self.item_vectors_.T + self.item_bias_
         if self.params["scorer"] == "dot":
-            return self.user_vectors(users) @ self.item_vectors_.T + self.item_bias_
+            return dot
+        if self.params["scorer"] == "rerank":
+            return self._rerank(users, dot)
         items = np.broadcast_to(np.arange(1, self.data.n_items + 1, dtype=np.int32),
                                 (len(users), self.data.n_items))
         outputs = self.model.predict_on_batch({**self.user_inputs(users), "items": items})
         return np.asarray(outputs["score"]).astype(np.float32)
+
+    def _rerank(self, users: np.ndarray, dot: np.ndarray) -> np.ndarray:
+        """The MLP's scores on each user's ``shortlist`` best unseen movies by the dot product,
+        placed above every other movie (which keep their dot-product order)."""
+        seen = self.data.ratings[users]
+        rows = np.repeat(np.arange(len(users)), np.diff(seen.indptr))
+        unseen = dot.copy()
+        unseen[rows, seen.indices] = -np.inf
+        shortlist = top_k(unseen, min(self.params["shortlist"], self.data.n_items))
+        outputs = self.model.predict_on_batch({**self.user_inputs(users),
+                                               "items": (shortlist + 1).astype(np.int32)})
+        reranked = np.asarray(outputs["rerank_score"], dtype=np.float32)
+        scores = dot - dot.max() - 1.0  # all below 0, the shortlist's floor
+        np.put_along_axis(scores, shortlist, reranked - reranked.min(), axis=1)
+        return scores
 
     def item_vectors(self) -> np.ndarray:
         return self.item_vectors_
