@@ -9,7 +9,12 @@ from recommender_contract import fitted, planted
 from test_recommenders import FAST_HYBRID
 
 from training import cold_items
-from training.cold_items import cold_feature_matrix, predict_cold_parts
+from training.cold_items import ColdItemRegression, cold_feature_matrix
+
+
+def predict_cold_parts(features: sp.csr_matrix, parts: np.ndarray, rated: np.ndarray,
+                       alpha: float) -> np.ndarray:
+    return ColdItemRegression(features, rated, alpha).predict(parts)
 
 
 def linear_catalogue(n_movies: int = 400, seed: int = 0) -> tuple[sp.csr_matrix, np.ndarray]:

@@ -20,7 +20,8 @@ from training.splits import make_split
 log = logging.getLogger(__name__)
 
 TEMPORAL_MODELS = ("popularity", "content", "ease", "implicit-als", "implicit-bpr", "lightfm",
-                   "lightfm-features", "mf", "entity", "gmf", "neumf", "hybrid-mlp", "hybrid")
+                   "lightfm-features", "mf", "entity", "gmf", "neumf", "hybrid-mlp",
+                   "hybrid-rerank", "hybrid")
 COLDSTART_MODELS = ("popularity", "content", "lightfm-features", "hybrid")
 COLUMNS = ("ndcg@10", "recall@20", "hr@10", "mrr@10", "auc", "coverage@10", "mae", "rmse",
            "fit_seconds")

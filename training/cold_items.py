@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.linalg import cho_factor, cho_solve
 from scipy.sparse.linalg import lsqr
 
 #: Above this many feature columns the normal equations are not formed; lsqr iterates instead.
@@ -26,23 +27,39 @@ def cold_feature_matrix(tfidf: sp.spmatrix, table: np.ndarray) -> sp.csr_matrix:
                      format="csr")
 
 
-def ridge_fit(features: sp.csr_matrix, targets: np.ndarray, alpha: float) -> np.ndarray:
-    """Weights W minimising ||features·W − targets||² + alpha·||W||² (all columns at once)."""
-    n_features = features.shape[1]
-    if n_features <= MAX_DENSE_FEATURES:
-        gram = (features.T @ features).toarray()
-        gram[np.diag_indices(n_features)] += alpha
-        return np.linalg.solve(gram, np.asarray(features.T @ targets))
-    damp = float(np.sqrt(alpha))
-    return np.column_stack([lsqr(features, targets[:, j], damp=damp, atol=1e-8, btol=1e-8)[0]
-                            for j in range(targets.shape[1])])
+class ColdItemRegression:
+    """Ridge regression from movie features to learned id parts, fitted on the rated movies.
 
+    The rated set is fixed for a training run, so the factorisation of the regularised Gram
+    matrix is computed once and each epoch's prediction costs two sparse products and a
+    triangular solve. Above ``MAX_DENSE_FEATURES`` columns the Gram matrix is not formed and
+    lsqr iterates instead.
+    """
 
-def predict_cold_parts(features: sp.csr_matrix, id_parts: np.ndarray, rated: np.ndarray,
-                       alpha: float) -> np.ndarray:
-    """Id parts (vector columns, then bias) for the movies with ``rated`` False, regressed from
-    the rated movies' features and learned ``id_parts`` (n_movies, d)."""
-    if not rated.any() or rated.all():
-        return np.zeros((int((~rated).sum()), id_parts.shape[1]), np.float32)
-    weights = ridge_fit(features[rated], id_parts[rated].astype(np.float64), alpha)
-    return np.asarray(features[~rated] @ weights, dtype=np.float32)
+    def __init__(self, features: sp.csr_matrix, rated: np.ndarray, alpha: float) -> None:
+        self.rated = np.asarray(rated, dtype=bool)
+        self.alpha = alpha
+        self.train = features[self.rated]
+        self.cold = features[~self.rated]
+        self.factor: tuple[np.ndarray, bool] | None = None
+        n_features = features.shape[1]
+        if n_features <= MAX_DENSE_FEATURES and self.rated.any() and not self.rated.all():
+            gram = (self.train.T @ self.train).toarray()
+            gram[np.diag_indices(n_features)] += alpha
+            self.factor = cho_factor(gram)
+
+    def predict(self, id_parts: np.ndarray) -> np.ndarray:
+        """Id parts (n_unrated, d) for the unrated movies, from all movies' ``id_parts``
+        (n_movies, d), of which only the rated rows are used."""
+        n_cold, width = self.cold.shape[0], id_parts.shape[1]
+        if n_cold == 0 or not self.rated.any():
+            return np.zeros((n_cold, width), np.float32)
+        targets = id_parts[self.rated].astype(np.float64)
+        if self.factor is not None:
+            weights = cho_solve(self.factor, np.asarray(self.train.T @ targets))
+        else:
+            damp = float(np.sqrt(self.alpha))
+            weights = np.column_stack([
+                lsqr(self.train, targets[:, j], damp=damp, atol=1e-8, btol=1e-8)[0]
+                for j in range(width)])
+        return np.asarray(self.cold @ weights, dtype=np.float32)

@@ -10,7 +10,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from training.autoencoder import ContentEmbeddings, train_autoencoder
-from training.cold_items import cold_feature_matrix, predict_cold_parts
+from training.cold_items import ColdItemRegression, cold_feature_matrix
 from training.interactions import Interactions, build_interactions, carve_validation
 from training.metrics import top_k
 from training.recommenders.base import Recommender
@@ -105,7 +105,10 @@ class Hybrid(Recommender):
                                            features=data.movie_features)
         self.recent_history = positives.recent_likes(p["history"])
         table = item_feature_table(data, self.content.codes if self.content else None)
-        self.cold_features = cold_feature_matrix(data.movie_features.tfidf, table)
+        self.unrated = np.diff(data.ratings.tocsc().indptr) == 0
+        self.cold_regression = (
+            ColdItemRegression(cold_feature_matrix(data.movie_features.tfidf, table),
+                               ~self.unrated, p["cold_alpha"]) if p["cold_alpha"] else None)
         features = data.user_features
         sizes = TowerSizes(
             n_users=data.n_users, n_items=data.n_items, n_item_features=table.shape[1],
@@ -168,8 +171,7 @@ class Hybrid(Recommender):
     def _precompute(self) -> None:
         """Movie vectors and biases for the whole catalogue. Movies without ratings get id parts
         predicted from their features (``cold_alpha``; zero when it is 0)."""
-        data = self.data
-        unrated = np.diff(data.ratings.tocsc().indptr) == 0
+        data, unrated = self.data, self.unrated
         layers = [self.network.items.ids, self.network.items.id_bias]
         if self.network.users.separate_history:
             layers.append(self.network.users.history_ids)
@@ -177,9 +179,8 @@ class Hybrid(Recommender):
         widths = np.cumsum([0] + [table.shape[1] for table in tables])
         learned = np.hstack([table[1:] for table in tables])
         cold = np.zeros((int(unrated.sum()), learned.shape[1]), np.float32)
-        if self.params["cold_alpha"]:
-            cold = predict_cold_parts(self.cold_features, learned, ~unrated,
-                                      self.params["cold_alpha"])
+        if self.cold_regression is not None:
+            cold = self.cold_regression.predict(learned)
         for layer, table, start, stop in zip(layers, tables, widths[:-1], widths[1:],
                                              strict=True):
             table[0] = 0.0
