@@ -14,7 +14,7 @@ from training.cold_items import ColdItemRegression, cold_feature_matrix
 from training.interactions import Interactions, build_interactions, carve_validation
 from training.metrics import top_k
 from training.recommenders.base import Recommender
-from training.sampling import TripletSampler
+from training.sampling import TripletDataset, TripletSampler
 from training.tasks import LOSSES, per_task
 from training.towers import HybridNetwork, TowerSizes
 
@@ -59,27 +59,6 @@ def item_tokens(data: Interactions, per_item: int) -> tuple[np.ndarray, np.ndarr
     ids[rows[order][keep], rank[keep]] = tfidf.indices[order][keep] + 1
     weights[rows[order][keep], rank[keep]] = tfidf.data[order][keep]
     return ids, weights
-
-
-#: Triplets are sampled this many batches at a time and handed to ``fit`` as arrays: a
-#: ``PyDataset`` through TensorFlow's generator adapter stalled about 5 s in two of five epochs
-#: here, and a chunk bounds memory on the large releases (128 x 512 triplets: ~25 MB).
-CHUNK_BATCHES = 128
-
-
-def train_epoch(trainer: keras.Model, sampler: TripletSampler, batch_size: int,
-                outputs: int) -> float:
-    """One shuffled pass over every training positive; returns the mean loss."""
-    order = sampler.rng.permutation(len(sampler))
-    total = 0.0
-    step = batch_size * CHUNK_BATCHES
-    for start in range(0, len(order), step):
-        positions = order[start:start + step]
-        fitted = trainer.fit(sampler.batch(positions),
-                             np.zeros((len(positions), outputs), np.float32),
-                             batch_size=batch_size, shuffle=False, epochs=1, verbose=0)
-        total += float(fitted.history["loss"][-1]) * len(positions)
-    return total / max(len(order), 1)
 
 
 class Hybrid(Recommender):
@@ -148,10 +127,11 @@ class Hybrid(Recommender):
         sampler = TripletSampler(positives, history=p["history"], negatives=p["negatives"],
                                  negative_sampling=p["negative_sampling"],
                                  user_dropout=p["user_dropout"], seed=seed)
-        steps_per_epoch = int(np.ceil(len(sampler) / p["batch_size"]))
+        batches = TripletDataset(sampler, p["batch_size"],
+                                 outputs=p["negatives"] * self.network.tasks)
         # lr_decay: the learning rate's factor per epoch (1.0: constant)
         schedule = keras.optimizers.schedules.ExponentialDecay(
-            p["learning_rate"], decay_steps=steps_per_epoch, decay_rate=p["lr_decay"])
+            p["learning_rate"], decay_steps=len(batches), decay_rate=p["lr_decay"])
         # XLA: 2.3x faster per epoch on the 2-core CPU (TensorFlow's "auto" leaves it off);
         # JAX always compiles.
         trainer.compile(optimizer=keras.optimizers.Adam(schedule),
@@ -165,8 +145,8 @@ class Hybrid(Recommender):
                    leave=False)
         for epoch in bar:
             start = time.perf_counter()
-            self.history["loss"].append(train_epoch(trainer, sampler, p["batch_size"],
-                                                    p["negatives"] * self.network.tasks))
+            fitted = trainer.fit(batches, epochs=1, verbose=0)
+            self.history["loss"].append(float(fitted.history["loss"][-1]))
             self.history["seconds"].append(time.perf_counter() - start)
             self._precompute()
             if validation is None:
