@@ -7,7 +7,7 @@ import pandas as pd
 
 from training.interactions import Interactions
 from training.metrics import METRICS, per_user_metrics, rating_errors
-from training.recommenders.base import Recommender
+from training.recommenders.base import Recommender, mask_seen
 
 BATCH_USERS = 512
 
@@ -65,16 +65,13 @@ def _scores(model: Recommender, fallback: Recommender | None, data: Interactions
     known = users >= 0
     scores = np.empty((len(users), data.n_items), dtype=np.float32)
     if known.any():
-        scores[known] = model.score(users[known])
+        # Items the user rated in train are never recommended.
+        scores[known] = mask_seen(model.score(users[known]).astype(np.float32), data,
+                                  users[known])
     if (~known).any():
         if fallback is None:
             raise ValueError("test users unknown to the model and no fallback given")
         scores[~known] = fallback.score(np.zeros(int((~known).sum()), dtype=np.int64))
-    # Items the user rated in train are never recommended.
-    if known.any():
-        seen = data.ratings[users[known]]
-        rows = np.flatnonzero(known)[np.repeat(np.arange(seen.shape[0]), np.diff(seen.indptr))]
-        scores[rows, seen.indices] = -np.inf
     return scores
 
 

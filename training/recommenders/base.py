@@ -13,6 +13,14 @@ from training.interactions import Interactions
 from training.metrics import top_k
 
 
+def mask_seen(scores: np.ndarray, data: Interactions, users: np.ndarray) -> np.ndarray:
+    """Set, in place, each row's scores of the movies that user rated in train to −inf."""
+    seen = data.ratings[users]
+    rows = np.repeat(np.arange(len(users)), np.diff(seen.indptr))
+    scores[rows, seen.indices] = -np.inf
+    return scores
+
+
 class Recommender(ABC):
     name: ClassVar[str]
     #: rating models predict stars (evaluated with MAE/RMSE too); the rest rank.
@@ -39,9 +47,7 @@ class Recommender(ABC):
         """Top-``k`` item indices and scores per user, best first."""
         scores = self.score(users).astype(np.float32, copy=True)
         if exclude_seen:
-            seen = data.ratings[users]
-            rows = np.repeat(np.arange(len(users)), np.diff(seen.indptr))
-            scores[rows, seen.indices] = -np.inf
+            mask_seen(scores, data, users)
         items = top_k(scores, k)
         return items, np.take_along_axis(scores, items, axis=1)
 

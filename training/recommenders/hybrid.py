@@ -13,7 +13,7 @@ from training.autoencoder import ContentEmbeddings, train_autoencoder
 from training.cold_items import ColdItemRegression, cold_feature_matrix
 from training.interactions import Interactions, build_interactions, carve_validation
 from training.metrics import top_k
-from training.recommenders.base import Recommender
+from training.recommenders.base import Recommender, mask_seen
 from training.sampling import TripletDataset, TripletSampler
 from training.tasks import LOSSES, per_task
 from training.towers import HybridNetwork, TowerSizes
@@ -212,11 +212,9 @@ class Hybrid(Recommender):
         return np.asarray(outputs["user_vector"]).astype(np.float32)
 
     def score(self, users: np.ndarray) -> np.ndarray:
-        dot = self.user_vectors(users) @ self.item_vectors_.T + self.item_bias_
-        if self.params["scorer"] == "dot":
-            return dot
-        if self.params["scorer"] == "rerank":
-            return self._rerank(users, dot)
+        if self.params["scorer"] in ("dot", "rerank"):
+            dot = self.user_vectors(users) @ self.item_vectors_.T + self.item_bias_
+            return self._rerank(users, dot) if self.params["scorer"] == "rerank" else dot
         items = np.broadcast_to(np.arange(1, self.data.n_items + 1, dtype=np.int32),
                                 (len(users), self.data.n_items))
         outputs = self.model.predict_on_batch({**self.user_inputs(users), "items": items})
@@ -225,10 +223,7 @@ class Hybrid(Recommender):
     def _rerank(self, users: np.ndarray, dot: np.ndarray) -> np.ndarray:
         """The MLP's scores on each user's ``shortlist`` best unseen movies by the dot product,
         placed above every other movie (which keep their dot-product order)."""
-        seen = self.data.ratings[users]
-        rows = np.repeat(np.arange(len(users)), np.diff(seen.indptr))
-        unseen = dot.copy()
-        unseen[rows, seen.indices] = -np.inf
+        unseen = mask_seen(dot.copy(), self.data, users)
         shortlist = top_k(unseen, min(self.params["shortlist"], self.data.n_items))
         outputs = self.model.predict_on_batch({**self.user_inputs(users),
                                                "items": (shortlist + 1).astype(np.int32)})
