@@ -48,7 +48,9 @@ class TripletSampler:
         else:
             raise ValueError(f"negative_sampling must be uniform or popularity, "
                              f"not {negative_sampling!r}")
-        self.cumulative = np.cumsum(weights / weights.sum())
+        #: each movie's chance to be drawn as a negative
+        self.probabilities = weights / weights.sum()
+        self.cumulative = np.cumsum(self.probabilities)
         features = data.user_features
         self.age = features.age_group
         self.gender = features.gender

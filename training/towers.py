@@ -9,7 +9,9 @@ objects, so nothing is copied between them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import keras
 import numpy as np
@@ -89,6 +91,56 @@ class ItemTower:
         return vector, ops.squeeze(self.content_bias(features), axis=-1)
 
 
+Lookup = Callable[[keras.KerasTensor], tuple[keras.KerasTensor, keras.KerasTensor]]
+
+
+class Catalogue(layers.Layer):
+    """Every movie's vector and bias at once, from the item tower's own layers, for the
+    training model to gather from: the feature projection then runs once per step over the
+    catalogue rather than once per sampled movie.
+
+    It also adds the L2 penalty that the sampled negatives' vectors would get, in expectation:
+    ``l2 × negatives × Σ p(movie) ‖v(movie)‖²`` with ``p`` the sampler's distribution (the
+    old per-sample penalty over all 64 negatives needed their gradients; this one is the same
+    penalty on average at the cost of one pass over the table)."""
+
+    def __init__(self, tower: ItemTower, expected_l2: float, weights: np.ndarray,
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.tower = tower
+        # assigned as attributes so that Keras tracks them (ItemTower is not a Layer)
+        self.tower_layers = [tower.features, tower.ids, tower.id_bias, tower.project,
+                             tower.content_bias]
+        self.expected_l2 = expected_l2
+        self.negative_weights = np.asarray(weights, np.float32)
+
+    def build(self, input_shape: Any) -> None:
+        tower = self.tower
+        for layer, shape in ((tower.features, (None,)), (tower.ids, (None,)),
+                             (tower.id_bias, (None,)),
+                             (tower.project, (None, tower.features.output_dim)),
+                             (tower.content_bias, (None, tower.features.output_dim))):
+            if not layer.built:
+                layer.build(shape)
+        self.built = True
+
+    def call(self, anchor: Any) -> tuple[Any, Any]:  # anchor: any input, links the graph
+        tower = self.tower
+        features = tower.features.embeddings
+        vectors = tower.ids.embeddings + tower.project(features)
+        bias = (ops.squeeze(tower.id_bias.embeddings, axis=-1)
+                + ops.squeeze(tower.content_bias(features), axis=-1))
+        if self.expected_l2:
+            weights = ops.convert_to_tensor(self.negative_weights)
+            self.add_loss(self.expected_l2 * ops.sum(weights * ops.sum(vectors * vectors, -1)))
+        return vectors, bias
+
+    def compute_output_spec(self, anchor: Any) -> tuple[Any, Any]:
+        rows = self.tower.features.input_dim
+        return (keras.KerasTensor((rows, self.tower.ids.output_dim)),
+                keras.KerasTensor((rows,)))
+
+
 class UserTower:
     """User vector = id embedding (row 0: anonymous) + MLP over [mean of the recent liked movies'
     vectors, demographics, context]."""
@@ -114,14 +166,15 @@ class UserTower:
             )
             self.history_content = layers.Dense(sizes.dim, name="history_content")
 
-    def __call__(self, inputs: dict[str, keras.KerasTensor],
-                 item_tower: ItemTower) -> keras.KerasTensor:
+    def __call__(self, inputs: dict[str, keras.KerasTensor], item_tower: ItemTower,
+                 lookup: Lookup | None = None) -> keras.KerasTensor:
+        """``lookup``: where the history movies' vectors come from (default: the item tower)."""
         history = inputs["history"]
         if self.separate_history:
             history_vectors = (self.history_ids(history)
                                + self.history_content(item_tower.features(history)))
         else:
-            history_vectors, _ = item_tower(history)
+            history_vectors, _ = (lookup or item_tower)(history)
         mask = ops.expand_dims(ops.cast(ops.greater(history, 0), "float32"), -1)
         mean = ops.sum(history_vectors * mask, axis=1) / ops.maximum(ops.sum(mask, axis=1), 1.0)
         side = ops.concatenate([
@@ -168,6 +221,7 @@ class HybridNetwork:
         self.mlp = MLPScorer(mlp_hidden) if scorer in ("mlp", "rerank") else None
         self.item_dropout = item_dropout
         self.content_loss = content_loss
+        self.l2 = l2
 
     def _user_inputs(self) -> dict[str, keras.KerasTensor]:
         inputs = {name: keras.Input((), dtype="int32", name=name) for name in USER_INPUTS}
@@ -185,11 +239,21 @@ class HybridNetwork:
         """How many s⁺ − s⁻ blocks (one per task) the training model outputs."""
         return 1 + int(self.content_loss) + int(self.scorer == "rerank")
 
-    def training_model(self, negatives: int) -> keras.Model:
-        """Outputs s⁺ − s⁻ for each of the ``negatives`` sampled movies."""
+    def selects_hardest(self, loss: str) -> bool:
+        """Whether the training model picks the hardest negative itself (see
+        ``training_model``): for the "hardest" loss with one dot-product task."""
+        return (loss == "hardest" and self.scorer == "dot" and self.tasks == 1
+                and not self.item_dropout and not self.sizes.n_tokens)
+
+    def training_model(self, negatives: int, *, hardest: bool = False,
+                       negative_weights: np.ndarray | None = None) -> keras.Model:
+        """Outputs s⁺ − s⁻ for each of the ``negatives`` sampled movies; with ``hardest``
+        (only where ``selects_hardest``), s⁺ − s⁻ for the hardest of them alone."""
         inputs = self._user_inputs()
         positive = keras.Input((), dtype="int32", name="positive")
         sampled = keras.Input((negatives,), dtype="int32", name="negatives")
+        if hardest:
+            return self._hardest_model(inputs, positive, sampled, negative_weights)
         dropout = (layers.Dropout(self.item_dropout, noise_shape=(None, negatives + 1, 1),
                                   name="item_id_dropout") if self.item_dropout else None)
         user = self.user_l2(self.users(inputs, self.items))
@@ -210,6 +274,37 @@ class HybridNetwork:
                                          axis=1)
         return keras.Model({**inputs, "positive": positive, "negatives": sampled}, difference,
                            name="hybrid_bpr")
+
+    def _hardest_model(self, inputs: dict[str, keras.KerasTensor], positive: keras.KerasTensor,
+                       sampled: keras.KerasTensor,
+                       negative_weights: np.ndarray | None) -> keras.Model:
+        """BPR on the hardest sampled negative: the same loss and gradients as the "hardest"
+        loss over all ``negatives`` differences (the gradient of a min reaches only its
+        argmin), but the negatives are scored without gradients and only the chosen one is
+        scored again with them: on the 2-core CPU a 64-negative step takes about half the
+        time. The L2 penalty on the negatives' vectors is applied in expectation (Catalogue)."""
+        rows = self.sizes.n_items + 1
+        weights = np.zeros(rows, np.float32)
+        weights[1:] = (np.full(self.sizes.n_items, 1.0 / self.sizes.n_items)
+                       if negative_weights is None else negative_weights)
+        catalogue = Catalogue(self.items, self.l2 * int(sampled.shape[1]), weights,
+                              name="catalogue")
+        vectors, bias = catalogue(positive)
+
+        def lookup(items: keras.KerasTensor) -> tuple[keras.KerasTensor, keras.KerasTensor]:
+            return ops.take(vectors, items, axis=0), ops.take(bias, items, axis=0)
+
+        user = self.user_l2(self.users(inputs, self.items, lookup))
+        negative_vectors, negative_bias = lookup(sampled)
+        negative_scores = ops.stop_gradient(dot_scores(user, negative_vectors) + negative_bias)
+        choice = ops.expand_dims(ops.argmax(negative_scores, axis=-1), -1)
+        hardest = ops.take_along_axis(sampled, choice, axis=1)
+        positive_vector, positive_bias = lookup(ops.expand_dims(positive, 1))
+        hardest_vector, hardest_bias = lookup(hardest)
+        difference = (dot_scores(user, self.items.regularise(positive_vector)) + positive_bias
+                      - dot_scores(user, hardest_vector) - hardest_bias)
+        return keras.Model({**inputs, "positive": positive, "negatives": sampled}, difference,
+                           name="hybrid_bpr_hardest")
 
     def inference_model(self) -> keras.Model:
         """Scores ``items`` (batch, m) for each user; also returns the towers' outputs, which

@@ -121,14 +121,16 @@ class Hybrid(Recommender):
         self.network = HybridNetwork(sizes, scorer=p["scorer"], l2=p["l2"],
                                      item_dropout=p["item_dropout"],
                                      content_loss=p["content_loss"])
-        trainer = self.network.training_model(p["negatives"])
-        self.model = self.network.inference_model()
-        self.network.set_item_features(table, *item_tokens(data, p["tokens_per_item"] or 1))
         sampler = TripletSampler(positives, history=p["history"], negatives=p["negatives"],
                                  negative_sampling=p["negative_sampling"],
                                  user_dropout=p["user_dropout"], seed=seed)
+        hardest = self.network.selects_hardest(p["loss"])
+        trainer = self.network.training_model(p["negatives"], hardest=hardest,
+                                              negative_weights=sampler.probabilities)
+        self.model = self.network.inference_model()
+        self.network.set_item_features(table, *item_tokens(data, p["tokens_per_item"] or 1))
         batches = TripletDataset(sampler, p["batch_size"],
-                                 outputs=p["negatives"] * self.network.tasks)
+                                 outputs=1 if hardest else p["negatives"] * self.network.tasks)
         # lr_decay: the learning rate's factor per epoch (1.0: constant)
         schedule = keras.optimizers.schedules.ExponentialDecay(
             p["learning_rate"], decay_steps=len(batches), decay_rate=p["lr_decay"])
