@@ -1,7 +1,7 @@
 """One hybrid variant on the temporal split of ml-latest-small, seed 0, full procedure
-(validation early stopping, then the refit):
+(validation early stopping, then the refit), seed 0 unless given:
 
-    python benchmarks/hybrid_variant.py '{"loss": "hardest", "negatives": 64}'
+    python benchmarks/hybrid_variant.py '{"loss": "hardest", "negatives": 64}' [seed]
 
 Prints the test metrics, the fit time, the chosen epoch and the validation NDCG@10 per epoch.
 """
@@ -25,14 +25,15 @@ from training.splits import temporal_split  # noqa: E402
 
 def main() -> None:
     params = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
+    seed = int(sys.argv[2]) if len(sys.argv) > 2 else 0
     dataset = load_dataset("data/ml-latest-small", progress=False)
     split = temporal_split(dataset.ratings)
     data = build_interactions(dataset, split.train)
     start = time.perf_counter()
-    model = Hybrid(**params).fit(data, progress=False)
+    model = Hybrid(**params).fit(data, seed=seed, progress=False)
     seconds = time.perf_counter() - start
     metrics = evaluate(model, data, split.test, fallback=Popularity().fit(data))
-    print(params, {k: round(v, 4) for k, v in metrics.items()}, f"fit {seconds:.1f} s",
+    print(params, f"seed {seed}", {k: round(v, 4) for k, v in metrics.items()}, f"fit {seconds:.1f} s",
           f"best epoch {model.best_epoch}")
     print("validation ndcg@10:", [round(x, 4) for x in model.validation_history["val_ndcg@10"]])
 

@@ -93,12 +93,21 @@ class TripletDataset(keras.utils.PyDataset):
     """One epoch of shuffled triplet batches for ``model.fit`` (any Keras backend)."""
 
     def __init__(self, sampler: TripletSampler, batch_size: int,
-                 outputs: int | None = None) -> None:
+                 outputs: int | None = None, weights: np.ndarray | None = None) -> None:
+        """``weights``: each positive's relative chance to be drawn (with replacement, as many
+        draws per epoch as positives); None: every positive once per epoch, shuffled."""
         super().__init__()
         self.sampler = sampler
         self.batch_size = batch_size
         self.outputs = outputs or sampler.negatives  # width of the model's output
-        self.order = sampler.rng.permutation(len(sampler))
+        self.probabilities = None if weights is None else weights / weights.sum()
+        self.order = self._order()
+
+    def _order(self) -> np.ndarray:
+        n = len(self.sampler)
+        if self.probabilities is None:
+            return self.sampler.rng.permutation(n)
+        return self.sampler.rng.choice(n, size=n, p=self.probabilities)
 
     def __len__(self) -> int:
         return int(np.ceil(len(self.order) / self.batch_size))
@@ -109,4 +118,4 @@ class TripletDataset(keras.utils.PyDataset):
         return inputs, np.zeros((len(positions), self.outputs), dtype=np.float32)
 
     def on_epoch_end(self) -> None:
-        self.order = self.sampler.rng.permutation(len(self.sampler))
+        self.order = self._order()

@@ -33,6 +33,9 @@ DEFAULTS: dict[str, Any] = {
     # Ridge penalty of the regression that gives movies without ratings an id part predicted
     # from their features (training/cold_items.py); 0: leave their id part at zero.
     "cold_alpha": 1.0,
+    # Positives are drawn with chance ∝ (the user's number of positives)^-user_balance: 0 =
+    # every positive once per epoch (heavy users dominate), 1 = every user equally often.
+    "user_balance": 0.0,
 }
 
 
@@ -129,8 +132,13 @@ class Hybrid(Recommender):
                                               negative_weights=sampler.probabilities)
         self.model = self.network.inference_model()
         self.network.set_item_features(table, *item_tokens(data, p["tokens_per_item"] or 1))
+        weights = None
+        if p["user_balance"]:
+            counts = np.diff(positives.sequence_offsets)
+            weights = np.repeat(np.maximum(counts, 1) ** -float(p["user_balance"]), counts)
         batches = TripletDataset(sampler, p["batch_size"],
-                                 outputs=1 if hardest else p["negatives"] * self.network.tasks)
+                                 outputs=1 if hardest else p["negatives"] * self.network.tasks,
+                                 weights=weights)
         # lr_decay: the learning rate's factor per epoch (1.0: constant)
         schedule = keras.optimizers.schedules.ExponentialDecay(
             p["learning_rate"], decay_steps=len(batches), decay_rate=p["lr_decay"])
