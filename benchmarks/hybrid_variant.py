@@ -33,8 +33,8 @@ def main() -> None:
     model = Hybrid(**params).fit(data, seed=seed, progress=False)
     seconds = time.perf_counter() - start
     metrics = evaluate(model, data, split.test, fallback=Popularity().fit(data))
-    print(params, f"seed {seed}", {k: round(v, 4) for k, v in metrics.items()}, f"fit {seconds:.1f} s",
-          f"best epoch {model.best_epoch}")
+    print(params, f"seed {seed}", {k: round(v, 4) for k, v in metrics.items()},
+          f"fit {seconds:.1f} s", f"best epoch {model.best_epoch}")
     print("validation ndcg@10:", [round(x, 4) for x in model.validation_history["val_ndcg@10"]])
 
 
