@@ -42,8 +42,8 @@ class TowerSizes:
 
 class ItemTower:
     """Movie vector = id embedding + projection of the frozen feature row (genres, year,
-    content code); bias = id bias + a feature bias. A movie without ratings keeps a zero id part
-    and is scored through its features alone."""
+    content code); bias = id bias + a feature bias. A movie without ratings gets id parts
+    predicted from its features after each epoch (training/cold_items.py)."""
 
     def __init__(self, sizes: TowerSizes, l2: float) -> None:
         self.features = layers.Embedding(sizes.n_items + 1, sizes.n_item_features,
