@@ -36,9 +36,6 @@ DEFAULTS: dict[str, Any] = {
     # Positives are drawn with chance ∝ (the user's number of positives)^-user_balance: 0 =
     # every positive once per epoch (heavy users dominate), 1 = every user equally often.
     "user_balance": 0.0,
-    # Momentum of an exponential moving average of the weights (0: off); the average replaces
-    # the weights at the end of every epoch (so validation and export see it).
-    "ema": 0.0,
 }
 
 
@@ -147,9 +144,7 @@ class Hybrid(Recommender):
             p["learning_rate"], decay_steps=len(batches), decay_rate=p["lr_decay"])
         # XLA: 2.3x faster per epoch on the 2-core CPU (TensorFlow's "auto" leaves it off);
         # JAX always compiles.
-        optimizer = keras.optimizers.Adam(schedule, use_ema=bool(p["ema"]),
-                                          ema_momentum=p["ema"] or 0.99)
-        trainer.compile(optimizer=optimizer,
+        trainer.compile(optimizer=keras.optimizers.Adam(schedule),
                         loss=per_task(LOSSES[p["loss"]], self.network.tasks), jit_compile=True)
         self.history = {"loss": [], "val_ndcg@10": [], "seconds": []}
         fallback = Popularity().fit(data)
