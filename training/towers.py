@@ -282,7 +282,8 @@ class HybridNetwork:
         loss over all ``negatives`` differences (the gradient of a min reaches only its
         argmin), but the negatives are scored without gradients and only the chosen one is
         scored again with them: on the 2-core CPU a step of 512 triplets with 64 negatives
-        takes 17.5 ms instead of 50. The L2 penalty on the negatives' vectors is applied in expectation (Catalogue)."""
+        takes 17.5 ms instead of 50. The L2 penalty on the negatives' vectors is applied in
+        expectation (Catalogue)."""
         rows = self.sizes.n_items + 1
         weights = np.zeros(rows, np.float32)
         weights[1:] = (np.full(self.sizes.n_items, 1.0 / self.sizes.n_items)
