@@ -80,6 +80,15 @@ class ItemTower:
         bias = ops.squeeze(self.id_bias(items), axis=-1) + content_bias
         return vector, bias
 
+    def whole_catalogue(self) -> tuple[keras.KerasTensor, ...]:
+        """``self(every row)``, read straight from the tables (no token embeddings): calling the
+        tower on every row instead made the training step 7–23% slower in paired runs."""
+        features = self.features.embeddings
+        vector = self.ids.embeddings + self.project(features)
+        bias = (ops.squeeze(self.id_bias.embeddings, axis=-1)
+                + ops.squeeze(self.content_bias(features), axis=-1))
+        return vector, bias
+
     def content_only(self, items: keras.KerasTensor) -> tuple[keras.KerasTensor, ...]:
         """What a movie without ratings gets: the feature part alone."""
         features = self.features(items)
@@ -125,11 +134,7 @@ class Catalogue(layers.Layer):
         self.built = True
 
     def call(self, anchor: Any) -> tuple[Any, Any]:  # anchor: any input, links the graph
-        tower = self.tower
-        features = tower.features.embeddings
-        vectors = tower.ids.embeddings + tower.project(features)
-        bias = (ops.squeeze(tower.id_bias.embeddings, axis=-1)
-                + ops.squeeze(tower.content_bias(features), axis=-1))
+        vectors, bias = self.tower.whole_catalogue()
         if self.expected_l2:
             weights = ops.convert_to_tensor(self.negative_weights)
             self.add_loss(self.expected_l2 * ops.sum(weights * ops.sum(vectors * vectors, -1)))

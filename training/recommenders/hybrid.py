@@ -127,17 +127,16 @@ class Hybrid(Recommender):
         sampler = TripletSampler(positives, history=p["history"], negatives=p["negatives"],
                                  negative_sampling=p["negative_sampling"],
                                  user_dropout=p["user_dropout"], seed=seed)
-        hardest = self.network.selects_hardest(p["loss"])
-        trainer = self.network.training_model(p["negatives"], hardest=hardest,
-                                              negative_weights=sampler.probabilities)
+        trainer = self.network.training_model(
+            p["negatives"], hardest=self.network.selects_hardest(p["loss"]),
+            negative_weights=sampler.probabilities)
         self.model = self.network.inference_model()
         self.network.set_item_features(table, *item_tokens(data, p["tokens_per_item"] or 1))
         weights = None
         if p["user_balance"]:
             counts = np.diff(positives.sequence_offsets)
             weights = np.repeat(np.maximum(counts, 1) ** -float(p["user_balance"]), counts)
-        batches = TripletDataset(sampler, p["batch_size"],
-                                 outputs=1 if hardest else p["negatives"] * self.network.tasks,
+        batches = TripletDataset(sampler, p["batch_size"], outputs=trainer.output.shape[-1],
                                  weights=weights)
         # lr_decay: the learning rate's factor per epoch (1.0: constant)
         schedule = keras.optimizers.schedules.ExponentialDecay(
