@@ -36,6 +36,9 @@ DEFAULTS: dict[str, Any] = {
     # Positives are drawn with chance ∝ (the user's number of positives)^-user_balance: 0 =
     # every positive once per epoch (heavy users dominate), 1 = every user equally often.
     "user_balance": 0.0,
+    # Positives are drawn with chance ∝ exp(-recency × age), age = 1 for the user's oldest
+    # positive down to 0 for the newest (0: every positive alike).
+    "recency": 0.0,
 }
 
 
@@ -45,6 +48,22 @@ def item_feature_table(data: Interactions, codes: np.ndarray | None) -> np.ndarr
     if codes is not None:
         parts.append(codes)
     return np.hstack(parts).astype(np.float32)
+
+
+def positive_weights(data: Interactions, user_balance: float,
+                     recency: float) -> np.ndarray | None:
+    """Each positive's relative chance to be drawn in an epoch (None: each once)."""
+    if not user_balance and not recency:
+        return None
+    counts = np.diff(data.sequence_offsets)
+    weights = np.repeat(np.maximum(counts, 1) ** -float(user_balance), counts)
+    if recency:
+        # position within the user's liked sequence (oldest first), as a fraction: 0 .. 1
+        starts = np.repeat(data.sequence_offsets[:-1], counts)
+        position = np.arange(len(data.sequence_items)) - starts
+        age = 1.0 - position / np.repeat(np.maximum(counts - 1, 1), counts)
+        weights = weights * np.exp(-float(recency) * age)
+    return weights
 
 
 def item_tokens(data: Interactions, per_item: int) -> tuple[np.ndarray, np.ndarray]:
@@ -132,10 +151,7 @@ class Hybrid(Recommender):
             negative_weights=sampler.probabilities)
         self.model = self.network.inference_model()
         self.network.set_item_features(table, *item_tokens(data, p["tokens_per_item"] or 1))
-        weights = None
-        if p["user_balance"]:
-            counts = np.diff(positives.sequence_offsets)
-            weights = np.repeat(np.maximum(counts, 1) ** -float(p["user_balance"]), counts)
+        weights = positive_weights(positives, p["user_balance"], p["recency"])
         batches = TripletDataset(sampler, p["batch_size"], outputs=trainer.output.shape[-1],
                                  weights=weights)
         # lr_decay: the learning rate's factor per epoch (1.0: constant)
