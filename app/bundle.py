@@ -187,7 +187,15 @@ def load_bundle(path: Path, *, verify_users: int = 16,
                           f"{len(arrays['item_ids'])} item ids")
 
     keras_model = _load_keras(path / MODEL_FILE)
-    scorer = FastScorer(keras_model, arrays["item_vectors"], arrays["item_bias"])
+    recent = manifest.get("recent_length", 0)
+    if type(recent) is not int or not 0 <= recent <= arrays["user_history"].shape[1]:
+        raise BundleError(f"{manifest_path}: recent_length {recent!r} is not a count of "
+                          f"history movies (0..{arrays['user_history'].shape[1]})")
+    try:
+        scorer = FastScorer(keras_model, arrays["item_vectors"], arrays["item_bias"],
+                            recent=recent)
+    except ValueError as exc:
+        raise BundleError(f"{manifest_path}: {exc}") from None
     index = _load_index(path / "similar.faiss", arrays["similarity_vectors"])
     bundle = Bundle(path=path, manifest=manifest, arrays=arrays, movies=movies, scorer=scorer,
                     index=index, keras_model=keras_model)

@@ -24,8 +24,14 @@ def _has_layer(model: Any, name: str) -> bool:
     return any(layer.name == name for layer in model.layers)
 
 
+def _masked_mean(vectors: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    return (vectors * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), np.float32(1.0))
+
+
 class FastScorer:
-    def __init__(self, model: Any, item_vectors: np.ndarray, item_bias: np.ndarray) -> None:
+    def __init__(self, model: Any, item_vectors: np.ndarray, item_bias: np.ndarray,
+                 recent: int = 0) -> None:
+        """``recent``: the user tower also averages the last ``recent`` history movies."""
         self.item_vectors = np.ascontiguousarray(item_vectors, dtype=np.float32)
         self.item_bias = np.ascontiguousarray(item_bias, dtype=np.float32)
         self.user_ids = _weights(model, "user_id")[0]
@@ -36,6 +42,7 @@ class FastScorer:
         self.weekend = _weights(model, "context_weekend")[0]
         self.hidden = _weights(model, "user_hidden") if _has_layer(model, "user_hidden") else None
         self.out_kernel, self.out_bias = _weights(model, "user_out")
+        self.recent = recent
         padding = np.zeros((1, self.item_vectors.shape[1]), np.float32)
         if _has_layer(model, "history_id"):
             features = _weights(model, "item_features")[0]
@@ -44,6 +51,13 @@ class FastScorer:
         else:
             self.history_table = np.vstack([padding, self.item_vectors])
         self.history_table[0] = 0.0
+        side = sum(table.shape[1] for table in (self.age, self.gender, self.occupation,
+                                                 self.daytime, self.weekend))
+        width = (2 if recent else 1) * self.history_table.shape[1] + side
+        takes = (self.hidden[0] if self.hidden is not None else self.out_kernel).shape[0]
+        if takes != width:
+            raise ValueError(f"the user tower takes {takes} inputs, but recent_length {recent} "
+                             f"gives {width}")
         self.mlp = None
         self.user_base: np.ndarray | None = None
         self.context = np.zeros(0, np.float32)
@@ -73,9 +87,11 @@ class FastScorer:
         history = inputs["history"]
         vectors = self.history_table[history]
         mask = (history > 0)[..., None].astype(np.float32)
-        mean = (vectors * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), np.float32(1.0))
+        means = [_masked_mean(vectors, mask)]
+        if self.recent:  # history is left-padded: the last columns are the latest likes
+            means.append(_masked_mean(vectors[:, -self.recent:], mask[:, -self.recent:]))
         side = np.concatenate([
-            mean, self.age[inputs["age_group"]], self.gender[inputs["gender"]],
+            *means, self.age[inputs["age_group"]], self.gender[inputs["gender"]],
             self.occupation[inputs["occupation"]], self.daytime[inputs["daytime"]],
             self.weekend[inputs["weekend"]],
         ], axis=1)

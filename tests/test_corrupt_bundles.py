@@ -96,6 +96,15 @@ def fast_path_disagrees(bundle: Path) -> None:
     resign(bundle)
 
 
+def recent_length(value: object) -> Callable[[Path], None]:
+    def corrupt(bundle: Path) -> None:
+        manifest = json.loads((bundle / "manifest.json").read_text())
+        manifest["recent_length"] = value
+        (bundle / "manifest.json").write_text(json.dumps(manifest))
+        resign(bundle)
+    return corrupt
+
+
 CORRUPTIONS: dict[str, tuple[Callable[[Path], None], str]] = {
     "missing file": (missing_file, "item_bias.npy: missing"),
     "checksum mismatch": (checksum_mismatch, "item_vectors.npy: checksum mismatch"),
@@ -110,6 +119,9 @@ CORRUPTIONS: dict[str, tuple[Callable[[Path], None], str]] = {
     "pickle where an array should be": (pickle_instead_of_array, "popularity.npy: not a plain"),
     "file not in manifest": (unlisted_file, "seen_indices.npy: not listed in the manifest"),
     "fast path disagrees with keras": (fast_path_disagrees, "fast scoring path differs"),
+    "recent_length beyond the history": (recent_length(10**6), "recent_length 1000000 is not"),
+    "recent_length not a count": (recent_length("20"), "recent_length '20' is not"),
+    "recent_length other than trained": (recent_length(1), "the user tower takes"),
 }
 
 

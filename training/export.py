@@ -117,6 +117,8 @@ def write_bundle_files(folder: Path, version: str, model: Hybrid, data: Interact
         "user_features": {"age_groups": features.age_groups, "genders": features.genders,
                           "occupations": features.occupations},
         "history_length": int(model.params["history"]),
+        # the user tower's second, short-term mean over the last ``recent`` history movies
+        "recent_length": int(model.params.get("recent", 0)),
         **(extra or {}),
         "files": {path.name: sha256_file(path) for path in sorted(folder.iterdir())},
     }

@@ -38,6 +38,9 @@ class TowerSizes:
     separate_history: bool = True  # history movies get their own (input-side) embeddings
     n_tokens: int = 0  # content tokens (tags, genres) with their own learned embeddings
     tokens_per_item: int = 32
+    # > 0: a second mean over the last ``recent`` of the ``history`` movies (short-term taste
+    # next to the long-term mean)
+    recent: int = 0
 
 
 class ItemTower:
@@ -146,6 +149,10 @@ class Catalogue(layers.Layer):
                 keras.KerasTensor((rows,)))
 
 
+def _masked_mean(vectors: keras.KerasTensor, mask: keras.KerasTensor) -> keras.KerasTensor:
+    return ops.sum(vectors * mask, axis=1) / ops.maximum(ops.sum(mask, axis=1), 1.0)
+
+
 class UserTower:
     """User vector = id embedding (row 0: anonymous) + MLP over [mean of the recent liked movies'
     vectors, demographics, context]."""
@@ -164,6 +171,7 @@ class UserTower:
                        if sizes.hidden else None)
         self.out = layers.Dense(sizes.dim, name="user_out")
         self.separate_history = sizes.separate_history
+        self.recent = sizes.recent
         if sizes.separate_history:
             self.history_ids = layers.Embedding(
                 sizes.n_items + 1, sizes.dim, name="history_id",
@@ -181,9 +189,12 @@ class UserTower:
         else:
             history_vectors, _ = (lookup or item_tower)(history)
         mask = ops.expand_dims(ops.cast(ops.greater(history, 0), "float32"), -1)
-        mean = ops.sum(history_vectors * mask, axis=1) / ops.maximum(ops.sum(mask, axis=1), 1.0)
+        means = [_masked_mean(history_vectors, mask)]
+        if self.recent:
+            # history is left-padded: its last columns are the most recent likes
+            means.append(_masked_mean(history_vectors[:, -self.recent:], mask[:, -self.recent:]))
         side = ops.concatenate([
-            mean,
+            *means,
             self.age(inputs["age_group"]), self.gender(inputs["gender"]),
             self.occupation(inputs["occupation"]),
             self.daytime(inputs["daytime"]), self.weekend(inputs["weekend"]),

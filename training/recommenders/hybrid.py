@@ -39,6 +39,8 @@ DEFAULTS: dict[str, Any] = {
     # Positives are drawn with chance ∝ exp(-recency × age), age = 1 for the user's oldest
     # positive down to 0 for the newest (0: every positive alike).
     "recency": 0.0,
+    # > 0: the user tower also takes the mean of the last ``recent`` of the ``history`` likes
+    "recent": 0,
 }
 
 
@@ -138,7 +140,7 @@ class Hybrid(Recommender):
             n_occupations=len(features.occupations), history=p["history"], dim=p["dim"],
             hidden=p["hidden"], separate_history=p["separate_history"],
             n_tokens=data.movie_features.tfidf.shape[1] if p["tokens_per_item"] else 0,
-            tokens_per_item=p["tokens_per_item"],
+            tokens_per_item=p["tokens_per_item"], recent=p["recent"],
         )
         self.network = HybridNetwork(sizes, scorer=p["scorer"], l2=p["l2"],
                                      item_dropout=p["item_dropout"],
