@@ -36,6 +36,8 @@ def main() -> None:
     print(params, f"seed {seed}", {k: round(v, 4) for k, v in metrics.items()},
           f"fit {seconds:.1f} s", f"best epoch {model.best_epoch}")
     print("validation ndcg@10:", [round(x, 4) for x in model.validation_history["val_ndcg@10"]])
+    print("popularity prior:", model.popularity_prior,
+          {k: round(v, 4) for k, v in getattr(model, "prior_validation", {}).items()})
 
 
 if __name__ == "__main__":

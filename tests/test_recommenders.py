@@ -126,3 +126,38 @@ def test_ease_tunes_lambda_on_validation() -> None:
     assert len(model.history["validation_ndcg@10"]) == 5
     popularity = Popularity().fit(data)
     assert evaluate(model, data, split.test, fallback=popularity)["ndcg@10"] > 0
+
+
+def test_popularity_prior_is_part_of_the_keras_model() -> None:
+    """The prior adds prior × log(1 + train likes) to every movie's score, through a table
+    inside the Keras model, so that the exported model (and the service) scores with it."""
+    data, _ = planted()
+    model = fitted("hybrid", FAST_HYBRID)
+    assert model.popularity_prior == 0.0  # no validation carve-out without refit
+    users = np.arange(6)
+    before = model.score(users)
+    try:
+        model._set_prior(data, 0.5)
+        expected = 0.5 * np.log1p(data.item_popularity())
+        np.testing.assert_allclose(model.score(users) - before, np.broadcast_to(
+            expected, before.shape), atol=1e-4)
+        items = np.arange(1, data.n_items + 1, dtype=np.int32)[None, :]
+        outputs = model.model.predict_on_batch({**model.user_inputs(users[:1]), "items": items})
+        np.testing.assert_allclose(np.asarray(outputs["item_bias"])[0], model.item_bias_,
+                                   atol=1e-5)
+    finally:
+        model._set_prior(data, 0.0)
+    np.testing.assert_allclose(model.score(users), before, atol=1e-5)
+
+
+def test_popularity_prior_is_tuned_on_the_validation_carve_out() -> None:
+    from training.recommenders.hybrid import PRIOR_GRID
+
+    data, _ = planted()
+    params = dict(FAST_HYBRID) | {"epochs": 3, "refit": True, "min_epochs": 1}
+    model = create("hybrid", **params).fit(data, seed=0)
+    assert list(model.prior_validation) == list(PRIOR_GRID)
+    best = max(model.prior_validation.values())
+    assert model.popularity_prior == min(p for p, v in model.prior_validation.items()
+                                         if v == best)
+    assert model.validation_metrics["ndcg@10"] == best

@@ -105,6 +105,8 @@ def write_bundle_files(folder: Path, version: str, model: Hybrid, data: Interact
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "model": {"name": model.name, "params": _jsonable(model.params),
                   "best_epoch": model.best_epoch,
+                  "popularity_prior": getattr(model, "popularity_prior", None),
+                  "prior_validation": _jsonable(getattr(model, "prior_validation", {})),
                   "training_history": _jsonable(model.history),
                   "validation_history": _jsonable(getattr(model, "validation_history", {})),
                   "autoencoder_history": _jsonable(model.content.history)},

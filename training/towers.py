@@ -57,6 +57,9 @@ class ItemTower:
         )
         self.id_bias = layers.Embedding(sizes.n_items + 1, 1, name="item_id_bias",
                                         embeddings_initializer="zeros")
+        # a fixed per-movie bias, zero while training, set afterwards (popularity prior)
+        self.prior = layers.Embedding(sizes.n_items + 1, 1, name="item_prior",
+                                      embeddings_initializer="zeros", trainable=False)
         self.project = layers.Dense(sizes.dim, name="item_content")
         self.n_tokens = sizes.n_tokens
         if sizes.n_tokens:
@@ -80,7 +83,7 @@ class ItemTower:
             ids = id_dropout(ids)
         content, content_bias = self.content_only(items)
         vector = ids + content
-        bias = ops.squeeze(self.id_bias(items), axis=-1) + content_bias
+        bias = ops.squeeze(self.id_bias(items) + self.prior(items), axis=-1) + content_bias
         return vector, bias
 
     def whole_catalogue(self) -> tuple[keras.KerasTensor, ...]:
@@ -88,7 +91,7 @@ class ItemTower:
         tower on every row instead made the training step 7–23% slower in paired runs."""
         features = self.features.embeddings
         vector = self.ids.embeddings + self.project(features)
-        bias = (ops.squeeze(self.id_bias.embeddings, axis=-1)
+        bias = (ops.squeeze(self.id_bias.embeddings + self.prior.embeddings, axis=-1)
                 + ops.squeeze(self.content_bias(features), axis=-1))
         return vector, bias
 
@@ -121,15 +124,15 @@ class Catalogue(layers.Layer):
         super().__init__(**kwargs)
         self.tower = tower
         # assigned as attributes so that Keras tracks them (ItemTower is not a Layer)
-        self.tower_layers = [tower.features, tower.ids, tower.id_bias, tower.project,
-                             tower.content_bias]
+        self.tower_layers = [tower.features, tower.ids, tower.id_bias, tower.prior,
+                             tower.project, tower.content_bias]
         self.expected_l2 = expected_l2
         self.negative_weights = np.asarray(weights, np.float32)
 
     def build(self, input_shape: Any) -> None:
         tower = self.tower
         for layer, shape in ((tower.features, (None,)), (tower.ids, (None,)),
-                             (tower.id_bias, (None,)),
+                             (tower.id_bias, (None,)), (tower.prior, (None,)),
                              (tower.project, (None, tower.features.output_dim)),
                              (tower.content_bias, (None, tower.features.output_dim))):
             if not layer.built:
