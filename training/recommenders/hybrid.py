@@ -41,8 +41,6 @@ DEFAULTS: dict[str, Any] = {
     "recency": 0.0,
     # > 0: the user tower also takes the mean of the last ``recent`` of the ``history`` likes
     "recent": 0,
-    # the movie tower also takes the movie's (log) number of train likes
-    "popularity_feature": False,
     # After training, every movie's score gets + prior × log(1 + its train likes). None: the
     # prior of PRIOR_GRID that scores best on the validation carve-out (0 without refit).
     "popularity_prior": None,
@@ -52,17 +50,11 @@ DEFAULTS: dict[str, Any] = {
 PRIOR_GRID = (0.0, 0.1, 0.2, 0.3, 0.5, 0.8, 1.2)
 
 
-def item_feature_table(data: Interactions, codes: np.ndarray | None,
-                       popularity: bool = False) -> np.ndarray:
+def item_feature_table(data: Interactions, codes: np.ndarray | None) -> np.ndarray:
     features = data.movie_features
     parts = [features.genres, features.year[:, None], features.year_known[:, None]]
     if codes is not None:
         parts.append(codes)
-    if popularity:
-        # log-scaled train likes in 0..1: a direction along which each user vector can weigh
-        # popularity (a movie bias alone weighs it the same for every user)
-        likes = np.log1p(data.item_popularity())
-        parts.append((likes / max(float(likes.max()), 1.0))[:, None])
     return np.hstack(parts).astype(np.float32)
 
 
@@ -175,8 +167,7 @@ class Hybrid(Recommender):
                                            like_threshold=p["positive_threshold"],
                                            features=data.movie_features)
         self.recent_history = positives.recent_likes(p["history"])
-        table = item_feature_table(data, self.content.codes if self.content else None,
-                                   p["popularity_feature"])
+        table = item_feature_table(data, self.content.codes if self.content else None)
         self.unrated = np.diff(data.ratings.tocsc().indptr) == 0
         self.cold_regression = (
             ColdItemRegression(cold_feature_matrix(data.movie_features.tfidf, table),
