@@ -90,7 +90,7 @@ ERRORS: dict[str, tuple[Mutation, str, bool]] = {
     "NaN rating": (nan_rating, "rating", True),
     "negative id": (negative_id, "must be an id", True),
     "huge id": (huge_id, "must be an id", True),
-    "huge rating": (huge_rating, "rating", True),
+    "huge rating": (huge_rating, "a number too large to represent must be a rating", True),
     "empty ratings file": (empty_ratings, "empty", False),
     "missing movies file": (missing_movies_file, "missing: ", False),
     "garbage movies file": (garbage_movies_file, "", False),

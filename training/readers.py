@@ -246,7 +246,9 @@ def _validate_ratings_chunk(
         if not good.all():
             row = int(np.flatnonzero(~good)[0])
             value = values[row].item()
-            raise DataError(path, f"{value} {rule}", line=first_line + row, field=column)
+            shown = ("a number too large to represent" if isinstance(value, float)
+                     and np.isinf(value) else value)
+            raise DataError(path, f"{shown} {rule}", line=first_line + row, field=column)
 
 
 def _locate_bad_field(
