@@ -19,7 +19,7 @@ from training.tasks import LOSSES, per_task
 from training.towers import HybridNetwork, TowerSizes
 
 DEFAULTS: dict[str, Any] = {
-    "dim": 64, "hidden": 0, "history": 20, "scorer": "dot", "epochs": 40, "batch_size": 512,
+    "dim": 128, "hidden": 0, "history": 50, "scorer": "dot", "epochs": 40, "batch_size": 512,
     "learning_rate": 2e-3, "lr_decay": 1.0, "negatives": 64, "negative_sampling": "uniform",
     "l2": 1e-4,
     "item_dropout": 0.0, "user_dropout": 0.1, "loss": "hardest", "content_dim": 64,
