@@ -142,15 +142,13 @@ class Hybrid(Recommender):
         from training.recommenders.popularity import Popularity
 
         fallback = Popularity().fit(data)
-        self.prior_validation: dict[float, float] = {}
-        best = None
+        results = {}
         for prior in PRIOR_GRID:
             self._set_prior(data, prior)
-            metrics = evaluate(self, data, validation, fallback=fallback)
-            self.prior_validation[prior] = metrics["ndcg@10"]
-            if best is None or metrics["ndcg@10"] > self.prior_validation[best]:
-                best, self.validation_metrics = prior, metrics
-        assert best is not None
+            results[prior] = evaluate(self, data, validation, fallback=fallback)
+        self.prior_validation = {prior: m["ndcg@10"] for prior, m in results.items()}
+        best = max(PRIOR_GRID, key=self.prior_validation.__getitem__)  # first of ties: smaller
+        self.validation_metrics = results[best]
         return best
 
     def _train(self, data: Interactions, epochs: int, seed: int, progress: bool,
