@@ -8,32 +8,24 @@ how popular the movies in their top 10 are, on the temporal split of ml-latest-s
 
 from __future__ import annotations
 
-import json
 import os
-import sys
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import numpy as np  # noqa: E402
+from hybrid_variant import temporal_setup  # noqa: E402  (this folder is on sys.path)
 
-from training.dataset import load_dataset  # noqa: E402
 from training.evaluation import _scores  # noqa: E402
-from training.interactions import build_interactions  # noqa: E402
 from training.metrics import per_user_metrics, top_k  # noqa: E402
 from training.recommenders.ease import EASE  # noqa: E402
 from training.recommenders.hybrid import Hybrid  # noqa: E402
 from training.recommenders.popularity import Popularity  # noqa: E402
-from training.splits import temporal_split  # noqa: E402
 
 GROUPS = ((0, 20), (20, 50), (50, 100), (100, 200), (200, None))
 
 
 def main() -> None:
-    params = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
-    seed = int(sys.argv[2]) if len(sys.argv) > 2 else 0
-    dataset = load_dataset("data/ml-latest-small", progress=False)
-    split = temporal_split(dataset.ratings)
-    data = build_interactions(dataset, split.train)
+    params, seed, split, data = temporal_setup()
     relevant_rows = split.test[split.test["rating"].to_numpy() >= data.like_threshold]
     users = np.unique(relevant_rows["user_id"].to_numpy())
     index = data.user_index(users)

@@ -12,23 +12,29 @@ import json
 import os
 import sys
 import time
+from typing import Any
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 from training.dataset import load_dataset  # noqa: E402
 from training.evaluation import evaluate  # noqa: E402
-from training.interactions import build_interactions  # noqa: E402
+from training.interactions import Interactions, build_interactions  # noqa: E402
 from training.recommenders.hybrid import Hybrid  # noqa: E402
 from training.recommenders.popularity import Popularity  # noqa: E402
-from training.splits import temporal_split  # noqa: E402
+from training.splits import Split, temporal_split  # noqa: E402
 
 
-def main() -> None:
+def temporal_setup() -> tuple[dict[str, Any], int, Split, Interactions]:
+    """The command line's hybrid parameters and seed, and ml-latest-small's temporal split."""
     params = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
     seed = int(sys.argv[2]) if len(sys.argv) > 2 else 0
     dataset = load_dataset("data/ml-latest-small", progress=False)
     split = temporal_split(dataset.ratings)
-    data = build_interactions(dataset, split.train)
+    return params, seed, split, build_interactions(dataset, split.train)
+
+
+def main() -> None:
+    params, seed, split, data = temporal_setup()
     start = time.perf_counter()
     model = Hybrid(**params).fit(data, seed=seed, progress=False)
     seconds = time.perf_counter() - start

@@ -120,7 +120,7 @@ def write_bundle_files(folder: Path, version: str, model: Hybrid, data: Interact
                           "occupations": features.occupations},
         "history_length": int(model.params["history"]),
         # the user tower's second, short-term mean over the last ``recent`` history movies
-        "recent_length": int(model.params.get("recent", 0)),
+        "recent_length": int(model.params["recent"]),
         **(extra or {}),
         "files": {path.name: sha256_file(path) for path in sorted(folder.iterdir())},
     }
