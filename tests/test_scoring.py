@@ -20,7 +20,6 @@ def _inference_model(recent: int, hidden: int) -> keras.Model:
     network = HybridNetwork(sizes, scorer="dot", l2=0.0, item_dropout=0.0)
     model = network.inference_model()
     rng = np.random.default_rng(0)
-    network.set_item_features(rng.normal(size=(N_ITEMS, 5)).astype(np.float32))
     for layer in model.layers:  # every weight random, so that each input matters
         layer.set_weights([rng.normal(size=w.shape).astype(np.float32)
                            for w in layer.get_weights()])
