@@ -5,24 +5,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 from collections.abc import AsyncIterator
 
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import faiss
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from threadpoolctl import threadpool_limits
 
-import faiss  # noqa: E402
-from fastapi import FastAPI, Request  # noqa: E402
-from fastapi.exceptions import RequestValidationError  # noqa: E402
-from fastapi.responses import JSONResponse  # noqa: E402
-from threadpoolctl import threadpool_limits  # noqa: E402
-
-from app.bundle import BundleError  # noqa: E402
-from app.limits import BodySizeLimit  # noqa: E402
-from app.metrics import RELOADS, MetricsMiddleware, set_model_version  # noqa: E402
-from app.routes import movies, ops, recommend  # noqa: E402
-from app.settings import Settings, get_settings  # noqa: E402
-from app.state import ModelState  # noqa: E402
+from app.errors import BundleError, ServiceError
+from app.limits import BodySizeLimit
+from app.metrics import RELOADS, MetricsMiddleware, set_model_version
+from app.routes import movies, ops, recommend
+from app.settings import Settings, get_settings
+from app.state import ModelState
 
 log = logging.getLogger("app")
 
@@ -62,6 +58,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")}
                   for e in exc.errors()]
         return JSONResponse({"detail": errors}, status_code=422)
+
+    @app.exception_handler(ServiceError)
+    async def service_error(request: Request, exc: ServiceError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=exc.status)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -9,7 +9,9 @@ import gc
 import logging
 from pathlib import Path
 
-from app.bundle import Bundle, BundleError, load_bundle, resolve_current
+from app.bundle import Bundle
+from app.errors import BundleError
+from app.loading import load_bundle, resolve_current
 
 log = logging.getLogger("app")
 

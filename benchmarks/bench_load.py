@@ -47,7 +47,7 @@ def generate(directory: Path, rows: int, seed: int = 0) -> None:
 
 
 def measure(directory: Path) -> dict[str, float]:
-    from training.dataset import load_dataset
+    from training.data.dataset import load_dataset
 
     start = time.perf_counter()
     dataset = load_dataset(directory, progress=False)

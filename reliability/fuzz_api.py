@@ -1,6 +1,6 @@
 """Fuzz the running service with Schemathesis from its own OpenAPI schema.
 
-    python reliability/fuzz_api.py --models models --examples 300 --seeds 1 2 3
+    python -m reliability.fuzz_api --models models --examples 300 --seeds 1 2 3
 
 Starts `python -m app` on loopback over MODELS/current (with an admin token, so the admin
 endpoint is fuzzed too), runs every Schemathesis phase with all checks but
@@ -15,10 +15,8 @@ import re
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-
-from servers import running_service  # noqa: E402
-from test_fuzz_api import TOKEN, run_schemathesis  # noqa: E402
+from tests.servers import running_service
+from tests.test_fuzz_api import TOKEN, run_schemathesis
 
 
 def main() -> int:

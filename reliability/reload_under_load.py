@@ -1,6 +1,6 @@
 """Switch bundles, good and bad, while many connections load the service.
 
-    python reliability/reload_under_load.py --bundles models/current OTHER/current \
+    python -m reliability.reload_under_load --bundles models/current OTHER/current \
         --connections 32 --seconds 60 --switches 20
 
 Copies the given good bundles (renamed v1, v2, ...) and three corrupted copies of the first
@@ -26,10 +26,8 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-
-from bundles import point_current, resign, set_version  # noqa: E402
-from servers import free_port, start_service, wait_ready  # noqa: E402
+from tests.bundles import point_current, resign, set_version
+from tests.servers import free_port, start_service, wait_ready
 
 TOKEN = "reload-under-load"
 

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
 from functools import cache
 from pathlib import Path
 
-from movielens_files import write_planted_ml1m
-
-from training.train import train_command
+from bundle_format import sha256_file
+from tests.movielens_files import write_planted_ml1m
+from training.commands.train import train_command
+from training.models.config import HybridConfig
 
 
 @cache
@@ -20,10 +20,11 @@ def planted_release() -> Path:
 
 
 @cache
-def trained_models_dir(model: str = "hybrid") -> Path:
+def trained_models_dir() -> Path:
     """A models directory whose `current` is a freshly trained bundle."""
-    out = Path(tempfile.mkdtemp(prefix=f"models-{model}-"))
-    train_command(str(planted_release()), str(out), model_name=model, epochs=4, progress=False)
+    out = Path(tempfile.mkdtemp(prefix="models-hybrid-"))
+    train_command(str(planted_release()), str(out), config=HybridConfig(epochs=4),
+                  progress=False)
     return out
 
 
@@ -44,6 +45,6 @@ def set_version(bundle: Path, version: str) -> None:
 def resign(bundle: Path) -> None:
     """Rewrite the manifest's sha256 list, as a buggy trainer (or an attacker) would."""
     manifest = json.loads((bundle / "manifest.json").read_text())
-    manifest["files"] = {name: hashlib.sha256((bundle / name).read_bytes()).hexdigest()
+    manifest["files"] = {name: sha256_file(bundle / name)
                          for name in manifest["files"] if (bundle / name).exists()}
     (bundle / "manifest.json").write_text(json.dumps(manifest))

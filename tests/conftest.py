@@ -1,10 +1,3 @@
-import os
-import sys
-from pathlib import Path
+from bundle_format import import_keras
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-
-BUNDLED = ROOT / "data" / "ml-latest-small"
+import_keras()  # TensorFlow's native start-up lines off the test output

@@ -7,15 +7,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from movielens_files import write_planted_ml1m
 
-from training import recommenders
-from training.dataset import load_dataset
-from training.evaluation import evaluate
-from training.interactions import Interactions, build_interactions
-from training.recommenders.base import Recommender
-from training.recommenders.popularity import Popularity
-from training.splits import Split, temporal_split
+from tests.movielens_files import write_planted_ml1m
+from training.data.dataset import load_dataset
+from training.data.interactions import Interactions, build_interactions
+from training.data.splits import Split, temporal_split
+from training.evaluation.protocol import evaluate
+from training.models.base import Recommender
+from training.models.popularity import Popularity
+from training.models.registry import create
 
 
 @cache
@@ -31,7 +31,7 @@ def planted() -> tuple[Interactions, Split]:
 @cache
 def fitted(name: str, params: tuple[tuple[str, object], ...] = ()) -> Recommender:
     data, _ = planted()
-    return recommenders.create(name, **dict(params)).fit(data, seed=0)
+    return create(name, **dict(params)).fit(data, seed=0)
 
 
 class RecommenderContract:

@@ -12,7 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-from conftest import ROOT
+
+from tests.paths import ROOT
 
 
 def free_port() -> int:

@@ -10,14 +10,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from bundles import trained_models_dir
-from conftest import ROOT
 from fastapi.testclient import TestClient
 
-from app.bundle import BundleError, load_bundle
+from app.errors import BundleError
+from app.inputs import user_inputs
+from app.loading import load_bundle
 from app.main import create_app
 from app.scoring import keras_scores
 from app.settings import Settings
+from tests.bundles import trained_models_dir
+from tests.paths import ROOT
 
 TOKEN = "s3cret-token"
 
@@ -47,13 +49,29 @@ def _seen(models: Path, user_id: int) -> set[int]:
     return set(item_ids[indices[indptr[user]:indptr[user + 1]]].tolist())
 
 
-def test_app_never_imports_training() -> None:
-    for path in (ROOT / "app").rglob("*.py"):
-        tree = ast.parse(path.read_text())
-        for node in ast.walk(tree):
-            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
-                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
-            assert not any(n == "training" or n.startswith("training.") for n in names), path
+def _imports(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            names.add(node.module or "")
+    return names
+
+
+def test_app_and_training_share_only_the_bundle_format() -> None:
+    """The service never imports the trainer, nor the trainer the service: the one module
+    both may import is bundle_format, which imports neither side nor TensorFlow/Keras at
+    module level."""
+    for side, other in (("app", "training"), ("training", "app")):
+        for path in (ROOT / side).rglob("*.py"):
+            names = _imports(path)
+            assert not any(n == other or n.startswith(f"{other}.") for n in names), path
+    shared = _imports(ROOT / "bundle_format.py")
+    assert not any(n.split(".")[0] in ("app", "training", "tensorflow") for n in shared)
+    source = (ROOT / "bundle_format.py").read_text()
+    module_level = source.split("def import_keras")[0]
+    assert "import keras" not in module_level and "import tensorflow" not in module_level
 
 
 def test_health_ready_model(client: TestClient) -> None:
@@ -205,7 +223,7 @@ def test_fast_path_equals_keras(models: Path) -> None:
     bundle = load_bundle(Path(os.path.realpath(models / "current")))
     n_items = len(bundle.movies)
     for user in range(0, len(bundle.arrays["user_ids"]), 9):
-        inputs = bundle.user_inputs(user)
+        inputs = user_inputs(bundle, user)
         expected = keras_scores(bundle.keras_model, inputs, np.arange(n_items)[None, :])
         np.testing.assert_allclose(bundle.scorer.scores(inputs), expected, atol=1e-4)
 

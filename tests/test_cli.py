@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
 
-from training.cli import main
+from tests.paths import ROOT
+from training.commands.cli import main
 
 
 def test_help_lists_the_commands() -> None:

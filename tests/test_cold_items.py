@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from recommender_contract import fitted, planted
 from test_recommenders import FAST_HYBRID
 
-from training import cold_items
-from training.cold_items import ColdItemRegression, cold_feature_matrix
+from tests.recommender_contract import fitted, planted
+from training.models import cold_items
+from training.models.cold_items import ColdItemRegression, cold_feature_matrix
 
 
 def predict_cold_parts(features: sp.csr_matrix, parts: np.ndarray, rated: np.ndarray,

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from bundles import point_current, resign, set_version, trained_models_dir
-from test_app import client_for
+
+from tests.bundles import point_current, resign, set_version, trained_models_dir
+from tests.test_app import client_for
 
 TOKEN = "corrupt-bundle-token"
 
@@ -96,13 +97,17 @@ def fast_path_disagrees(bundle: Path) -> None:
     resign(bundle)
 
 
-def recent_length(value: object) -> Callable[[Path], None]:
-    def corrupt(bundle: Path) -> None:
-        manifest = json.loads((bundle / "manifest.json").read_text())
-        manifest["recent_length"] = value
-        (bundle / "manifest.json").write_text(json.dumps(manifest))
-        resign(bundle)
-    return corrupt
+def wrong_dtype(bundle: Path) -> None:
+    popularity = np.load(bundle / "popularity.npy")
+    np.save(bundle / "popularity.npy", popularity.astype(np.float64))
+    resign(bundle)
+
+
+def vectors_wider_than_the_model(bundle: Path) -> None:
+    vectors = np.load(bundle / "item_vectors.npy")
+    wider = np.hstack([vectors, np.zeros((len(vectors), 1), np.float32)])
+    np.save(bundle / "item_vectors.npy", wider)
+    resign(bundle)
 
 
 CORRUPTIONS: dict[str, tuple[Callable[[Path], None], str]] = {
@@ -119,9 +124,9 @@ CORRUPTIONS: dict[str, tuple[Callable[[Path], None], str]] = {
     "pickle where an array should be": (pickle_instead_of_array, "popularity.npy: not a plain"),
     "file not in manifest": (unlisted_file, "seen_indices.npy: not listed in the manifest"),
     "fast path disagrees with keras": (fast_path_disagrees, "fast scoring path differs"),
-    "recent_length beyond the history": (recent_length(10**6), "recent_length 1000000 is not"),
-    "recent_length not a count": (recent_length("20"), "recent_length '20' is not"),
-    "recent_length other than trained": (recent_length(1), "the user tower takes"),
+    "wrong dtype": (wrong_dtype, "popularity.npy: dtype float64, expected float32"),
+    "movie vectors wider than the model": (vectors_wider_than_the_model,
+                                           "the user tower takes"),
 }
 
 

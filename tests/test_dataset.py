@@ -6,10 +6,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import BUNDLED
-from movielens_files import WRITERS, write_csv_release, write_ml1m, write_ml100k
 
-from training.dataset import detect_layout, load_dataset
+from tests.movielens_files import WRITERS, write_csv_release, write_ml1m, write_ml100k
+from tests.paths import BUNDLED
+from training.data.dataset import detect_layout, load_dataset
 from training.errors import DataError
 
 

@@ -11,10 +11,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from movielens_files import write_csv_release
 
-from training.dataset import load_dataset
-from training.download import download, extract_zip, resolve_data
+from tests.movielens_files import write_csv_release
+from training.data.dataset import load_dataset
+from training.data.download import download, extract_zip, resolve_data
 from training.errors import DownloadError
 
 

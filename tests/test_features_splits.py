@@ -8,18 +8,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import BUNDLED
-from movielens_files import write_csv_release, write_ml1m
 
-from training.dataset import load_dataset
-from training.errors import TrainingError
-from training.features import (
+from tests.movielens_files import write_csv_release, write_ml1m
+from tests.paths import BUNDLED
+from training.data.dataset import load_dataset
+from training.data.features import (
     context_features,
     implicit_feedback,
     movie_features,
     user_features,
 )
-from training.splits import coldstart_split, last_fraction_mask, temporal_split
+from training.data.splits import coldstart_split, last_fraction_mask, temporal_split
+from training.errors import TrainingError
 
 
 def test_movie_features(tmp_path: Path) -> None:

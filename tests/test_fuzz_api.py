@@ -9,9 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from bundles import trained_models_dir
-from conftest import ROOT
-from servers import running_service
+
+from tests.bundles import trained_models_dir
+from tests.paths import ROOT
+from tests.servers import running_service
 
 TOKEN = "fuzz-token"
 # positive_data_acceptance wants every schema-valid request accepted; genre names are checked

@@ -9,10 +9,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from movielens_files import WRITERS
 
-from training.cli import main
-from training.dataset import load_dataset
+from tests.movielens_files import WRITERS
+from training.commands.cli import main
+from training.data.dataset import load_dataset
 
 # layout -> (ratings file, separator, movies file, encoding of the movies file)
 FILES = {

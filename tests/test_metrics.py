@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from training.metrics import auc, ranking_metrics, rating_errors, top_k
+from training.evaluation.metrics import auc, ranking_metrics, rating_errors, top_k
 
 
 def test_perfect_ranking_scores_one() -> None:

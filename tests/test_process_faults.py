@@ -15,12 +15,12 @@ import time
 from pathlib import Path
 
 import pytest
-from bundles import planted_release, trained_models_dir
-from conftest import ROOT
-from servers import free_port, start_service, wait_ready
 
-from app.bundle import load_bundle
-from training.export import remove_stale_staging
+from app.loading import load_bundle
+from tests.bundles import planted_release, trained_models_dir
+from tests.paths import ROOT
+from tests.servers import free_port, start_service, wait_ready
+from training.commands.export import remove_stale_staging
 
 
 def _copy_current(tmp_path: Path) -> tuple[Path, str]:
@@ -115,7 +115,7 @@ def test_trainer_killed_mid_export_leaves_previous_bundle(tmp_path: Path) -> Non
 PUBLISHER = """
 import sys, time
 from pathlib import Path
-from training.export import publish_bundle
+from training.commands.export import publish_bundle
 
 models, worker = Path(sys.argv[1]), sys.argv[2]
 for i in range(6):

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from recommender_contract import RecommenderContract, fitted, planted
 
+from tests.recommender_contract import RecommenderContract, fitted, planted
 from training.errors import TrainingError
-from training.evaluation import evaluate
-from training.recommenders import create
-from training.recommenders.popularity import Popularity
+from training.evaluation.protocol import evaluate
+from training.models.popularity import Popularity
+from training.models.registry import PROTOCOLS, REGISTRY, TRAINABLE, create, for_protocol
 
 FAST_HYBRID = (("epochs", 8), ("autoencoder_epochs", 5), ("refit", False), ("patience", 8),
                ("batch_size", 128))
@@ -18,42 +18,6 @@ FAST_HYBRID = (("epochs", 8), ("autoencoder_epochs", 5), ("refit", False), ("pat
 class TestHybrid(RecommenderContract):
     name = "hybrid"
     params = FAST_HYBRID
-
-
-class TestHybridMLP(RecommenderContract):
-    name = "hybrid-mlp"
-    params = FAST_HYBRID
-
-
-class TestHybridRerank(RecommenderContract):
-    """Dot product and MLP heads trained together; the MLP re-ranks the dot's shortlist."""
-
-    name = "hybrid-rerank"
-    params = (*FAST_HYBRID, ("shortlist", 12))
-
-
-def test_rerank_orders_exactly_the_dot_products_shortlist() -> None:
-    data, _ = planted()
-    model = fitted("hybrid-rerank", (*FAST_HYBRID, ("shortlist", 12)))
-    users = np.arange(data.n_users)
-    scores = model.score(users)
-    dot = model.user_vectors(users) @ model.item_vectors_.T + model.item_bias_
-    seen = data.ratings[users].toarray() > 0
-    dot[seen] = -np.inf
-    for user in users:
-        shortlist = set(np.argsort(-dot[user])[:12].tolist())
-        unseen_scores = np.where(seen[user], -np.inf, scores[user])
-        assert set(np.argsort(-unseen_scores)[:12].tolist()) == shortlist
-    differs = [not np.array_equal(np.argsort(-np.where(seen[u], -np.inf, scores[u]))[:12],
-                                  np.argsort(-dot[u])[:12]) for u in users]
-    assert any(differs)  # the MLP changes some orders
-
-
-class TestHybridWithContentTask(RecommenderContract):
-    """The option that adds a BPR task on the content path alone (for cold-heavy catalogues)."""
-
-    name = "hybrid"
-    params = (*FAST_HYBRID, ("content_loss", True))
 
 
 class TestEASE(RecommenderContract):
@@ -88,8 +52,15 @@ class TestEntityNet(RecommenderContract):
 
 
 def test_unknown_model_is_refused() -> None:
-    with pytest.raises(TrainingError, match="unknown model 'nope'"):
+    with pytest.raises(TrainingError, match="unknown model.s. nope"):
         create("nope")
+
+
+def test_every_registered_model_runs_in_a_protocol_and_only_the_hybrid_is_exported() -> None:
+    assert TRAINABLE == ("hybrid",)
+    for protocol in PROTOCOLS:
+        assert {"popularity", "hybrid"} <= set(for_protocol(protocol))
+    assert all(entry.protocols for entry in REGISTRY.values())
 
 
 def test_hybrid_scores_cold_movies_by_their_genre() -> None:
@@ -151,7 +122,7 @@ def test_popularity_prior_is_part_of_the_keras_model() -> None:
 
 
 def test_popularity_prior_is_tuned_on_the_validation_carve_out() -> None:
-    from training.recommenders.hybrid import PRIOR_GRID
+    from training.models.hybrid import PRIOR_GRID
 
     data, _ = planted()
     params = dict(FAST_HYBRID) | {"epochs": 3, "refit": True, "min_epochs": 1}

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from bundles import point_current, set_version, trained_models_dir
-from servers import free_port, start_service, wait_ready
+
+from tests.bundles import point_current, set_version, trained_models_dir
+from tests.servers import free_port, start_service, wait_ready
 
 TOKEN = "reload-token"
 

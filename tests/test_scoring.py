@@ -1,4 +1,4 @@
-"""The service's numpy user tower equals the Keras one, for each form the trainer can build."""
+"""The service's numpy user tower and scores equal the Keras inference model's."""
 
 from __future__ import annotations
 
@@ -7,23 +7,22 @@ import numpy as np
 import pytest
 
 from app.scoring import FastScorer, keras_scores
-from training.towers import USER_INPUTS, HybridNetwork, TowerSizes
+from bundle_format import USER_INPUTS
+from training.models.towers import HybridNetwork, TowerSizes
 
 N_ITEMS, HISTORY, BATCH = 40, 6, 12
 
 
-def _inference_model(recent: int, hidden: int) -> keras.Model:
+def _inference_model(dim: int = 8) -> keras.Model:
     keras.utils.set_random_seed(5)
     sizes = TowerSizes(n_users=9, n_items=N_ITEMS, n_item_features=5, n_age_groups=2,
-                       n_genders=2, n_occupations=3, history=HISTORY, dim=8, hidden=hidden,
-                       separate_history=False, recent=recent)
-    network = HybridNetwork(sizes, scorer="dot", l2=0.0, item_dropout=0.0)
+                       n_genders=2, n_occupations=3, history=HISTORY, dim=dim)
+    network = HybridNetwork(sizes, l2=0.0)
     model = network.inference_model()
     rng = np.random.default_rng(0)
     for layer in model.layers:  # every weight random, so that each input matters
         layer.set_weights([rng.normal(size=w.shape).astype(np.float32)
                            for w in layer.get_weights()])
-    network.set_item_features(rng.normal(size=(N_ITEMS, 5)).astype(np.float32))
     return model
 
 
@@ -40,20 +39,42 @@ def _inputs() -> dict[str, np.ndarray]:
     return inputs
 
 
-@pytest.mark.parametrize(("recent", "hidden"), [(0, 0), (2, 0), (3, 16)])
-def test_fast_path_equals_keras(recent: int, hidden: int) -> None:
-    model = _inference_model(recent, hidden)
+def _scorer(model: keras.Model) -> FastScorer:
     items = np.arange(N_ITEMS)
     outputs = model.predict_on_batch({**_inputs(), "items": (items + 1)[None, :]})
-    scorer = FastScorer(model, np.asarray(outputs["item_vector"])[0],
-                        np.asarray(outputs["item_bias"])[0], recent=recent)
+    return FastScorer(model, np.asarray(outputs["item_vector"])[0],
+                      np.asarray(outputs["item_bias"])[0])
+
+
+def test_fast_path_equals_keras() -> None:
+    model = _inference_model()
+    scorer = _scorer(model)
     inputs = _inputs()
-    expected = keras_scores(model, inputs, np.broadcast_to(items, (BATCH, N_ITEMS)))
+    expected = keras_scores(model, inputs, np.broadcast_to(np.arange(N_ITEMS), (BATCH, N_ITEMS)))
     np.testing.assert_allclose(scorer.scores(inputs), expected, rtol=1e-4, atol=1e-3)
+    one = {name: value[:1] for name, value in inputs.items()}  # the matrix-vector path
+    np.testing.assert_allclose(scorer.scores(one), expected[:1], rtol=1e-4, atol=1e-3)
 
 
-def test_a_recent_length_the_model_was_not_built_with_is_refused() -> None:
-    model = _inference_model(2, 0)
-    vectors = np.zeros((N_ITEMS, 8), np.float32)
+def test_precomputed_known_users_equal_keras_in_every_context() -> None:
+    model = _inference_model()
+    scorer = _scorer(model)
+    inputs = _inputs()
+    inputs["user"] = np.arange(1, BATCH + 1, dtype=np.int32) % 10
+    scorer.precompute_users(inputs)
+    assert scorer.precompute_scores(1 << 20)
+    items = np.broadcast_to(np.arange(N_ITEMS), (BATCH, N_ITEMS))
+    for daytime in range(4):
+        for weekend in range(2):
+            context = {**inputs, "daytime": np.full(BATCH, daytime, np.int32),
+                       "weekend": np.full(BATCH, weekend, np.int32)}
+            expected = keras_scores(model, context, items)
+            got = np.stack([scorer.known_user_scores(u, daytime, weekend)
+                            for u in range(BATCH)])
+            np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-3)
+
+
+def test_movie_vectors_of_another_width_are_refused() -> None:
+    model = _inference_model(dim=8)
     with pytest.raises(ValueError, match="the user tower takes"):
-        FastScorer(model, vectors, np.zeros(N_ITEMS, np.float32), recent=0)
+        FastScorer(model, np.zeros((N_ITEMS, 6), np.float32), np.zeros(N_ITEMS, np.float32))

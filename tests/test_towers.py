@@ -1,13 +1,16 @@
-"""The training model that picks the hardest negative itself against the general one."""
+"""The training model, which picks the hardest negative itself, against a reference graph that
+scores every sampled negative with gradients (BPR over the hardest of them, written plainly)."""
 
 from __future__ import annotations
 
 import keras
 import numpy as np
 import pytest
+from keras import ops
 
-from training.tasks import LOSSES
-from training.towers import USER_INPUTS, HybridNetwork, TowerSizes
+from bundle_format import USER_INPUTS
+from training.models.tasks import bpr_loss
+from training.models.towers import HybridNetwork, TowerSizes, dot_scores
 
 N_ITEMS, NEGATIVES, BATCH = 30, 8, 16
 
@@ -15,9 +18,8 @@ N_ITEMS, NEGATIVES, BATCH = 30, 8, 16
 def _network(l2: float) -> HybridNetwork:
     keras.utils.set_random_seed(3)
     sizes = TowerSizes(n_users=10, n_items=N_ITEMS, n_item_features=5, n_age_groups=2,
-                       n_genders=2, n_occupations=2, history=4, dim=8, hidden=0,
-                       separate_history=False)
-    network = HybridNetwork(sizes, scorer="dot", l2=l2, item_dropout=0.0)
+                       n_genders=2, n_occupations=2, history=4, dim=8)
+    network = HybridNetwork(sizes, l2=l2)
     rng = np.random.default_rng(0)
     network.training_model(NEGATIVES)  # builds the layers
     network.set_item_features(rng.normal(size=(N_ITEMS, 5)).astype(np.float32))
@@ -25,6 +27,23 @@ def _network(l2: float) -> HybridNetwork:
     ids = network.items.ids
     ids.set_weights([rng.normal(size=ids.get_weights()[0].shape).astype(np.float32)])
     return network
+
+
+def _every_negative_model(network: HybridNetwork) -> keras.Model:
+    """s⁺ − s⁻ for each sampled negative, every one through the movie tower with gradients."""
+    inputs = network.user_inputs()
+    positive = keras.Input((), dtype="int32", name="positive")
+    sampled = keras.Input((NEGATIVES,), dtype="int32", name="negatives")
+    user = network.users(inputs, network.items)
+    items = ops.concatenate([ops.expand_dims(positive, 1), sampled], axis=1)
+    vectors, bias = network.items(items)
+    scores = dot_scores(user, vectors) + bias
+    return keras.Model({**inputs, "positive": positive, "negatives": sampled},
+                       scores[:, :1] - scores[:, 1:])
+
+
+def _hardest_loss(y_true: object, difference: object) -> object:
+    return ops.softplus(-ops.min(difference, axis=-1))
 
 
 def _batch() -> dict[str, np.ndarray]:
@@ -38,44 +57,44 @@ def _batch() -> dict[str, np.ndarray]:
     return inputs
 
 
-def test_hardest_model_outputs_the_smallest_difference() -> None:
+def test_training_model_outputs_the_smallest_difference() -> None:
     network = _network(l2=0.0)
-    general = network.training_model(NEGATIVES)
-    hardest = network.training_model(NEGATIVES, hardest=True)
+    reference = _every_negative_model(network)
+    hardest = network.training_model(NEGATIVES)
     batch = _batch()
-    all_differences = np.asarray(general.predict_on_batch(batch))
+    all_differences = np.asarray(reference.predict_on_batch(batch))
     chosen = np.asarray(hardest.predict_on_batch(batch))
     assert chosen.shape == (BATCH, 1)
     np.testing.assert_allclose(chosen[:, 0], all_differences.min(axis=1), rtol=1e-5,
                                atol=1e-5)
 
 
-def test_hardest_model_takes_the_same_training_step() -> None:
-    """One SGD step on the "hardest" loss over all negatives and on the model that selects the
-    hardest negative itself lead to the same weights (without L2, which differs by design)."""
+def test_training_model_takes_the_same_step_as_bpr_on_the_hardest_negative() -> None:
+    """One SGD step of plain BPR on the hardest of all negatives and of the training model
+    lead to the same weights (without L2, which the training model applies in expectation)."""
     network = _network(l2=0.0)
-    general = network.training_model(NEGATIVES)
-    hardest = network.training_model(NEGATIVES, hardest=True)
+    reference = _every_negative_model(network)
+    hardest = network.training_model(NEGATIVES)
     batch = _batch()
-    start = [w.copy() for w in general.get_weights()]
+    start = [w.copy() for w in hardest.get_weights()]
     after = []
-    for model, width in ((general, NEGATIVES), (hardest, 1)):
-        general.set_weights(start)  # the two models share every layer
-        model.compile(optimizer=keras.optimizers.SGD(0.5), loss=LOSSES["hardest"])
+    for model, loss, width in ((reference, _hardest_loss, NEGATIVES), (hardest, bpr_loss, 1)):
+        hardest.set_weights(start)  # the two models share every layer
+        model.compile(optimizer=keras.optimizers.SGD(0.5), loss=loss)
         model.train_on_batch(batch, np.zeros((BATCH, width), np.float32))
-        after.append([w.copy() for w in general.get_weights()])
+        after.append([w.copy() for w in hardest.get_weights()])
     moved = [not np.allclose(a, b) for a, b in zip(start, after[0], strict=True)]
     assert sum(moved) >= 4  # ids, biases, the projection and the user tower all moved
     for a, b in zip(after[0], after[1], strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
 
 
-def test_hardest_model_adds_the_expected_l2_of_the_negatives() -> None:
+def test_training_model_adds_the_expected_l2_of_the_negatives() -> None:
     l2 = 0.01
     network = _network(l2=l2)
     weights = np.random.default_rng(2).random(N_ITEMS)
     weights /= weights.sum()
-    hardest = network.training_model(NEGATIVES, hardest=True, negative_weights=weights)
+    hardest = network.training_model(NEGATIVES, negative_weights=weights)
     batch = _batch()
     hardest(batch)
     tables = network.items
@@ -85,14 +104,3 @@ def test_hardest_model_adds_the_expected_l2_of_the_negatives() -> None:
     expected = l2 * NEGATIVES * float((weights * (vectors ** 2).sum(axis=1)).sum())
     penalties = [float(keras.ops.convert_to_numpy(loss)) for loss in hardest.losses]
     assert any(p == pytest.approx(expected, rel=1e-4) for p in penalties), penalties
-
-
-def test_only_the_single_dot_product_task_selects_the_hardest_itself() -> None:
-    sizes = TowerSizes(n_users=3, n_items=5, n_item_features=2, n_age_groups=1, n_genders=1,
-                       n_occupations=1, history=2)
-    assert HybridNetwork(sizes, scorer="dot", l2=0, item_dropout=0).selects_hardest("hardest")
-    assert not HybridNetwork(sizes, scorer="dot", l2=0, item_dropout=0).selects_hardest("log")
-    assert not HybridNetwork(sizes, scorer="mlp", l2=0,
-                             item_dropout=0).selects_hardest("hardest")
-    assert not HybridNetwork(sizes, scorer="dot", l2=0, item_dropout=0,
-                             content_loss=True).selects_hardest("hardest")

@@ -5,13 +5,19 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-from bundles import planted_release, trained_models_dir
-from movielens_files import write_csv_release
+from pydantic import ValidationError
 
-from training.cli import main
+from tests.bundles import planted_release, trained_models_dir
+from tests.movielens_files import write_csv_release
+from tests.paths import ROOT
+from training.commands.cli import main
+from training.errors import TrainingError
+from training.models.config import HybridConfig
 
 
 def test_train_publishes_a_verified_bundle() -> None:
@@ -53,6 +59,73 @@ def test_unknown_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert code == 2
     assert "unknown --model 'x'" in _one_line_error(capsys)
     assert not out.exists()
+
+
+@pytest.mark.parametrize(("setting", "message"), [
+    ("dim=0", "dim: Input should be greater than or equal to 1"),
+    ("learning_rate=-1", "learning_rate: Input should be greater than 0"),
+    ("user_dropout=1", "user_dropout: Input should be less than 1"),
+    ("refit=maybe", "refit: Input should be a valid boolean"),
+    ("history=5.5", "history: Input should be a valid integer"),
+    ("loss=log", "loss: Extra inputs are not permitted"),
+    ("dim", "expected NAME=VALUE"),
+])
+def test_a_wrong_setting_is_refused_before_any_data_is_read(
+        setting: str, message: str, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "models"
+    # the data path does not exist either: the setting is checked first
+    code = main(["-q", "train", "--data", str(tmp_path / "nowhere"), "--out", str(out),
+                 "--set", setting])
+    assert code == 2
+    assert message in _one_line_error(capsys)
+    assert not out.exists()
+
+
+def test_every_hybrid_setting_refuses_a_wrong_value() -> None:
+    """Each field of HybridConfig has a documented meaning and a value it refuses."""
+    wrong: dict[str, object] = {
+        "dim": 0, "history": 0, "epochs": 0, "batch_size": 0, "learning_rate": 0.0,
+        "negatives": 0, "l2": -1.0, "user_dropout": 1.0, "content_dim": 0,
+        "autoencoder_epochs": 0, "patience": 0, "min_epochs": 0, "refit": "yes",
+        "cold_alpha": -1.0, "popularity_prior": -0.5,
+    }
+    assert set(wrong) == set(HybridConfig.model_fields)
+    assert len(HybridConfig.model_fields) <= 15
+    for name, field in HybridConfig.model_fields.items():
+        assert field.description, name
+        with pytest.raises(TrainingError, match=f"invalid hybrid setting: {name}:"):
+            HybridConfig.from_mapping({name: wrong[name]})
+    config = HybridConfig.from_assignments(["dim=64", "popularity_prior=null", "refit=false"])
+    assert (config.dim, config.popularity_prior, config.refit) == (64, None, False)
+    with pytest.raises(ValidationError, match="frozen"):
+        config.dim = 32  # type: ignore[misc]
+
+
+def test_missing_data_prints_one_line_and_no_tensorflow_noise(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "training", "train", "--data", str(tmp_path / "missing"),
+         "--out", str(tmp_path / "models")], capture_output=True, text=True, cwd=ROOT,
+        env={k: v for k, v in os.environ.items() if not k.startswith("TF_")}, check=False)
+    assert result.returncode == 2
+    lines = (result.stdout + result.stderr).strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: --data"), lines
+
+
+def test_tensorflow_start_up_lines_are_silenced(tmp_path: Path) -> None:
+    """What import_keras hides: without it the same import prints TensorFlow's native lines
+    (so this test would notice if they stopped being emitted or started leaking through)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TF_")}
+    code = ("import bundle_format, sys; keras = bundle_format.import_keras(); "
+            "print(keras.ops.convert_to_numpy(keras.ops.ones(2)).sum())")
+    quiet = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           cwd=ROOT, env=env, check=True)
+    assert quiet.stdout.strip() == "2.0" and quiet.stderr.strip() == "", quiet.stderr
+    loud = subprocess.run([sys.executable, "-c", "import tensorflow"], capture_output=True,
+                          text=True, cwd=ROOT, env=env, check=True)
+    noise = ("oneDNN", "cuda", "cuInit", "absl")
+    if not any(word in loud.stderr for word in noise):
+        pytest.skip("this TensorFlow build prints no start-up lines to hide")
 
 
 def test_dataset_too_small(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

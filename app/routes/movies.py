@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
-from app import recommend
+from app import ranking
 from app.deps import BundleDep, openapi_parameters, parameters, serving
+from app.errors import UnknownMovie
 from app.schemas import (
     MAX_ID,
     ErrorBody,
@@ -28,7 +29,7 @@ async def similar_movies(request: Request) -> Response:
     query = parameters(SimilarQuery, request)
     current = serving(request)
     k = min(query.k or current.settings.default_k, current.settings.max_k)
-    return json_response(recommend.similar(current.bundle, query.movie_id, k))
+    return json_response(ranking.similar(current.bundle, query.movie_id, k))
 
 
 def _movie(bundle: BundleDep, index: int) -> Movie:
@@ -53,5 +54,5 @@ async def search_movies(bundle: BundleDep,
 async def get_movie(movie_id: ID, bundle: BundleDep) -> Movie:
     index = bundle.item_position.get(movie_id)
     if index is None:
-        raise HTTPException(404, detail=f"unknown movie id {movie_id}")
+        raise UnknownMovie(movie_id)
     return _movie(bundle, index)

@@ -7,8 +7,8 @@ from fastapi import APIRouter, Header, HTTPException, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from app.bundle import BundleError
 from app.deps import BundleDep, SettingsDep, StateDep
+from app.errors import BundleError
 from app.metrics import REGISTRY, RELOADS, set_model_version
 from app.schemas import ErrorBody, Health, Readiness, ReloadResult
 

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi import APIRouter, Request, Response
 
-from app import recommend
+from app import ranking
 from app.deps import ServingDep, openapi_parameters, parameters, serving
+from app.errors import InvalidRequest
 from app.schemas import (
     AnonymousRequest,
     ErrorBody,
@@ -29,7 +30,7 @@ async def recommend_for_user(request: Request) -> Response:
     current = serving(request)
     bundle, settings = current.bundle, current.settings
     excluded = [int(x) for x in _split(query.exclude) or []]
-    return json_response(recommend.for_user(
+    return json_response(ranking.for_user(
         bundle, query.user_id, min(query.k or settings.default_k, settings.max_k),
         genres=_split(query.genres), exclude=excluded, age=query.age,
         gender=query.gender.upper() if query.gender else None, occupation=query.occupation,
@@ -45,9 +46,9 @@ async def recommend_for_visitor(body: AnonymousRequest, serving: ServingDep) -> 
     history path). Ids the model does not know come back in `unknown_movie_ids`."""
     bundle, settings = serving.bundle, serving.settings
     if len(body.liked) > settings.max_liked:
-        raise HTTPException(422, detail=f"`liked` holds {len(body.liked)} ids; at most "
-                            f"{settings.max_liked}")
-    return json_response(recommend.for_visitor(
+        raise InvalidRequest(f"`liked` holds {len(body.liked)} ids; at most "
+                             f"{settings.max_liked}")
+    return json_response(ranking.for_visitor(
         bundle, body.liked, min(body.k or settings.default_k, settings.max_k), age=body.age,
         gender=body.gender, occupation=body.occupation, genres=body.genres,
         exclude=body.exclude,

@@ -1,0 +1,29 @@
+"""The service's own errors. Domain code (loading, ranking) raises these; app.main maps each
+to its HTTP status with a JSON body ``{"detail": message}``, so no domain module knows HTTP."""
+
+from __future__ import annotations
+
+
+class ServiceError(Exception):
+    """Base of the errors a request can meet; ``status`` is the HTTP code it maps to."""
+
+    status = 500
+
+
+class BundleError(ServiceError):
+    """The bundle is missing, altered or inconsistent; the message says which file and why."""
+
+    status = 503
+
+
+class UnknownMovie(ServiceError):
+    status = 404
+
+    def __init__(self, movie_id: int) -> None:
+        super().__init__(f"unknown movie id {movie_id}")
+
+
+class InvalidRequest(ServiceError):
+    """Well-formed input that the live bundle cannot answer (an unknown genre, say)."""
+
+    status = 422

@@ -1,0 +1,75 @@
+"""The Keras model's user-side inputs (bundle_format.USER_INPUTS) for one request: a known
+user's from the bundle's arrays, a visitor's from what they sent, both with the context of
+now."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from app.bundle import Bundle
+from bundle_format import context_features
+
+AGE_GROUP_STARTS = {"Under 18": 1, "18-24": 18, "25-34": 25, "35-44": 35, "45-49": 45,
+                    "50-55": 50, "56+": 56}
+
+
+def context_now() -> dict[str, np.ndarray]:
+    daytime, weekend = context_features(np.array([int(time.time())]))
+    return {"daytime": daytime, "weekend": weekend}
+
+
+def user_inputs(bundle: Bundle, user: int) -> dict[str, np.ndarray]:
+    """Model inputs of a known user (index), with the context of now."""
+    arrays = bundle.arrays
+    return {
+        "user": np.array([user + 1], np.int32),
+        "history": arrays["user_history"][user:user + 1],
+        "age_group": arrays["user_age_group"][user:user + 1],
+        "gender": arrays["user_gender"][user:user + 1],
+        "occupation": arrays["user_occupation"][user:user + 1],
+        **context_now(),
+    }
+
+
+def anonymous_inputs(bundle: Bundle, liked: list[int], age: int | None, gender: str | None,
+                     occupation: str | None) -> dict[str, np.ndarray]:
+    """Inputs for a visitor: the anonymous user row, their liked movies (indices, oldest
+    first) as history, their demographics where given."""
+    history = np.zeros((1, bundle.history_length), np.int32)
+    recent = np.asarray(liked[-bundle.history_length:], dtype=np.int32) + 1
+    if len(recent):
+        history[0, -len(recent):] = recent
+    vocab = bundle.manifest["user_features"]
+    return {
+        "user": np.zeros(1, np.int32), "history": history,
+        "age_group": np.array([_age_code(age, vocab["age_groups"])], np.int32),
+        "gender": np.array([_code(gender, vocab["genders"])], np.int32),
+        "occupation": np.array([_code(occupation, vocab["occupations"])], np.int32),
+        **context_now(),
+    }
+
+
+def known_user_scores(bundle: Bundle, user: int) -> np.ndarray:
+    """Every movie's score for known user index ``user`` in the context of now (a new array)."""
+    context = context_now()
+    return bundle.scorer.known_user_scores(user, int(context["daytime"][0]),
+                                           int(context["weekend"][0]))
+
+
+def _code(value: str | None, vocabulary: list[str]) -> int:
+    if value is None:
+        return 0
+    lowered = [v.lower() for v in vocabulary]
+    return lowered.index(value.lower()) + 1 if value.lower() in lowered else 0
+
+
+def _age_code(age: int | None, groups: list[str]) -> int:
+    if age is None or not groups:
+        return 0
+    best = 0
+    for code, label in enumerate(groups, start=1):
+        if AGE_GROUP_STARTS.get(label, 1 << 30) <= age:
+            best = code
+    return best

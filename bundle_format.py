@@ -1,0 +1,108 @@
+"""The model bundle's on-disk contract: the one module both the trainer (``training``) and the
+service (``app``) import. It names every file, array, Keras input and layer the two sides
+hand each other, and the few formulas both must compute alike. It imports no TensorFlow, no
+Keras and nothing of either side. docs/bundle-format.md describes the format in prose.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+
+#: bumped when a file, array, input or layer below changes meaning
+SCHEMA_VERSION = 1
+
+MANIFEST_FILE = "manifest.json"
+MODEL_FILE = "model.keras"
+INDEX_FILE = "similar.faiss"
+MOVIES_FILE = "movies.json"
+CURRENT_LINK = "current"
+
+#: every ``<name>.npy`` array of a bundle and its dtype (shapes: docs/bundle-format.md)
+ARRAYS: dict[str, str] = {
+    "item_ids": "int32",  # (movies,) raw movie ids, in index order
+    "user_ids": "int32",  # (users,) raw user ids, in index order
+    "item_vectors": "float32",  # (movies, dim) the movie tower's output
+    "item_bias": "float32",  # (movies,) the movie tower's bias (popularity prior included)
+    "content_embeddings": "float32",  # (movies, content_dim) the autoencoder's codes
+    "popularity": "float32",  # (movies,) train likes per movie
+    "seen_indptr": "int64",  # (users + 1,) CSR row pointers of the rated movies
+    "seen_indices": "int32",  # (ratings,) movie indices each user rated in train
+    "user_history": "int32",  # (users, history) recent liked movies, index + 1, 0 pads left
+    "user_age_group": "int32",  # (users,) code into manifest user_features.age_groups, 0 unknown
+    "user_gender": "int32",  # (users,) code into user_features.genders, 0 unknown
+    "user_occupation": "int32",  # (users,) code into user_features.occupations, 0 unknown
+    "similarity_vectors": "float32",  # (movies, content_dim + dim) unit rows /similar searches
+}
+
+#: the Keras inference model's inputs besides ``items`` (batch, m) of movie index + 1
+USER_INPUTS = ("user", "history", "age_group", "gender", "occupation", "daytime", "weekend")
+#: the Keras model's outputs
+OUTPUTS = ("score", "user_vector", "item_vector", "item_bias")
+
+
+class Layers:
+    """Names of the Keras layers whose weights the service's numpy scorer reads."""
+
+    USER_ID = "user_id"
+    AGE = "user_age"
+    GENDER = "user_gender"
+    OCCUPATION = "user_occupation"
+    DAYTIME = "context_daytime"
+    WEEKEND = "context_weekend"
+    USER_OUT = "user_out"
+
+
+#: daytime buckets, UTC: 0-6, 6-12, 12-18, 18-24 h
+DAYTIME_BUCKETS = ("night", "morning", "afternoon", "evening")
+
+
+def context_features(timestamps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Daytime bucket (index into ``DAYTIME_BUCKETS``) and weekend flag (Saturday, Sunday in
+    UTC) of Unix timestamps, as int32 arrays."""
+    seconds = np.asarray(timestamps, dtype=np.int64)
+    daytime = ((seconds // 3600) % 24 // 6).astype(np.int32)
+    weekday = ((seconds // 86400) + 3) % 7  # 1970-01-01 was a Thursday; Monday = 0
+    return daytime, (weekday >= 5).astype(np.int32)
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file, read in 1 MiB blocks (the manifest's ``files`` values)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def import_keras() -> ModuleType:
+    """Keras, on TensorFlow unless ``KERAS_BACKEND`` names another backend, imported with the
+    native start-up log lines of TensorFlow and XLA (oneDNN, CUDA drivers, cuInit, absl)
+    silenced: they go to file descriptor 2 before any logging setting applies, and a newcomer
+    reads them as failures. Python's own errors are not hidden: they are raised after stderr
+    is restored."""
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if "keras" in sys.modules:
+        return sys.modules["keras"]
+    sys.stderr.flush()
+    saved = os.dup(2)
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 2)
+    try:
+        import keras
+
+        if keras.backend.backend() == "tensorflow":
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()  # where CUDA is installed: cuInit's lines
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
+    return keras

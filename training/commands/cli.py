@@ -1,0 +1,136 @@
+"""``python -m training``: train, evaluate, download, inspect.
+
+Each command imports what it needs when it runs: TensorFlow (seconds to import) only for
+train and evaluate, and only after the arguments and the data path were checked, through
+bundle_format.import_keras, which keeps TensorFlow's native start-up lines off the terminal."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bundle_format import import_keras
+from training.data.download import download, resolve_data
+from training.errors import TrainingError
+from training.models.config import HybridConfig
+
+EXIT_USAGE = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m training",
+        description="Train and evaluate the hybrid movie recommender on MovieLens data.",
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    data_help = ("a directory holding a MovieLens release in its native layout, or a release "
+                 "name: ml-latest-small (bundled), ml-100k, ml-1m, ml-10m, ml-20m, ml-25m, "
+                 "ml-32m, ml-latest (downloaded and cached)")
+
+    settings_help = ("a hybrid setting, repeatable, e.g. --set dim=64 (docs/configuration.md "
+                     "lists them); checked before any data is read")
+
+    train = commands.add_parser("train", help="train a model and export a bundle")
+    train.add_argument("--data", required=True, help=data_help)
+    train.add_argument("--out", default="models", help="models directory (default: models)")
+    train.add_argument("--epochs", type=int, default=None,
+                       help="most epochs (the same as --set epochs=N)")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--model", default="hybrid",
+                       help="the model to export: hybrid (the one the service serves)")
+    train.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                       help=settings_help)
+    train.add_argument("--if-missing", action="store_true",
+                       help="do nothing if OUT/current already exists (docker compose up)")
+
+    evaluate = commands.add_parser("evaluate", help="print the quality protocol's metrics table")
+    evaluate.add_argument("--data", required=True, help=data_help)
+    evaluate.add_argument("--protocol", choices=["temporal", "coldstart"], default="temporal")
+    evaluate.add_argument("--seeds", type=int, default=1)
+    evaluate.add_argument("--models", default=None,
+                          help="comma-separated subset (default: every model and baseline)")
+    evaluate.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                          help=settings_help)
+
+    download = commands.add_parser("download", help="download and verify a release")
+    download.add_argument("release", help="release name, e.g. ml-1m")
+
+    inspect = commands.add_parser("inspect", help="print a dataset's statistics")
+    inspect.add_argument("--data", required=True, help=data_help)
+    inspect.add_argument("--json", action="store_true", help="machine-readable output")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    logging.getLogger("faiss.loader").setLevel(logging.WARNING)  # which CPU build it tried
+    try:
+        return _run(args)
+    except TrainingError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _hybrid_config(args: argparse.Namespace) -> HybridConfig:
+    assignments = list(args.set)
+    if getattr(args, "epochs", None) is not None:
+        assignments.append(f"epochs={args.epochs}")
+    return HybridConfig.from_assignments(assignments)
+
+
+def _run(args: argparse.Namespace) -> int:
+    progress = not args.quiet
+    if args.command == "download":
+        print(download(args.release, progress=progress))
+        return 0
+    if args.command == "inspect":
+        from training.data.dataset import load_dataset
+        from training.data.stats import dataset_statistics, format_statistics
+
+        dataset = load_dataset(resolve_data(args.data, progress=progress), progress=progress)
+        stats = dataset_statistics(dataset)
+        print(json.dumps(stats, indent=2) if args.json else format_statistics(stats))
+        return 0
+    if args.command == "train":
+        out = Path(args.out)
+        if args.if_missing and (out / "current").exists():
+            print(f"{out / 'current'} exists; nothing to do (--if-missing)")
+            return 0
+        config = _hybrid_config(args)
+        data = str(resolve_data(args.data, progress=progress))
+        import_keras()
+        from training.commands.train import train_command
+        from training.models.registry import TRAINABLE
+
+        if args.model not in TRAINABLE:
+            raise TrainingError(f"unknown --model {args.model!r}; the service can serve "
+                                f"{', '.join(TRAINABLE)}")
+
+        print(train_command(data, args.out, config=config, seed=args.seed, progress=progress))
+        return 0
+    if args.command == "evaluate":
+        if args.seeds < 1:
+            raise TrainingError("--seeds must be at least 1")
+        config = _hybrid_config(args)
+        path = resolve_data(args.data, progress=progress)
+        import_keras()
+        from training.commands.evaluate import format_table, run_benchmark
+        from training.data.dataset import load_dataset
+        from training.models import registry
+
+        models = args.models.split(",") if args.models else None
+        if models:
+            registry.check_names(models)
+        dataset = load_dataset(path, progress=progress)
+        rows = run_benchmark(dataset, args.protocol, args.seeds, models, progress=progress,
+                             hybrid=config)
+        print(format_table(rows, f"{dataset.name}, {args.protocol} protocol, "
+                                 f"{args.seeds} seed(s)"))
+        return 0
+    raise TrainingError(f"unknown command {args.command!r}")

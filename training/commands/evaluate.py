@@ -1,0 +1,88 @@
+"""``python -m training evaluate``: every model and baseline on one split, mean ± std over seeds."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from training.data.dataset import MovieLensDataset
+from training.data.interactions import build_interactions
+from training.data.splits import make_split
+from training.errors import TrainingError
+from training.evaluation.protocol import evaluate
+from training.models import registry
+from training.models.config import HybridConfig
+from training.models.hybrid import Hybrid
+from training.models.popularity import Popularity
+
+log = logging.getLogger(__name__)
+
+COLUMNS = ("ndcg@10", "recall@20", "hr@10", "mrr@10", "auc", "coverage@10", "mae", "rmse",
+           "fit_seconds")
+
+
+@dataclass
+class Row:
+    model: str
+    runs: list[dict[str, float]] = field(default_factory=list)
+    skipped: str | None = None
+
+    def summary(self, column: str) -> str:
+        values = [run[column] for run in self.runs if column in run]
+        if not values:
+            return "-"
+        if column == "fit_seconds":
+            return f"{np.mean(values):.1f}"
+        if len(values) == 1:
+            return f"{values[0]:.4f}"
+        return f"{np.mean(values):.4f} ± {np.std(values):.4f}"
+
+
+def run_benchmark(dataset: MovieLensDataset, protocol: str, seeds: int,
+                  models: Sequence[str] | None = None, progress: bool = True,
+                  hybrid: HybridConfig | None = None) -> list[Row]:
+    """Every model of ``models`` (default: those the registry lists for ``protocol``) fitted
+    and evaluated on each seed's split; ``hybrid``: the hybrid's settings (default ones)."""
+    names = list(models or registry.for_protocol(protocol))
+    registry.check_names(names)
+    rows = {name: Row(name) for name in names}
+    features = None
+    for seed in range(seeds):
+        split = make_split(dataset.ratings, protocol, seed=seed)
+        data = build_interactions(dataset, split.train, features=features)
+        features = data.movie_features
+        fallback = Popularity().fit(data)
+        for name in names:
+            if rows[name].skipped:
+                continue
+            try:
+                model = (Hybrid(hybrid) if name == "hybrid" and hybrid is not None
+                         else registry.create(name))
+                start = time.perf_counter()
+                model.fit(data, seed=seed, progress=progress)
+                seconds = time.perf_counter() - start
+            except TrainingError as exc:  # an optional baseline that is not installed
+                rows[name].skipped = str(exc)
+                continue
+            metrics = evaluate(model, data, split.test, candidates=split.candidates,
+                               fallback=fallback)
+            metrics["fit_seconds"] = seconds
+            rows[name].runs.append(metrics)
+            log.info("seed %d %s: ndcg@10 %.4f (%.1f s)", seed, name, metrics["ndcg@10"],
+                     seconds)
+    return list(rows.values())
+
+
+def format_table(rows: list[Row], title: str) -> str:
+    lines = [title, "", "| model | " + " | ".join(COLUMNS) + " |",
+             "|---|" + "---:|" * len(COLUMNS)]
+    for row in rows:
+        if row.skipped:
+            lines.append(f"| {row.model} | skipped: {row.skipped} |")
+            continue
+        lines.append(f"| {row.model} | " + " | ".join(row.summary(c) for c in COLUMNS) + " |")
+    return "\n".join(lines)

@@ -1,0 +1,209 @@
+"""Write a model bundle (docs/bundle-format.md), atomically, and point ``current`` at it.
+
+The bundle is the only interface with the service. Everything is JSON, ``.npy`` (loaded with
+``allow_pickle=False``), a ``.keras`` file (loaded in safe mode) and a FAISS index; the manifest
+records the sha256 of every file so that the service can refuse a bundle that was altered.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import re
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+
+from bundle_format import (
+    ARRAYS,
+    CURRENT_LINK,
+    INDEX_FILE,
+    MANIFEST_FILE,
+    MODEL_FILE,
+    MOVIES_FILE,
+    SCHEMA_VERSION,
+    sha256_file,
+)
+from training.data.interactions import Interactions
+from training.models.hybrid import Hybrid
+
+DEFAULT_BLEND = 0.5
+
+
+def blended_vectors(content: np.ndarray, collaborative: np.ndarray,
+                    weight: float = DEFAULT_BLEND) -> np.ndarray:
+    """Rows whose inner product is ``weight``·cos(content) + (1 − weight)·cos(collaborative).
+
+    Concatenating √w·ĉ and √(1−w)·ê gives exactly that inner product; a movie with an empty
+    content (or collaborative) part is rescaled to unit norm over the part it has.
+    """
+    def unit(x: np.ndarray) -> np.ndarray:
+        return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+    joined = np.hstack([np.sqrt(weight) * unit(content),
+                        np.sqrt(1.0 - weight) * unit(collaborative)]).astype(np.float32)
+    return unit(joined).astype(np.float32)
+
+
+def movie_records(data: Interactions) -> list[dict[str, Any]]:
+    movies = data.dataset.movies
+    years = movies["year"].astype("float64").to_numpy()
+    return [
+        {"movie_id": int(m), "title": str(t), "genres": list(g),
+         "year": None if np.isnan(y) else int(y)}
+        for m, t, g, y in zip(movies["movie_id"], movies["title"], movies["genres"], years,
+                              strict=True)
+    ]
+
+
+def write_bundle_files(folder: Path, version: str, model: Hybrid, data: Interactions, *,
+                       blend: float = DEFAULT_BLEND,
+                       extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Every file of the bundle into ``folder`` (which exists and is empty); returns the
+    manifest, which is written last."""
+    arrays = {
+        "item_ids": data.item_ids.astype(np.int32),
+        "user_ids": data.user_ids.astype(np.int32),
+        "item_vectors": model.item_vectors_.astype(np.float32),
+        "item_bias": model.item_bias_.astype(np.float32),
+        "content_embeddings": model.content.codes.astype(np.float32),
+        "popularity": data.item_popularity().astype(np.float32),
+        "seen_indptr": data.ratings.indptr.astype(np.int64),
+        "seen_indices": data.ratings.indices.astype(np.int32),
+        "user_history": model.recent_history.astype(np.int32),
+        "user_age_group": data.user_features.age_group.astype(np.int32),
+        "user_gender": data.user_features.gender.astype(np.int32),
+        "user_occupation": data.user_features.occupation.astype(np.int32),
+    }
+    blended = blended_vectors(arrays["content_embeddings"], arrays["item_vectors"], blend)
+    arrays["similarity_vectors"] = blended
+    for name, dtype in ARRAYS.items():
+        np.save(folder / f"{name}.npy", arrays[name].astype(dtype), allow_pickle=False)
+    index = faiss.IndexFlatIP(blended.shape[1])
+    index.add(blended)
+    faiss.write_index(index, str(folder / INDEX_FILE))
+    model.model.save(folder / MODEL_FILE)
+    (folder / MOVIES_FILE).write_text(json.dumps(movie_records(data), ensure_ascii=False))
+
+    features = data.user_features
+    dataset = data.dataset
+    manifest = {
+        "schema_version": SCHEMA_VERSION,
+        "version": version,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "model": {"name": model.name, "params": model.config.model_dump(mode="json"),
+                  "best_epoch": model.best_epoch,
+                  "popularity_prior": model.popularity_prior,
+                  "prior_validation": _jsonable(model.prior_validation),
+                  "training_history": _jsonable(model.history),
+                  "validation_history": _jsonable(model.validation_history),
+                  "autoencoder_history": _jsonable(model.content.history)},
+        "dataset": {"name": dataset.name, "layout": dataset.layout,
+                    "fingerprint": dataset.fingerprint(), "ratings": len(data.train),
+                    "users": data.n_users, "movies": data.n_items,
+                    "like_threshold": data.like_threshold},
+        "metrics": {"validation": _jsonable(model.validation_metrics)},
+        "similarity": {"blend_content_weight": blend, "dim": int(blended.shape[1])},
+        "user_features": {"age_groups": features.age_groups, "genders": features.genders,
+                          "occupations": features.occupations},
+        "history_length": model.config.history,
+        **(extra or {}),
+        "files": {path.name: sha256_file(path) for path in sorted(folder.iterdir())},
+    }
+    (folder / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2))
+    return manifest
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=lambda v: v.tolist() if hasattr(v, "tolist")
+                                 else str(v)))
+
+
+@contextlib.contextmanager
+def models_lock(models_dir: Path) -> Iterator[None]:
+    """An exclusive lock on the models directory while a bundle is published."""
+    models_dir.mkdir(parents=True, exist_ok=True)
+    with open(models_dir / ".lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def publish_bundle(models_dir: Path, version: str, write: Any) -> Path:
+    """Call ``write(folder)`` on a temporary folder inside ``models_dir``, then rename it to
+    ``version`` and switch the ``current`` symlink; on any failure nothing is left behind and
+    ``current`` is unchanged."""
+    models_dir.mkdir(parents=True, exist_ok=True)
+    remove_stale_staging(models_dir)
+    staging = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=models_dir))
+    staging.chmod(0o755)  # mkdtemp makes it private; the service may run as another user
+    try:
+        write(staging)
+        for path in staging.iterdir():
+            with open(path, "rb") as handle:
+                os.fsync(handle.fileno())
+        with models_lock(models_dir):
+            final = models_dir / version
+            if final.exists():
+                raise FileExistsError(f"{final} already exists")
+            staging.rename(final)
+            link = models_dir / f".current-{version}"
+            link.symlink_to(version)
+            os.replace(link, models_dir / CURRENT_LINK)
+            _fsync_directory(models_dir)  # the rename and the switch survive a power cut
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return final
+
+
+STALE_AFTER_S = 3600.0
+# ".<version>-<mkdtemp suffix>" staging folders and ".current-<version>" links.
+_LEFTOVER = re.compile(r"^\.(current-)?\d{8}T\d{12}Z-")
+
+
+def remove_stale_staging(models_dir: Path, *, older_than: float = STALE_AFTER_S) -> list[Path]:
+    """Remove what a trainer killed mid-export left: hidden staging folders and half-made
+    ``.current-*`` links older than ``older_than`` seconds (a live export holds its staging
+    folder for seconds, so an hour old means dead). ``current`` never points at them."""
+    removed = []
+    now = time.time()
+    for path in models_dir.glob(".*"):
+        if not _LEFTOVER.match(path.name):  # never .lock, .cache (downloads) or the like
+            continue
+        try:
+            age = now - path.lstat().st_mtime
+        except FileNotFoundError:
+            continue
+        if age < older_than:
+            continue
+        if path.is_symlink() or not path.is_dir():
+            path.unlink(missing_ok=True)
+        else:
+            shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
+    return removed
+
+
+def _fsync_directory(path: Path) -> None:
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def new_version(model_name: str) -> str:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    return f"{stamp}-{model_name}"

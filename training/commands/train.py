@@ -1,0 +1,54 @@
+"""``python -m training train``: fit the hybrid on a whole release and publish a bundle."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+from training.commands.export import new_version, publish_bundle, write_bundle_files
+from training.data.dataset import MovieLensDataset, load_dataset
+from training.data.download import resolve_data
+from training.data.interactions import Interactions, build_interactions
+from training.errors import TrainingError
+from training.models.config import HybridConfig
+from training.models.hybrid import Hybrid
+
+log = logging.getLogger(__name__)
+MIN_LIKES = 10
+
+
+def check_trainable(dataset: MovieLensDataset, data: Interactions) -> None:
+    likes = int(data.likes.nnz)
+    users_with_history = int((data.ratings.getnnz(axis=1) >= 2).sum())
+    if likes < MIN_LIKES or users_with_history == 0:
+        raise TrainingError(
+            f"{dataset.path}: too small to train: {likes} ratings >= {data.like_threshold} "
+            f"(need {MIN_LIKES}) and {users_with_history} users with 2+ ratings (need 1)"
+        )
+
+
+def train_command(data: str, out: str, *, config: HybridConfig | None = None, seed: int = 0,
+                  progress: bool = True) -> Path:
+    """Train the hybrid (``config``: its settings, already checked) on a whole release and
+    publish the bundle; returns its folder. Nothing is written before the data loaded and the
+    model trained; an error leaves ``out/current`` as it was."""
+    start = time.perf_counter()
+    config = config or HybridConfig()
+    dataset = load_dataset(resolve_data(data, progress=progress), progress=progress)
+    interactions = build_interactions(dataset, dataset.ratings)
+    check_trainable(dataset, interactions)
+    model = Hybrid(config)
+    log.info("training %s on %s: %d users, %d movies, %d ratings", model.name, dataset.name,
+             interactions.n_users, interactions.n_items, len(dataset.ratings))
+    model.fit(interactions, seed=seed, progress=progress)
+    version = new_version(model.name)
+    seconds = time.perf_counter() - start
+    folder = publish_bundle(
+        Path(out), version,
+        lambda folder: write_bundle_files(folder, version, model, interactions,
+                                          extra={"training_seconds": round(seconds, 1),
+                                                 "seed": seed}),
+    )
+    log.info("bundle %s written in %.0f s; %s/current points at it", folder, seconds, out)
+    return folder
