@@ -14,12 +14,13 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /srv
 
 # Dependencies in their own layer: only the package metadata, so code changes reuse it.
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md bundle_format.py ./
 COPY training/__init__.py training/__init__.py
 COPY app/__init__.py app/__init__.py
 RUN python -m pip install --no-cache-dir .
 
 # The code and the bundled sample dataset (GroupLens' README and license travel with it).
+# bundle_format.py (copied above) is the on-disk contract both roles import.
 COPY training training
 COPY app app
 COPY data data

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from test_recommenders import FAST_HYBRID
 
 from tests.recommender_contract import fitted, planted
+from tests.test_recommenders import FAST_HYBRID
 from training.models import cold_items
 from training.models.cold_items import ColdItemRegression, cold_feature_matrix
 

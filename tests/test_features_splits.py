@@ -9,15 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bundle_format import context_features
 from tests.movielens_files import write_csv_release, write_ml1m
 from tests.paths import BUNDLED
 from training.data.dataset import load_dataset
-from training.data.features import (
-    context_features,
-    implicit_feedback,
-    movie_features,
-    user_features,
-)
+from training.data.features import implicit_feedback, movie_features, user_features
 from training.data.splits import coldstart_split, last_fraction_mask, temporal_split
 from training.errors import TrainingError
 

@@ -1,4 +1,4 @@
-"""The quality protocol's splits (DESIGN.md), deterministic for a seed."""
+"""The quality protocol's splits (docs/quality-protocol.md), deterministic for a seed."""
 
 from __future__ import annotations
 
