@@ -23,16 +23,7 @@ from typing import Any
 import faiss
 import numpy as np
 
-from bundle_format import (
-    ARRAYS,
-    CURRENT_LINK,
-    INDEX_FILE,
-    MANIFEST_FILE,
-    MODEL_FILE,
-    MOVIES_FILE,
-    SCHEMA_VERSION,
-    sha256_file,
-)
+import bundle_format as fmt
 from training.data.interactions import Interactions
 from training.models.hybrid import Hybrid
 
@@ -86,18 +77,18 @@ def write_bundle_files(folder: Path, version: str, model: Hybrid, data: Interact
     }
     blended = blended_vectors(arrays["content_embeddings"], arrays["item_vectors"], blend)
     arrays["similarity_vectors"] = blended
-    for name, dtype in ARRAYS.items():
+    for name, dtype in fmt.ARRAYS.items():
         np.save(folder / f"{name}.npy", arrays[name].astype(dtype), allow_pickle=False)
     index = faiss.IndexFlatIP(blended.shape[1])
     index.add(blended)
-    faiss.write_index(index, str(folder / INDEX_FILE))
-    model.model.save(folder / MODEL_FILE)
-    (folder / MOVIES_FILE).write_text(json.dumps(movie_records(data), ensure_ascii=False))
+    faiss.write_index(index, str(folder / fmt.INDEX_FILE))
+    model.model.save(folder / fmt.MODEL_FILE)
+    (folder / fmt.MOVIES_FILE).write_text(json.dumps(movie_records(data), ensure_ascii=False))
 
     features = data.user_features
     dataset = data.dataset
     manifest = {
-        "schema_version": SCHEMA_VERSION,
+        "schema_version": fmt.SCHEMA_VERSION,
         "version": version,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "model": {"name": model.name, "params": model.config.model_dump(mode="json"),
@@ -117,9 +108,9 @@ def write_bundle_files(folder: Path, version: str, model: Hybrid, data: Interact
                           "occupations": features.occupations},
         "history_length": model.config.history,
         **(extra or {}),
-        "files": {path.name: sha256_file(path) for path in sorted(folder.iterdir())},
+        "files": {path.name: fmt.sha256_file(path) for path in sorted(folder.iterdir())},
     }
-    (folder / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2))
+    (folder / fmt.MANIFEST_FILE).write_text(json.dumps(manifest, indent=2))
     return manifest
 
 
@@ -160,7 +151,7 @@ def publish_bundle(models_dir: Path, version: str, write: Any) -> Path:
             staging.rename(final)
             link = models_dir / f".current-{version}"
             link.symlink_to(version)
-            os.replace(link, models_dir / CURRENT_LINK)
+            os.replace(link, models_dir / fmt.CURRENT_LINK)
             _fsync_directory(models_dir)  # the rename and the switch survive a power cut
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
