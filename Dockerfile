@@ -14,20 +14,24 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /srv
 
 # Dependencies in their own layer: only the package metadata, so code changes reuse it.
-COPY pyproject.toml README.md bundle_format.py ./
+COPY pyproject.toml README.md bundle_format.py feedback_store.py ./
 COPY training/__init__.py training/__init__.py
 COPY app/__init__.py app/__init__.py
 RUN python -m pip install --no-cache-dir .
 
 # The code and the bundled sample dataset (GroupLens' README and license travel with it).
-# bundle_format.py (copied above) is the on-disk contract both roles import.
+# bundle_format.py and feedback_store.py (copied above) are the on-disk contracts both roles
+# import: the bundle, and the feedback database.
 COPY training training
 COPY app app
 COPY data data
 RUN python -m pip install --no-cache-dir --no-deps .
 
-# Not root. The models folder (a named volume in compose) belongs to that user.
+# Not root. The models folder (a named volume in compose) belongs to that user, and so does
+# the feedback folder, where the default SQLite feedback store lives (FEEDBACK_URL; compose
+# points the api at PostgreSQL instead).
 COPY --chown=10001:10001 models /srv/models
+COPY --chown=10001:10001 feedback /srv/feedback
 USER 10001:10001
 
 EXPOSE 8000

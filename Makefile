@@ -30,8 +30,8 @@ test: $(VENV)/.installed  ## the whole suite (the README's test command)
 
 lint: $(VENV)/.installed  ## ruff (imports, bugbear, ...), mypy and bandit on the public code
 	$(BIN)/ruff check .
-	$(BIN)/mypy app training bundle_format.py
-	$(BIN)/bandit -q -r app training bundle_format.py
+	$(BIN)/mypy app training bundle_format.py feedback_store.py
+	$(BIN)/bandit -q -r app training bundle_format.py feedback_store.py
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/bench_load.py

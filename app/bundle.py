@@ -40,6 +40,11 @@ class Bundle:
     def history_length(self) -> int:
         return int(self.manifest["history_length"])
 
+    @property
+    def like_threshold(self) -> float:
+        """Ratings at or above it are likes (the training data's threshold)."""
+        return float(self.manifest["dataset"]["like_threshold"])
+
     def neighbours(self, index: int, n: int) -> tuple[np.ndarray, np.ndarray]:
         """FAISS inner-product search for one movie; the answers of up to NEIGHBOUR_CACHE
         neighbours are kept per movie (a bundle never changes, so they never go stale)."""

@@ -10,14 +10,17 @@ documents them."""
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, Header, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
 from app.bundle import Bundle
+from app.errors import Unauthorized
+from app.feedback import Feedback
 from app.settings import Settings
 from app.state import ModelState
 
@@ -58,6 +61,38 @@ async def get_serving(request: Request) -> Serving:
     return serving(request)
 
 
+def feedback(request: Request) -> Feedback:
+    """The service's feedback store (also called directly by GET /recommend/{user_id})."""
+    store: Feedback = request.app.state.feedback
+    return store
+
+
+async def get_feedback(request: Request) -> Feedback:
+    return feedback(request)
+
+
+def _check_key(settings: Settings, given: str | None) -> None:
+    if settings.api_key is None:
+        return
+    expected = settings.api_key.get_secret_value().encode()
+    if not hmac.compare_digest((given or "").encode(), expected):  # constant time
+        raise Unauthorized("missing or wrong X-API-Key")
+
+
+async def write_key(request: Request,
+                    x_api_key: Annotated[str | None, Header(max_length=1000)] = None) -> None:
+    """Writes need X-API-Key when API_KEY is set."""
+    _check_key(request.app.state.settings, x_api_key)
+
+
+async def read_key(request: Request,
+                   x_api_key: Annotated[str | None, Header(max_length=1000)] = None) -> None:
+    """Reads of stored feedback need X-API-Key when API_KEY is set and API_KEY_FOR_READS."""
+    settings: Settings = request.app.state.settings
+    if settings.api_key_for_reads:
+        _check_key(settings, x_api_key)
+
+
 Params = TypeVar("Params", bound=BaseModel)
 
 
@@ -85,3 +120,6 @@ SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 StateDep = Annotated[ModelState, Depends(get_state)]
 BundleDep = Annotated[Bundle, Depends(get_bundle)]
 ServingDep = Annotated[Serving, Depends(get_serving)]
+FeedbackDep = Annotated[Feedback, Depends(get_feedback)]
+WriteKey = Depends(write_key)
+ReadKey = Depends(read_key)

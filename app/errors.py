@@ -27,3 +27,18 @@ class InvalidRequest(ServiceError):
     """Well-formed input that the live bundle cannot answer (an unknown genre, say)."""
 
     status = 422
+
+
+class Unauthorized(ServiceError):
+    """A write (or, when configured, a read) without the right X-API-Key."""
+
+    status = 401
+
+
+class FeedbackUnavailable(ServiceError):
+    """The feedback store cannot take or give events now; nothing was changed."""
+
+    status = 503
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"feedback store unavailable, try again later: {reason}")

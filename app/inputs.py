@@ -1,15 +1,17 @@
 """The Keras model's user-side inputs (bundle_format.USER_INPUTS) for one request: a known
-user's from the bundle's arrays, a visitor's from what they sent, both with the context of
-now."""
+user's from the bundle's arrays (and their feedback since training), a visitor's from what they
+sent, all with the context of now."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 import numpy as np
 
 from app.bundle import Bundle
 from bundle_format import context_features
+from feedback_store import Event
 
 AGE_GROUP_STARTS = {"Under 18": 1, "18-24": 18, "25-34": 25, "35-44": 35, "45-49": 45,
                     "50-55": 50, "56+": 56}
@@ -33,17 +35,50 @@ def user_inputs(bundle: Bundle, user: int) -> dict[str, np.ndarray]:
     }
 
 
-def anonymous_inputs(bundle: Bundle, liked: list[int], age: int | None, gender: str | None,
-                     occupation: str | None) -> dict[str, np.ndarray]:
-    """Inputs for a visitor: the anonymous user row, their liked movies (indices, oldest
-    first) as history, their demographics where given."""
+def history_row(bundle: Bundle, liked: Sequence[int]) -> np.ndarray:
+    """(1, history_length) model input of liked movie indices, oldest first: the last
+    history_length of them, index + 1, zeros padding on the left."""
     history = np.zeros((1, bundle.history_length), np.int32)
     recent = np.asarray(liked[-bundle.history_length:], dtype=np.int32) + 1
     if len(recent):
         history[0, -len(recent):] = recent
+    return history
+
+
+def with_feedback(bundle: Bundle, user: int | None, events: Sequence[Event]
+                  ) -> tuple[list[int], np.ndarray]:
+    """(liked movie indices oldest first, every movie index rated in ``events``).
+
+    The liked movies are the user's training history from the bundle (``user`` is their index,
+    None for a user the bundle does not know) followed by ``events`` (oldest first): a later
+    rating of a movie replaces the earlier one, so a dislike takes a movie out of the history
+    and a like moves it to the most recent end. Movies the bundle does not know are skipped.
+    The loop is over one user's events, at most FEEDBACK_MAX_PER_USER."""
+    threshold = bundle.like_threshold
+    liked: dict[int, None] = {}  # ordered set
+    if user is not None:
+        for code in bundle.arrays["user_history"][user].tolist():
+            if code > 0:
+                liked[code - 1] = None
+    rated: list[int] = []
+    for item in events:
+        index = bundle.item_position.get(item.movie_id)
+        if index is None:
+            continue
+        rated.append(index)
+        liked.pop(index, None)
+        if item.rating >= threshold:
+            liked[index] = None
+    return list(liked), np.asarray(rated, dtype=np.int64)
+
+
+def anonymous_inputs(bundle: Bundle, liked: list[int], age: int | None, gender: str | None,
+                     occupation: str | None) -> dict[str, np.ndarray]:
+    """Inputs for a visitor: the anonymous user row, their liked movies (indices, oldest
+    first) as history, their demographics where given."""
     vocab = bundle.manifest["user_features"]
     return {
-        "user": np.zeros(1, np.int32), "history": history,
+        "user": np.zeros(1, np.int32), "history": history_row(bundle, liked),
         "age_group": np.array([_age_code(age, vocab["age_groups"])], np.int32),
         "gender": np.array([_code(gender, vocab["genders"])], np.int32),
         "occupation": np.array([_code(occupation, vocab["occupations"])], np.int32),

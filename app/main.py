@@ -8,17 +8,22 @@ import logging
 from collections.abc import AsyncIterator
 
 import faiss
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from threadpoolctl import threadpool_limits
 
 from app.errors import BundleError, ServiceError
+from app.feedback import Feedback
 from app.limits import BodySizeLimit
 from app.metrics import RELOADS, MetricsMiddleware, set_model_version
-from app.routes import movies, ops, recommend
+from app.routes import feedback, movies, ops, recommend
 from app.settings import Settings, get_settings
 from app.state import ModelState
+from feedback_store import FeedbackStore
 
 log = logging.getLogger("app")
 
@@ -42,15 +47,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             RELOADS.labels("refused").inc()
         watcher = (asyncio.create_task(state.watch(settings.watch_interval))
                    if settings.watch_interval > 0 else None)
+        store = FeedbackStore(settings.feedback_url,
+                              max_per_user=settings.feedback_max_per_user)
+        app.state.feedback = Feedback(store)
+        # The first poll learns which users have feedback; until then (or while the store is
+        # out of reach) recommendations come from the bundle alone.
+        poller = asyncio.create_task(app.state.feedback.watch(settings.feedback_poll))
         yield
-        if watcher is not None:
-            watcher.cancel()
+        for task in (watcher, poller):
+            if task is not None:
+                task.cancel()
+        await asyncio.to_thread(store.close)
 
     app = FastAPI(title="MovieLens hybrid recommender", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware)
-    for module in (recommend, movies, ops):
+    for module in (recommend, feedback, movies, ops):
         app.include_router(module.router)
 
     @app.exception_handler(RequestValidationError)
@@ -58,6 +71,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")}
                   for e in exc.errors()]
         return JSONResponse({"detail": errors}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code != 405:
+            return await http_exception_handler(request, exc)
+        # Starlette's Allow names the methods of the first route on the path only; one path
+        # can have several (GET and DELETE /users/{id}/feedback).
+        allowed = sorted({method for route in app.routes if isinstance(route, APIRoute)
+                          and route.path_regex.match(request.url.path)
+                          for method in route.methods or ()})
+        return JSONResponse({"detail": exc.detail}, status_code=405,
+                            headers={"Allow": ", ".join(allowed)})
 
     @app.exception_handler(ServiceError)
     async def service_error(request: Request, exc: ServiceError) -> JSONResponse:

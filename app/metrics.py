@@ -1,4 +1,5 @@
-"""Prometheus metrics: request counts and latency per route, and the live model version."""
+"""Prometheus metrics: request counts and latency per route, the live model version, and the
+feedback store (events by outcome, latency per operation, up)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,14 @@ LATENCY = Histogram("recommender_request_seconds", "request latency", ["route"],
 MODEL = Gauge("recommender_model_info", "the bundle being served (value 1)", ["version"],
               registry=REGISTRY)
 RELOADS = Counter("recommender_reloads_total", "bundle loads", ["outcome"], registry=REGISTRY)
+FEEDBACK_EVENTS = Counter("recommender_feedback_events_total", "feedback events posted",
+                          ["outcome"], registry=REGISTRY)  # stored, duplicate, rejected
+STORE_SECONDS = Histogram("recommender_feedback_store_seconds", "feedback store latency",
+                          ["operation"], registry=REGISTRY,
+                          buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                   0.5, 1, 2.5, 5))
+FEEDBACK_STORE_UP = Gauge("recommender_feedback_store_up", "1 when the feedback store answered "
+                          "its last call", registry=REGISTRY)
 
 
 METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})

@@ -4,6 +4,7 @@ Domain code: it raises app.errors, never HTTP exceptions."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
@@ -11,7 +12,16 @@ import numpy as np
 from app import render
 from app.bundle import Bundle
 from app.errors import InvalidRequest, UnknownMovie
-from app.inputs import anonymous_inputs, known_user_scores
+from app.inputs import (
+    anonymous_inputs,
+    history_row,
+    known_user_scores,
+    user_inputs,
+    with_feedback,
+)
+from feedback_store import Event
+
+Strategy = Literal["personalized", "cold_start", "history"]
 
 
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:
@@ -62,22 +72,44 @@ def apply_filters(bundle: Bundle, scores: np.ndarray, *, seen: np.ndarray,
     return scores
 
 
+def user_scores(bundle: Bundle, user_id: int, events: Sequence[Event], *, age: int | None,
+                gender: str | None, occupation: str | None
+                ) -> tuple[np.ndarray, np.ndarray, Strategy]:
+    """(every movie's score, the movie indices to leave out, the strategy) for ``user_id``
+    with their feedback ``events`` since training (oldest first; may be empty).
+
+    - known to the bundle, no events: the precomputed exact path (``personalized``);
+    - known, with events: the user tower with its history input rebuilt from the training
+      history and the events, scored exactly (``personalized``), every rated movie left out;
+    - unknown, with liked movies among the events: the visitor path on them (``history``);
+    - otherwise popularity, or the user tower on the demographics given (``cold_start``)."""
+    user = bundle.user_position.get(user_id)
+    if events:
+        liked, rated = with_feedback(bundle, user, events)
+        if user is not None:
+            inputs = {**user_inputs(bundle, user), "history": history_row(bundle, liked)}
+            scores = bundle.scorer.scores(inputs)[0]
+            return scores, np.union1d(bundle.seen(user), rated), "personalized"
+        if liked:
+            inputs = anonymous_inputs(bundle, liked, age, gender, occupation)
+            return bundle.scorer.scores(inputs)[0], rated, "history"
+        seen = rated
+    elif user is not None:
+        return known_user_scores(bundle, user), bundle.seen(user), "personalized"
+    else:
+        seen = np.zeros(0, dtype=np.int64)
+    if age is None and gender is None and occupation is None:
+        scores = bundle.arrays["popularity"].astype(np.float32, copy=True)
+    else:  # the user tower takes demographics alone: popularity shaped by them
+        scores = bundle.scorer.scores(anonymous_inputs(bundle, [], age, gender, occupation))[0]
+    return scores, seen, "cold_start"
+
+
 def for_user(bundle: Bundle, user_id: int, k: int, *, genres: list[str] | None,
              exclude: list[int] | None, age: int | None, gender: str | None,
-             occupation: str | None) -> bytes:
-    user = bundle.user_position.get(user_id)
-    if user is None:
-        if age is None and gender is None and occupation is None:
-            scores = bundle.arrays["popularity"].astype(np.float32, copy=True)
-        else:  # the user tower takes demographics alone: popularity shaped by them
-            inputs = anonymous_inputs(bundle, [], age, gender, occupation)
-            scores = bundle.scorer.scores(inputs)[0]
-        seen = np.zeros(0, dtype=np.int64)
-        strategy: Literal["personalized", "cold_start"] = "cold_start"
-    else:
-        scores = known_user_scores(bundle, user)
-        seen = bundle.seen(user)
-        strategy = "personalized"
+             occupation: str | None, events: Sequence[Event] = ()) -> bytes:
+    scores, seen, strategy = user_scores(bundle, user_id, events, age=age, gender=gender,
+                                         occupation=occupation)
     scores = apply_filters(bundle, scores, seen=seen, genres=genres, exclude=exclude)
     best = top_k(scores, k)
     return render.recommendations_json(user_id=user_id, version_json=bundle.version_json,

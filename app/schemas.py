@@ -21,6 +21,16 @@ def _json_integer(value: object) -> object:
 JsonInt = Annotated[int, BeforeValidator(_json_integer)]
 
 
+def _json_number(value: object) -> object:
+    """JSON Schema's number: 4 and 4.5 are, `true` and "4.5" are not."""
+    if isinstance(value, bool | str | bytes):
+        raise ValueError("must be a number")
+    return value
+
+
+JsonNumber = Annotated[float, BeforeValidator(_json_number)]
+
+
 def json_response(body: bytes) -> Response:
     """A body already serialised (app.render); the route's response_model documents it."""
     return Response(body, media_type="application/json")
@@ -104,6 +114,83 @@ class MovieSearch(BaseModel):
     items: list[Movie]
 
 
+MAX_FEEDBACK_BATCH = 10_000  # FEEDBACK_MAX_BATCH (default 1000) may only lower it
+LATEST_TIMESTAMP = 4_102_444_800  # 2100-01-01
+
+
+class FeedbackEvent(BaseModel):
+    """One rating a user gave a movie."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    user_id: JsonInt = Field(ge=1, le=MAX_ID, description="the dataset's user id, or a new one")
+    movie_id: JsonInt = Field(ge=1, le=MAX_ID)
+    rating: JsonNumber = Field(ge=0.5, le=5.0, multiple_of=0.5,
+                               description="0.5 to 5.0 in half stars; at or above the data's "
+                               "like threshold (manifest dataset.like_threshold) it is a like")
+    timestamp: JsonInt | None = Field(None, ge=0, le=LATEST_TIMESTAMP,
+                                      description="Unix seconds; default: when it arrived")
+    event_id: str | None = Field(None, min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$",
+                                 description="the client's idempotency key: an event_id "
+                                 "stored once is never stored again")
+
+
+class EventOutcome(BaseModel):
+    user_id: int
+    movie_id: int
+    rating: float
+    timestamp: int
+    event_id: str | None
+    status: Literal["stored", "duplicate", "rejected"]
+    liked: bool = Field(description="rating at or above the like threshold")
+    reason: str | None = Field(None, description="why a rejected event was not stored")
+
+
+class FeedbackReceipt(BaseModel):
+    stored: int = Field(description="events stored by this request")
+    duplicates: int = Field(description="events whose event_id was already stored")
+    rejected: int = Field(description="events not stored (reason per event)")
+    events: list[EventOutcome] = Field(description="one per posted event, in order")
+
+
+class StoredFeedback(BaseModel):
+    movie_id: int
+    rating: float
+    timestamp: int
+    event_id: str | None
+    received_at: float
+
+
+class FeedbackPage(BaseModel):
+    user_id: int
+    total: int
+    offset: int
+    limit: int
+    items: list[StoredFeedback] = Field(description="newest first")
+
+
+class UserPath(BaseModel):
+    user_id: int = Field(ge=1, le=MAX_ID)
+
+
+class FeedbackPageQuery(UserPath):
+    offset: int = Field(0, ge=0, le=1_000_000)
+    limit: int = Field(100, ge=1, le=1000)
+
+
+class Erased(BaseModel):
+    user_id: int
+    deleted: int = Field(description="events erased")
+
+
+class FeedbackStatus(BaseModel):
+    store: str = Field(description="the store's URL without password")
+    backend: str
+    ok: bool
+    error: str | None
+    users: int | None = Field(description="users with feedback (null until the store answered)")
+
+
 class Health(BaseModel):
     status: Literal["ok"]
 
@@ -112,6 +199,8 @@ class Readiness(BaseModel):
     ready: bool
     model_version: str | None
     reason: str | None = None
+    feedback: FeedbackStatus | None = Field(None, description="not ok: recommendations are "
+                                            "served from the bundle alone (degraded)")
 
 
 class ErrorBody(BaseModel):

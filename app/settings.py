@@ -8,6 +8,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from feedback_store import normalise_url
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
@@ -30,11 +32,32 @@ class Settings(BaseSettings):
     score_table_mb: int = Field(512, ge=0, description="known users × movies scores kept in "
                                 "memory up to this size (exact; 0 scores per request)")
     verify_users: int = Field(16, ge=1, description="users checked fast path vs Keras at load")
+    feedback_url: str = Field("sqlite:///feedback/feedback.sqlite",
+                              description="the feedback store: sqlite:///path (relative to the "
+                              "working directory; created on first use) or "
+                              "postgresql://user:password@host:port/database")
+    feedback_max_batch: int = Field(1000, ge=1, le=10_000,
+                                    description="most events one POST /feedback takes")
+    feedback_max_per_user: int = Field(10_000, ge=1, description="events kept per user; "
+                                       "above it the oldest (by timestamp) are dropped")
+    feedback_poll: float = Field(1.0, gt=0, description="seconds between reads of the store's "
+                                 "change log (writes on other replicas show up within it)")
+    api_key: SecretStr | None = Field(None, description="when set, POST /feedback and DELETE "
+                                      "/users/{id}/feedback need it in X-API-Key")
+    api_key_for_reads: bool = Field(False, description="GET /users/{id}/feedback needs "
+                                    "X-API-Key too (only with API_KEY set)")
 
-    @field_validator("admin_token", mode="before")
+    @field_validator("feedback_url")
+    @classmethod
+    def _known_store(cls, value: str) -> str:
+        normalise_url(value)  # StoreError (a ValueError) names what is wrong
+        return value
+
+    @field_validator("admin_token", "api_key", mode="before")
     @classmethod
     def _empty_token_disables(cls, value: object) -> object:
-        """ADMIN_TOKEN="" (compose's default) means no admin endpoint, never an empty token."""
+        """ADMIN_TOKEN="" (compose's default) means no admin endpoint, never an empty token;
+        API_KEY="" means writes are open, never an empty key."""
         return None if value is None or (isinstance(value, str) and not value.strip()) else value
 
 

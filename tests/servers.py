@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,8 +25,10 @@ def free_port() -> int:
 
 def start_service(models: Path, port: int, **env: str) -> subprocess.Popen[bytes]:
     """`python -m app` on 127.0.0.1:port (returns at once; see wait_ready)."""
+    store = Path(tempfile.mkdtemp(prefix="feedback-")) / "feedback.sqlite"
     environment = dict(os.environ, MODEL_DIR=str(models), WATCH_INTERVAL="0", PORT=str(port),
-                       HOST="127.0.0.1", LOG_LEVEL="warning", **env)
+                       HOST="127.0.0.1", LOG_LEVEL="warning", FEEDBACK_URL=f"sqlite:///{store}")
+    environment.update(env)
     return subprocess.Popen([sys.executable, "-m", "app"], cwd=ROOT, env=environment,
                             stderr=subprocess.PIPE)
 

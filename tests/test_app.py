@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,6 +26,10 @@ TOKEN = "s3cret-token"
 
 
 def client_for(model_dir: Path, **settings: object) -> TestClient:
+    """A client of the service on ``model_dir`` (with a new SQLite feedback store beside it
+    unless ``feedback_url`` is given)."""
+    store = Path(tempfile.mkdtemp(prefix="feedback-")) / "feedback.sqlite"
+    settings = {"feedback_url": f"sqlite:///{store}", **settings}
     app = create_app(Settings(model_dir=model_dir, watch_interval=0, **settings))
     return TestClient(app, raise_server_exceptions=False)
 
@@ -59,17 +64,21 @@ def _imports(path: Path) -> set[str]:
     return names
 
 
-def test_app_and_training_share_only_the_bundle_format() -> None:
-    """The service never imports the trainer, nor the trainer the service: the one module
-    both may import is bundle_format, which imports neither side nor TensorFlow/Keras at
-    module level."""
+@pytest.mark.parametrize("shared", ["bundle_format.py", "feedback_store.py"])
+def test_app_and_training_share_only_the_on_disk_contracts(shared: str) -> None:
+    """The service never imports the trainer, nor the trainer the service: the modules both
+    may import are bundle_format and feedback_store (the bundle and the feedback database),
+    which import neither side nor TensorFlow/Keras at module level."""
     for side, other in (("app", "training"), ("training", "app")):
         for path in (ROOT / side).rglob("*.py"):
             names = _imports(path)
             assert not any(n == other or n.startswith(f"{other}.") for n in names), path
-    shared = ROOT / "bundle_format.py"
-    assert not any(n.split(".")[0] in ("app", "training") for n in _imports(shared))
-    top_level = {alias.name.split(".")[0] for node in ast.parse(shared.read_text()).body
+            outside = {n.split(".")[0] for n in names} & {
+                p.stem for p in ROOT.glob("*.py")}
+            assert outside <= {"bundle_format", "feedback_store"}, (path, outside)
+    module = ROOT / shared
+    assert not any(n.split(".")[0] in ("app", "training") for n in _imports(module))
+    top_level = {alias.name.split(".")[0] for node in ast.parse(module.read_text()).body
                  if isinstance(node, ast.Import | ast.ImportFrom)
                  for alias in (node.names if isinstance(node, ast.Import)
                                else [ast.alias(node.module or "")])}

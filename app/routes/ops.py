@@ -7,10 +7,10 @@ from fastapi import APIRouter, Header, HTTPException, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from app.deps import BundleDep, SettingsDep, StateDep
+from app.deps import BundleDep, FeedbackDep, SettingsDep, StateDep
 from app.errors import BundleError
 from app.metrics import REGISTRY, RELOADS, set_model_version
-from app.schemas import ErrorBody, Health, Readiness, ReloadResult
+from app.schemas import ErrorBody, FeedbackStatus, Health, Readiness, ReloadResult
 
 router = APIRouter(tags=["operations"])
 
@@ -22,12 +22,17 @@ async def health() -> Health:
 
 
 @router.get("/ready", response_model=Readiness, responses={503: {"model": Readiness}})
-async def ready(state: StateDep) -> Any:
-    """200 once a verified bundle is loaded; 503 with the reason otherwise."""
+async def ready(state: StateDep, feedback: FeedbackDep) -> Any:
+    """200 once a verified bundle is loaded; 503 with the reason otherwise. `feedback` says
+    whether the feedback store answers: when it does not, recommendations are still served,
+    from the bundle alone (degraded), and POST /feedback answers 503."""
+    store = FeedbackStatus.model_validate(feedback.status())
     if state.bundle is None:
-        body = Readiness(ready=False, model_version=None, reason=state.last_error)
+        body = Readiness(ready=False, model_version=None, reason=state.last_error,
+                         feedback=store)
         return JSONResponse(body.model_dump(), status_code=503)
-    return Readiness(ready=True, model_version=state.bundle.version, reason=state.last_error)
+    return Readiness(ready=True, model_version=state.bundle.version, reason=state.last_error,
+                     feedback=store)
 
 
 @router.get("/model")

@@ -3,7 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from app import ranking
-from app.deps import ServingDep, openapi_parameters, parameters, serving
+from app.deps import ServingDep, feedback, openapi_parameters, parameters, serving
 from app.errors import InvalidRequest
 from app.schemas import (
     AnonymousRequest,
@@ -24,16 +24,21 @@ def _split(text: str | None) -> list[str] | None:
             responses={422: {"model": ErrorBody}, 503: {"model": ErrorBody}},
             openapi_extra=openapi_parameters(RecommendQuery, path=("user_id",)))
 async def recommend_for_user(request: Request) -> Response:
-    """Every movie scored for a user; movies they rated are left out. Users the model has
-    never seen get `cold_start` recommendations, shaped by `age`/`gender`/`occupation`."""
+    """Every movie scored for a user; movies they rated (in training or through POST
+    /feedback since) are left out, and their fresh likes feed the model's history input at
+    once. Users the model has never seen get `history` recommendations from their posted likes,
+    or `cold_start` ones shaped by `age`/`gender`/`occupation`."""
     query = parameters(RecommendQuery, request)
     current = serving(request)
     bundle, settings = current.bundle, current.settings
+    store = feedback(request)
+    events = await store.history(query.user_id) if store.has_events(query.user_id) else ()
     excluded = [int(x) for x in _split(query.exclude) or []]
     return json_response(ranking.for_user(
         bundle, query.user_id, min(query.k or settings.default_k, settings.max_k),
         genres=_split(query.genres), exclude=excluded, age=query.age,
         gender=query.gender.upper() if query.gender else None, occupation=query.occupation,
+        events=events,
     ))
 
 

@@ -45,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the model to export: hybrid (the one the service serves)")
     train.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                        help=settings_help)
+    train.add_argument("--feedback", default=None, metavar="STORE",
+                       help="merge the ratings posted to the service (POST /feedback) into "
+                       "the data: the service's FEEDBACK_URL, or a path to its SQLite file")
     train.add_argument("--if-missing", action="store_true",
                        help="do nothing if OUT/current already exists (docker compose up)")
 
@@ -104,6 +107,11 @@ def _run(args: argparse.Namespace) -> int:
             return 0
         config = _hybrid_config(args)
         data = str(resolve_data(args.data, progress=progress))
+        feedback = None
+        if args.feedback is not None:
+            from training.data.feedback import store_url
+
+            feedback = store_url(args.feedback)
         import_keras()
         from training.commands.train import train_command
         from training.models.registry import TRAINABLE
@@ -112,7 +120,8 @@ def _run(args: argparse.Namespace) -> int:
             raise TrainingError(f"unknown --model {args.model!r}; the service can serve "
                                 f"{', '.join(TRAINABLE)}")
 
-        print(train_command(data, args.out, config=config, seed=args.seed, progress=progress))
+        print(train_command(data, args.out, config=config, seed=args.seed, progress=progress,
+                            feedback=feedback))
         return 0
     if args.command == "evaluate":
         if args.seeds < 1:

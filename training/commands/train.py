@@ -6,9 +6,11 @@ import logging
 import time
 from pathlib import Path
 
+from feedback_store import FeedbackStore
 from training.commands.export import new_version, publish_bundle, write_bundle_files
 from training.data.dataset import MovieLensDataset, load_dataset
 from training.data.download import resolve_data
+from training.data.feedback import merge_feedback, read_events
 from training.data.interactions import Interactions, build_interactions
 from training.errors import TrainingError
 from training.models.config import HybridConfig
@@ -29,26 +31,40 @@ def check_trainable(dataset: MovieLensDataset, data: Interactions) -> None:
 
 
 def train_command(data: str, out: str, *, config: HybridConfig | None = None, seed: int = 0,
-                  progress: bool = True) -> Path:
-    """Train the hybrid (``config``: its settings, already checked) on a whole release and
-    publish the bundle; returns its folder. Nothing is written before the data loaded and the
-    model trained; an error leaves ``out/current`` as it was."""
+                  progress: bool = True, feedback: str | None = None) -> Path:
+    """Train the hybrid (``config``: its settings, already checked) on a whole release, with
+    the events of the feedback store at URL ``feedback`` merged into its ratings, and publish
+    the bundle; returns its folder. Nothing is written before the data loaded and the model
+    trained; an error leaves ``out/current`` as it was."""
     start = time.perf_counter()
-    config = config or HybridConfig()
     dataset = load_dataset(resolve_data(data, progress=progress), progress=progress)
+    extra: dict[str, object] = {}
+    if feedback is not None:
+        dataset, merged = merge_feedback(dataset, read_events(feedback))
+        extra["feedback"] = {"store": FeedbackStore(feedback).description, **merged}
+    return train_bundle(dataset, Path(out), config=config, seed=seed, progress=progress,
+                        extra=extra, start=start)
+
+
+def train_bundle(dataset: MovieLensDataset, out: Path, *, config: HybridConfig | None = None,
+                 seed: int = 0, progress: bool = True, extra: dict[str, object] | None = None,
+                 start: float | None = None) -> Path:
+    """Train the hybrid on every rating of ``dataset`` and publish its bundle in ``out``
+    (``extra``: more manifest fields; ``start``: when the command began, for the timing)."""
+    start = time.perf_counter() if start is None else start
     interactions = build_interactions(dataset, dataset.ratings)
     check_trainable(dataset, interactions)
-    model = Hybrid(config)
+    model = Hybrid(config or HybridConfig())
     log.info("training %s on %s: %d users, %d movies, %d ratings", model.name, dataset.name,
              interactions.n_users, interactions.n_items, len(dataset.ratings))
     model.fit(interactions, seed=seed, progress=progress)
     version = new_version(model.name)
     seconds = time.perf_counter() - start
     folder = publish_bundle(
-        Path(out), version,
+        out, version,
         lambda folder: write_bundle_files(folder, version, model, interactions,
                                           extra={"training_seconds": round(seconds, 1),
-                                                 "seed": seed}),
+                                                 "seed": seed, **(extra or {})}),
     )
     log.info("bundle %s written in %.0f s; %s/current points at it", folder, seconds, out)
     return folder

@@ -1,0 +1,98 @@
+"""Real-time feedback: ratings posted here change that user's next recommendations at once."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+
+from app.deps import FeedbackDep, ReadKey, ServingDep, WriteKey, openapi_parameters, parameters
+from app.errors import InvalidRequest
+from app.metrics import FEEDBACK_EVENTS
+from app.schemas import (
+    MAX_FEEDBACK_BATCH,
+    Erased,
+    ErrorBody,
+    EventOutcome,
+    FeedbackEvent,
+    FeedbackPage,
+    FeedbackPageQuery,
+    FeedbackReceipt,
+    StoredFeedback,
+    UserPath,
+)
+from feedback_store import Event
+
+router = APIRouter(tags=["feedback"])
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody, "description": "API_KEY is set and X-API-Key is wrong"},
+    422: {"model": ErrorBody},
+    503: {"model": ErrorBody, "description": "the feedback store is unavailable"}}
+
+
+@router.post("/feedback", response_model=FeedbackReceipt, status_code=201,
+             dependencies=[WriteKey],
+             responses={200: {"model": FeedbackReceipt,
+                              "description": "nothing new stored (duplicates or rejected)"},
+                        400: {"model": ErrorBody, "description": "body is not JSON"},
+                        413: {"model": ErrorBody, "description": "body too large"}, **ERRORS})
+async def post_feedback(body: FeedbackEvent | list[FeedbackEvent], serving: ServingDep,
+                        feedback: FeedbackDep) -> Response:
+    """Store one rating event or a list of them. Events for movies the live model does not
+    know are rejected one by one (`status: rejected`, with the reason); the others are stored
+    in one transaction. 201 when something new was stored, 200 when nothing was (every event
+    a duplicate `event_id` or rejected)."""
+    events = body if isinstance(body, list) else [body]
+    limit = min(serving.settings.feedback_max_batch, MAX_FEEDBACK_BATCH)
+    if not events or len(events) > limit:
+        raise InvalidRequest(f"a batch holds 1 to {limit} events; got {len(events)}")
+    bundle, now = serving.bundle, int(time.time())
+    known = [item.movie_id in bundle.item_position for item in events]
+    accepted = [Event(item.user_id, item.movie_id, item.rating,
+                      now if item.timestamp is None else item.timestamp, item.event_id)
+                for item, ok in zip(events, known, strict=True) if ok]
+    stored = iter(await feedback.add(accepted) if accepted else [])
+    outcomes = []
+    for item, ok in zip(events, known, strict=True):
+        status = ("stored" if next(stored) else "duplicate") if ok else "rejected"
+        outcomes.append(EventOutcome(
+            user_id=item.user_id, movie_id=item.movie_id, rating=item.rating,
+            timestamp=now if item.timestamp is None else item.timestamp,
+            event_id=item.event_id, status=status,
+            liked=item.rating >= bundle.like_threshold,
+            reason=None if ok else f"unknown movie id {item.movie_id} (model "
+                                   f"{bundle.version})"))
+    counts = {name: sum(o.status == name for o in outcomes)
+              for name in ("stored", "duplicate", "rejected")}
+    for name, count in counts.items():
+        if count:
+            FEEDBACK_EVENTS.labels(name).inc(count)
+    receipt = FeedbackReceipt(stored=counts["stored"], duplicates=counts["duplicate"],
+                              rejected=counts["rejected"], events=outcomes)
+    return JSONResponse(receipt.model_dump(), status_code=201 if counts["stored"] else 200)
+
+
+@router.get("/users/{user_id}/feedback", response_model=FeedbackPage, dependencies=[ReadKey],
+            responses=ERRORS,
+            openapi_extra=openapi_parameters(FeedbackPageQuery, path=("user_id",)))
+async def list_feedback(request: Request, feedback: FeedbackDep) -> FeedbackPage:
+    """The user's stored events, newest first, `limit` at a time from `offset`."""
+    query = parameters(FeedbackPageQuery, request)
+    total, page = await feedback.page(query.user_id, query.offset, query.limit)
+    return FeedbackPage(user_id=query.user_id, total=total, offset=query.offset,
+                        limit=query.limit, items=[
+                            StoredFeedback(movie_id=e.movie_id, rating=e.rating,
+                                           timestamp=e.timestamp, event_id=e.event_id,
+                                           received_at=e.received_at) for e in page])
+
+
+@router.delete("/users/{user_id}/feedback", response_model=Erased, dependencies=[WriteKey],
+               responses=ERRORS,
+               openapi_extra=openapi_parameters(UserPath, path=("user_id",)))
+async def erase_feedback(request: Request, feedback: FeedbackDep) -> Erased:
+    """Erase every stored event of the user; their next recommendations no longer use them.
+    (Their event_ids are forgotten too: posting one again stores it again.)"""
+    query = parameters(UserPath, request)
+    return Erased(user_id=query.user_id, deleted=await feedback.erase(query.user_id))

@@ -1,0 +1,335 @@
+"""The feedback store: rating events posted to the service, kept in SQLite (the embedded
+default) or PostgreSQL (shared by several replicas), through one SQLAlchemy Core schema.
+
+Both roles import this module and nothing else of each other's (like bundle_format): the
+service writes and reads events, ``python -m training train --feedback URL`` reads them all.
+No TensorFlow here.
+
+Tables (schema version ``SCHEMA_VERSION``, checked when a store is opened):
+
+- ``feedback_events``: one row per stored event. ``seq`` orders arrivals; ``event_id`` is the
+  client's idempotency key (unique; NULL when the client sent none).
+- ``feedback_changes``: one row per user touched by a write, an erasure or a pruning, so that
+  every replica can learn which users' cached events went stale (``changes_since``).
+- ``feedback_schema``: the schema version.
+
+Durability: a write returns only after its transaction committed (SQLite in WAL mode with
+``synchronous=FULL``, so an acknowledged event survives a crash of the process or the machine).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    delete,
+    event,
+    func,
+    select,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+SCHEMA_VERSION = 1
+MAX_EVENT_ID = 128  # characters of a client event_id
+DEFAULT_MAX_PER_USER = 10_000
+
+# SQLite gives autoincrement only to an "INTEGER PRIMARY KEY" column.
+_SEQ = BigInteger().with_variant(Integer(), "sqlite")
+
+metadata = MetaData()
+events_table = Table(
+    "feedback_events", metadata,
+    Column("seq", _SEQ, primary_key=True, autoincrement=True),
+    Column("user_id", BigInteger, nullable=False),
+    Column("movie_id", BigInteger, nullable=False),
+    Column("rating", Float, nullable=False),
+    Column("timestamp", BigInteger, nullable=False),  # when it happened (Unix seconds)
+    Column("event_id", String(MAX_EVENT_ID), nullable=True, unique=True),
+    Column("received_at", Float, nullable=False),  # when the store took it (Unix seconds)
+    Index("ix_feedback_events_user", "user_id", "timestamp", "seq"),
+    sqlite_autoincrement=True,  # never reuse a seq, even after deletes
+)
+changes_table = Table(
+    "feedback_changes", metadata,
+    Column("seq", _SEQ, primary_key=True, autoincrement=True),
+    Column("user_id", BigInteger, nullable=False),
+    Column("at", Float, nullable=False),
+    sqlite_autoincrement=True,
+)
+schema_table = Table("feedback_schema", metadata, Column("version", Integer, primary_key=True))
+
+CHANGES_KEPT_SECONDS = 24 * 3600  # a replica that polls less often than this reloads all
+
+
+class StoreError(ValueError):
+    """The store's URL or schema is wrong: a configuration error, not an outage."""
+
+
+class StoreUnavailable(Exception):
+    """The database cannot be reached or refused the operation; try again later."""
+
+
+@dataclass(frozen=True)
+class Event:
+    """One rating as a client posted it (``timestamp``: Unix seconds)."""
+
+    user_id: int
+    movie_id: int
+    rating: float
+    timestamp: int
+    event_id: str | None = None
+
+
+@dataclass(frozen=True)
+class StoredEvent(Event):
+    seq: int = 0
+    received_at: float = 0.0
+
+
+def normalise_url(url: str) -> URL:
+    """``sqlite:///path`` or ``postgresql://user:pass@host/db`` (psycopg 3 is the driver)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise StoreError(f"FEEDBACK_URL {url!r} is not a database URL: {exc}") from None
+    backend = parsed.get_backend_name()
+    if backend in ("postgresql", "postgres"):
+        return parsed.set(drivername="postgresql+psycopg")
+    if backend == "sqlite":
+        if not parsed.database or parsed.database == ":memory:":
+            raise StoreError("FEEDBACK_URL: sqlite needs a file path (sqlite:///path/to/file); "
+                             "an in-memory store would lose every event on restart")
+        return parsed.set(drivername="sqlite")
+    raise StoreError(f"FEEDBACK_URL: unsupported database {backend!r}; use sqlite:///path or "
+                     f"postgresql://user:password@host:port/database")
+
+
+def _refused(exc: DBAPIError) -> bool:
+    """The server cannot be reached at all (retrying the schema set-up would not help)."""
+    text = str(exc.orig)
+    return "connection" in text.lower() and ("refused" in text or "failed" in text)
+
+
+def _unavailable(exc: Exception) -> StoreUnavailable:
+    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return StoreUnavailable(text[0] if text else type(exc).__name__)
+
+
+class FeedbackStore:
+    """Events of one database. Every method is blocking (call it from a worker thread in async
+    code) and raises :class:`StoreUnavailable` when the database is out of reach."""
+
+    def __init__(self, url: str, *, max_per_user: int = DEFAULT_MAX_PER_USER,
+                 connect_timeout: float = 5.0) -> None:
+        self.url = normalise_url(url)
+        self.max_per_user = max_per_user
+        self.backend = self.url.get_backend_name()
+        self.engine = self._engine(connect_timeout)
+        self._ready = False
+        self._open_lock = threading.Lock()
+
+    def _engine(self, timeout: float) -> Engine:
+        if self.backend == "sqlite":
+            path = Path(str(self.url.database))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            engine = create_engine(self.url, connect_args={"timeout": 30})
+
+            @event.listens_for(engine, "connect")
+            def _pragmas(connection: Any, _record: Any) -> None:
+                cursor = connection.cursor()
+                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA synchronous=FULL")
+                cursor.execute("PRAGMA busy_timeout=30000")
+                cursor.close()
+
+            return engine
+        return create_engine(self.url, pool_size=8, max_overflow=24, pool_pre_ping=True,
+                             pool_timeout=timeout,
+                             connect_args={"connect_timeout": max(1, int(timeout))})
+
+    @property
+    def description(self) -> str:
+        """The URL without its password (for logs, /ready and the manifest)."""
+        return self.url.set(drivername=self.backend).render_as_string(hide_password=True)
+
+    # ---------------------------------------------------------------- schema
+
+    def open(self) -> None:
+        """Create the tables on first use and check the schema version (idempotent; safe
+        when several threads or processes open the same new store at once)."""
+        with self._open_lock:
+            if self._ready:
+                return
+            for attempt in range(3):
+                try:
+                    versions = self._create()
+                    break
+                except DBAPIError as exc:
+                    if attempt == 2 or exc.connection_invalidated or _refused(exc):
+                        raise _unavailable(exc) from exc
+                    time.sleep(0.1 * (attempt + 1))  # another process was creating them
+            if versions != [SCHEMA_VERSION]:
+                raise StoreError(f"{self.description}: feedback schema version {versions}, "
+                                 f"this code reads version {SCHEMA_VERSION}")
+            self._ready = True
+
+    def _create(self) -> list[int]:
+        metadata.create_all(self.engine)
+        with self.engine.begin() as connection:
+            versions = [int(v) for v in connection.scalars(select(schema_table.c.version))]
+            if not versions:
+                connection.execute(schema_table.insert(), {"version": SCHEMA_VERSION})
+                versions = [SCHEMA_VERSION]
+        return versions
+
+    def _run(self, work: Any) -> Any:
+        """``work(connection)`` in one transaction, after open(); database errors become
+        StoreUnavailable."""
+        self.open()
+        try:
+            with self.engine.begin() as connection:
+                return work(connection)
+        except (DBAPIError, PoolTimeout) as exc:
+            raise _unavailable(exc) from exc
+
+    def ping(self) -> None:
+        self._run(lambda connection: connection.scalar(select(1)))
+
+    # ---------------------------------------------------------------- writes
+
+    def add(self, events: Sequence[Event]) -> list[bool]:
+        """Store ``events`` in one transaction; for each, True if stored now, False if an event
+        with its ``event_id`` was already stored (idempotent retries). Users above
+        ``max_per_user`` events lose their oldest (by timestamp, then arrival)."""
+        insert = (postgresql.insert if self.backend == "postgresql" else sqlite.insert)(
+            events_table).on_conflict_do_nothing(index_elements=["event_id"]).returning(
+            events_table.c.seq)
+
+        def work(connection: Any) -> list[bool]:
+            now = time.time()
+            stored = []
+            for item in events:
+                result = connection.execute(insert, {
+                    "user_id": item.user_id, "movie_id": item.movie_id,
+                    "rating": float(item.rating), "timestamp": int(item.timestamp),
+                    "event_id": item.event_id, "received_at": now})
+                stored.append(result.first() is not None)  # no row: a duplicate
+            users = sorted({e.user_id for e, new in zip(events, stored, strict=True) if new})
+            for user in users:
+                self._prune(connection, user)
+            self._changed(connection, users, now)
+            return stored
+
+        return list(self._run(work))
+
+    def _prune(self, connection: Any, user: int) -> None:
+        count = connection.scalar(select(func.count()).select_from(events_table)
+                                  .where(events_table.c.user_id == user))
+        if count <= self.max_per_user:
+            return
+        oldest = (select(events_table.c.seq).where(events_table.c.user_id == user)
+                  .order_by(events_table.c.timestamp.desc(), events_table.c.seq.desc())
+                  .offset(self.max_per_user))
+        # PostgreSQL and SQLite both take a subquery here; MySQL would not (not supported).
+        connection.execute(delete(events_table).where(events_table.c.seq.in_(
+            select(oldest.subquery().c.seq))))
+
+    def _changed(self, connection: Any, users: Iterable[int], now: float) -> None:
+        rows = [{"user_id": user, "at": now} for user in users]
+        if rows:
+            connection.execute(changes_table.insert(), rows)
+
+    def delete_user(self, user_id: int) -> int:
+        """Erase every event of ``user_id``; returns how many there were."""
+        def work(connection: Any) -> int:
+            result = connection.execute(delete(events_table)
+                                        .where(events_table.c.user_id == user_id))
+            self._changed(connection, [user_id], time.time())
+            return int(result.rowcount)
+
+        return int(self._run(work))
+
+    # ---------------------------------------------------------------- reads
+
+    def events_of(self, user_id: int, *, offset: int = 0,
+                  limit: int | None = None) -> tuple[int, list[StoredEvent]]:
+        """(how many events ``user_id`` has, a page of them newest first)."""
+        def work(connection: Any) -> tuple[int, list[StoredEvent]]:
+            where = events_table.c.user_id == user_id
+            total = connection.scalar(select(func.count()).select_from(events_table)
+                                      .where(where))
+            query = (select(events_table).where(where)
+                     .order_by(events_table.c.timestamp.desc(), events_table.c.seq.desc())
+                     .offset(offset).limit(limit))
+            return int(total), [_stored(row) for row in connection.execute(query)]
+
+        total, page = self._run(work)
+        return total, page
+
+    def history(self, user_id: int) -> list[StoredEvent]:
+        """Every event of ``user_id``, oldest first (timestamp, then arrival)."""
+        query = (select(events_table).where(events_table.c.user_id == user_id)
+                 .order_by(events_table.c.timestamp, events_table.c.seq))
+        return list(self._run(lambda c: [_stored(row) for row in c.execute(query)]))
+
+    def users(self) -> tuple[int, set[int]]:
+        """(the latest change sequence number, every user with at least one event)."""
+        def work(connection: Any) -> tuple[int, set[int]]:
+            last = connection.scalar(select(func.max(changes_table.c.seq))) or 0
+            found = connection.scalars(select(events_table.c.user_id).distinct()).all()
+            return int(last), {int(user) for user in found}
+
+        last, found = self._run(work)
+        return last, found
+
+    def changes_since(self, seq: int, since: float) -> tuple[int, set[int]] | None:
+        """(the latest change, users touched after change ``seq`` or at ``since`` or later);
+        None when changes after ``seq`` were already discarded (the caller reloads everything
+        with ``users``). The time window catches a PostgreSQL transaction that took a lower
+        seq but committed after a higher one was read."""
+        def work(connection: Any) -> tuple[int, set[int]] | None:
+            connection.execute(delete(changes_table).where(
+                changes_table.c.at < time.time() - CHANGES_KEPT_SECONDS))
+            first = connection.scalar(select(func.min(changes_table.c.seq)))
+            if first is not None and seq and first > seq + 1:
+                return None
+            rows = connection.execute(
+                select(changes_table.c.seq, changes_table.c.user_id)
+                .where((changes_table.c.seq > seq) | (changes_table.c.at >= since))).all()
+            last = max((int(row.seq) for row in rows), default=seq)
+            return max(last, seq), {int(row.user_id) for row in rows}
+
+        result: tuple[int, set[int]] | None = self._run(work)
+        return result
+
+    def all_events(self) -> list[StoredEvent]:
+        """Every stored event in arrival order (for training)."""
+        query = select(events_table).order_by(events_table.c.seq)
+        return list(self._run(lambda c: [_stored(row) for row in c.execute(query)]))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _stored(row: Any) -> StoredEvent:
+    return StoredEvent(user_id=int(row.user_id), movie_id=int(row.movie_id),
+                       rating=float(row.rating), timestamp=int(row.timestamp),
+                       event_id=row.event_id, seq=int(row.seq),
+                       received_at=float(row.received_at))

@@ -1,0 +1,138 @@
+"""The feedback store's contract, run against SQLite on disk and a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import update
+
+import feedback_store as fs
+from feedback_store import Event, FeedbackStore, StoreError, StoreUnavailable
+from tests.postgres import PostgresServer
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A new, empty store of each kind."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/nested/feedback.sqlite"
+        return
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    database = f"test_{time.monotonic_ns()}"
+    admin = FeedbackStore(server.url)
+    with admin.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{database}"')
+    admin.close()
+    yield server.url.rsplit("/", 1)[0] + f"/{database}"
+
+
+def test_add_is_idempotent_by_event_id(url: str) -> None:
+    store = FeedbackStore(url)
+    first = store.add([Event(1, 10, 4.0, 100, "a"), Event(1, 11, 2.0, 101, "a"),
+                       Event(1, 12, 5.0, 102), Event(1, 12, 5.0, 102)])
+    assert first == [True, False, True, True]  # no event_id: no idempotency asked for
+    assert store.add([Event(1, 10, 4.0, 100, "a"), Event(2, 10, 3.0, 5, "b")]) == [False, True]
+    total, page = store.events_of(1)
+    assert total == 3 and [e.movie_id for e in page] == [12, 12, 10]  # newest first
+    assert [e.event_id for e in store.history(1)] == ["a", None, None]  # oldest first
+    assert store.events_of(1, offset=1, limit=1)[1][0].movie_id == 12
+    store.close()
+
+
+def test_oldest_events_are_dropped_above_the_bound(url: str) -> None:
+    store = FeedbackStore(url, max_per_user=3)
+    store.add([Event(7, movie, 4.0, timestamp) for movie, timestamp in
+               [(1, 50), (2, 10), (3, 40), (4, 30), (5, 20)]])
+    assert [e.movie_id for e in store.history(7)] == [4, 3, 1]
+    store.add([Event(7, 6, 4.0, 60)])
+    assert [e.movie_id for e in store.history(7)] == [3, 1, 6]
+    store.close()
+
+
+def test_erasure_and_change_log(url: str) -> None:
+    store = FeedbackStore(url)
+    start = time.time()
+    store.add([Event(1, 10, 4.0, 1), Event(2, 10, 4.0, 1), Event(2, 11, 4.0, 2)])
+    cursor, users = store.users()
+    assert users == {1, 2}
+    assert store.delete_user(2) == 2
+    assert store.history(2) == [] and store.users()[1] == {1}
+    changes = store.changes_since(cursor, start + 3600)
+    assert changes is not None and changes[1] == {2} and changes[0] > cursor
+    assert store.changes_since(0, start + 3600) == (changes[0], {1, 2})
+    store.close()
+
+
+def test_concurrent_writers_lose_and_duplicate_nothing(url: str) -> None:
+    """32 threads, each posting 20 events once and then all of them again (a retrying
+    client): every event stored exactly once."""
+    store = FeedbackStore(url)
+    store.open()
+    errors: list[BaseException] = []
+
+    def writer(worker: int) -> None:
+        try:
+            events = [Event(worker, movie, 4.0, movie, f"{worker}-{movie}")
+                      for movie in range(1, 21)]
+            for item in events:
+                store.add([item])
+            assert store.add(events) == [False] * 20
+        except BaseException as exc:  # noqa: BLE001 (reported below)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(worker,)) for worker in range(1, 33)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors[0]
+    assert len(store.all_events()) == 32 * 20
+    assert all(store.events_of(worker)[0] == 20 for worker in range(1, 33))
+    store.close()
+
+
+def test_schema_version_is_checked(url: str) -> None:
+    store = FeedbackStore(url)
+    store.open()
+    with store.engine.begin() as connection:
+        connection.execute(update(fs.schema_table).values(version=99))
+    store.close()
+    with pytest.raises(StoreError, match=r"schema version \[99\], this code reads version 1"):
+        FeedbackStore(url).ping()
+
+
+def test_sqlite_file_is_created_in_wal_mode(tmp_path: Path) -> None:
+    path = tmp_path / "deep" / "er" / "feedback.sqlite"
+    store = FeedbackStore(f"sqlite:///{path}")
+    store.add([Event(1, 2, 3.0, 4)])
+    store.close()
+    with sqlite3.connect(path) as connection:
+        assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert connection.execute("SELECT version FROM feedback_schema").fetchall() == [(1,)]
+
+
+@pytest.mark.parametrize(("url", "message"), [
+    ("sqlite://", "needs a file path"), ("sqlite:///:memory:", "needs a file path"),
+    ("mysql://u@h/db", "unsupported database 'mysql'"), ("not a url", "not a database URL"),
+])
+def test_bad_urls_are_refused(url: str, message: str) -> None:
+    with pytest.raises(StoreError, match=message):
+        FeedbackStore(url)
+
+
+def test_unreachable_server_is_reported_not_hung(postgres_server: PostgresServer) -> None:
+    """A store on a port nothing listens on: StoreUnavailable, quickly."""
+    from tests.servers import free_port
+
+    store = FeedbackStore(f"postgresql://recommender@127.0.0.1:{free_port()}/postgres",
+                          connect_timeout=2)
+    start = time.perf_counter()
+    with pytest.raises(StoreUnavailable, match="127.0.0.1"):
+        store.add([Event(1, 2, 3.0, 4)])
+    assert time.perf_counter() - start < 10
+    assert "@127.0.0.1" in store.description and "psycopg" not in store.description
