@@ -180,7 +180,7 @@ def main() -> None:
     for seed in range(args.seeds):
         rows.append(run_seed(dataset, seed, retrain=args.retrain, progress=not args.quiet))
         print(json.dumps(rows[-1]), flush=True)
-    names = [k for k, v in rows[0].items() if isinstance(v, float)]
+    names = [k for k, v in rows[0].items() if isinstance(v, float) and k != "fit_seconds"]
     print(f"\n{dataset.name}, temporal split, {len(rows)} seed(s), {rows[0]['users']} users, "
           f"{rows[0]['fed_ratings']} fed ratings ({rows[0]['fed_likes']} likes)\n")
     print("| ranking of the held likes | NDCG@10 | per seed |")
