@@ -6,7 +6,7 @@ DATA ?= ml-latest-small
 MODEL_DIR ?= models
 PORT ?= 8000
 
-.PHONY: run serve train test lint bench clean
+.PHONY: run serve train test lint bench screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,8 +33,11 @@ lint: $(VENV)/.installed  ## ruff (imports, bugbear, ...), mypy and bandit on th
 	$(BIN)/mypy app training bundle_format.py feedback_store.py
 	$(BIN)/bandit -q -r app training bundle_format.py feedback_store.py
 
-bench: $(VENV)/.installed
-	$(BIN)/python benchmarks/bench_load.py
+bench: $(VENV)/.installed  ## serving benchmark against the trivial app (needs wrk)
+	$(BIN)/python -m benchmarks.bench_serving --model-dir $(MODEL_DIR)
+
+screenshots: $(MODEL_DIR)/current  ## the README's screenshots of the page (needs chromium)
+	$(BIN)/python -m benchmarks.screenshots --model-dir $(MODEL_DIR) --out docs/img
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

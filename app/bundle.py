@@ -25,7 +25,8 @@ class Bundle:
     keras_model: Any
     item_position: dict[int, int] = field(default_factory=dict)
     user_position: dict[int, int] = field(default_factory=dict)
-    genre_masks: dict[str, np.ndarray] = field(default_factory=dict)
+    genres: list[str] = field(default_factory=list)  # as the movies file spells them
+    genre_masks: dict[str, np.ndarray] = field(default_factory=dict)  # by lower-case name
     popularity_order: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     cold: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
     neighbour_cache: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)

@@ -151,6 +151,7 @@ def _index_lookups(bundle: Bundle) -> None:
     bundle.item_position = {int(m): i for i, m in enumerate(arrays["item_ids"].tolist())}
     bundle.user_position = {int(u): i for i, u in enumerate(arrays["user_ids"].tolist())}
     names = sorted({g for movie in bundle.movies for g in movie["genres"]})
+    bundle.genres = names
     for name in names:
         mask = np.fromiter((name in movie["genres"] for movie in bundle.movies), dtype=bool,
                            count=len(bundle.movies))

@@ -13,6 +13,7 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from threadpoolctl import threadpool_limits
 
@@ -20,7 +21,7 @@ from app.errors import BundleError, ServiceError
 from app.feedback import Feedback
 from app.limits import BodySizeLimit
 from app.metrics import RELOADS, MetricsMiddleware, set_model_version
-from app.routes import feedback, movies, ops, recommend
+from app.routes import feedback, movies, ops, page, recommend, users
 from app.settings import Settings, get_settings
 from app.state import ModelState
 from feedback_store import FeedbackStore
@@ -63,8 +64,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware)
-    for module in (recommend, feedback, movies, ops):
+    for module in (recommend, feedback, users, movies, ops, page):
         app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=page.STATIC), name="static")
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

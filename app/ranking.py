@@ -24,14 +24,21 @@ from feedback_store import Event
 Strategy = Literal["personalized", "cold_start", "history"]
 
 
-def top_k(scores: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the ``k`` highest finite scores, best first (ties: lower index first)."""
+def top_k(scores: np.ndarray, k: int, offset: int = 0) -> np.ndarray:
+    """Indices of the highest finite scores from rank ``offset`` (0 = best) to
+    ``offset + k``, best first; ties go to the lower index, so pages of one ranking never
+    overlap or skip."""
+    if offset:
+        return top_k(scores, offset + k)[offset:]
     k = min(k, len(scores))
     if k <= 0:
         return np.zeros(0, dtype=np.int64)
-    best = np.argpartition(scores, len(scores) - k)[len(scores) - k:]
-    best = best[np.isfinite(scores[best])]  # fewer than k candidates left after filtering
-    return best[np.lexsort((best, -scores[best]))]
+    cut = scores[np.argpartition(scores, len(scores) - k)[len(scores) - k:]].min()
+    # Every score at the cut competes, not the arbitrary subset argpartition picked: with
+    # ties there, the lower index wins and a shorter list is a prefix of a longer one.
+    best = np.flatnonzero(scores >= cut) if np.isfinite(cut) else np.flatnonzero(
+        np.isfinite(scores))  # fewer than k candidates left after filtering
+    return best[np.lexsort((best, -scores[best]))][:k]
 
 
 def ranked_json(bundle: Bundle, indices: np.ndarray, scores: np.ndarray) -> str:
@@ -53,9 +60,14 @@ def positions(bundle: Bundle, movie_ids: list[int]) -> tuple[list[int], list[int
 
 
 def apply_filters(bundle: Bundle, scores: np.ndarray, *, seen: np.ndarray,
-                  genres: list[str] | None, exclude: list[int] | None) -> np.ndarray:
+                  genres: list[str] | None, exclude: list[int] | None,
+                  new: bool = False) -> np.ndarray:
+    """``scores`` with -inf where a movie must not come back: ``seen``, ``exclude``, outside
+    ``genres``, and with ``new`` every movie someone rated in the training data."""
     scores = scores.astype(np.float32, copy=False)  # every caller passes a fresh array
     scores[seen] = -np.inf
+    if new:
+        scores[~bundle.cold] = -np.inf
     if exclude:
         known, _ = positions(bundle, exclude)
         scores[known] = -np.inf
@@ -107,36 +119,38 @@ def user_scores(bundle: Bundle, user_id: int, events: Sequence[Event], *, age: i
 
 def for_user(bundle: Bundle, user_id: int, k: int, *, genres: list[str] | None,
              exclude: list[int] | None, age: int | None, gender: str | None,
-             occupation: str | None, events: Sequence[Event] = ()) -> bytes:
+             occupation: str | None, events: Sequence[Event] = (), offset: int = 0,
+             new: bool = False) -> bytes:
     scores, seen, strategy = user_scores(bundle, user_id, events, age=age, gender=gender,
                                          occupation=occupation)
-    scores = apply_filters(bundle, scores, seen=seen, genres=genres, exclude=exclude)
-    best = top_k(scores, k)
+    scores = apply_filters(bundle, scores, seen=seen, genres=genres, exclude=exclude, new=new)
+    best = top_k(scores, k, offset)
     return render.recommendations_json(user_id=user_id, version_json=bundle.version_json,
                                        strategy=strategy, items=ranked_json(bundle, best, scores))
 
 
 def for_visitor(bundle: Bundle, liked: list[int], k: int, *, age: int | None,
                 gender: str | None, occupation: str | None, genres: list[str] | None,
-                exclude: list[int] | None) -> bytes:
+                exclude: list[int] | None, offset: int = 0, new: bool = False) -> bytes:
     known, unknown = positions(bundle, liked)
     inputs = anonymous_inputs(bundle, known, age, gender, occupation)
     scores = bundle.scorer.scores(inputs)[0]
     seen = np.asarray(known, dtype=np.int64)
-    scores = apply_filters(bundle, scores, seen=seen, genres=genres, exclude=exclude)
-    best = top_k(scores, k)
+    scores = apply_filters(bundle, scores, seen=seen, genres=genres, exclude=exclude, new=new)
+    best = top_k(scores, k, offset)
     return render.recommendations_json(user_id=None, version_json=bundle.version_json,
                                        strategy="history" if known else "cold_start",
                                        items=ranked_json(bundle, best, scores), unknown=unknown)
 
 
-def similar(bundle: Bundle, movie_id: int, k: int) -> bytes:
+def similar(bundle: Bundle, movie_id: int, k: int, offset: int = 0) -> bytes:
     index = bundle.item_position.get(movie_id)
     if index is None:
         raise UnknownMovie(movie_id)
-    neighbours, distances = bundle.neighbours(index, k + 1)
+    neighbours, distances = bundle.neighbours(index, offset + k + 1)
     keep = (neighbours != index) & (neighbours >= 0)  # FAISS pads with -1
-    chosen, similarity = neighbours[keep][:k], distances[keep][:k]
+    chosen = neighbours[keep][offset:offset + k]
+    similarity = distances[keep][offset:offset + k]
     return render.similar_json(
         movie_id=movie_id, title_json=json.dumps(bundle.movies[index]["title"],
                                                  ensure_ascii=False),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import Response
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
 
 MAX_LIKED = 1000  # the most ids `liked` may hold (MAX_LIKED in the settings can lower it)
 
@@ -53,6 +53,10 @@ class Recommendations(BaseModel):
 
 
 MAX_ID = 2_147_483_647
+MAX_OFFSET = 10_000
+OFFSET_HELP = ("skip this many of the best (paging: offset=10&k=10 is the second page); pages "
+               "of one bundle and feedback state never overlap")
+NEW_HELP = "new arrivals only: movies nobody rated in the training data"
 
 
 class RecommendQuery(BaseModel):
@@ -71,6 +75,8 @@ class RecommendQuery(BaseModel):
     age: int | None = Field(None, ge=1, le=120, description="for users the model never saw")
     gender: str | None = Field(None, pattern="^[MFmf]$", description="M or F")
     occupation: str | None = Field(None, max_length=100)
+    offset: int = Field(0, ge=0, le=MAX_OFFSET, description=OFFSET_HELP)
+    new: bool = Field(False, description=NEW_HELP)
 
 
 class AnonymousRequest(BaseModel):
@@ -84,6 +90,8 @@ class AnonymousRequest(BaseModel):
     k: JsonInt | None = Field(None, ge=1, le=1000)
     genres: list[str] | None = Field(None, max_length=50)
     exclude: list[JsonInt] | None = Field(None, max_length=10_000)
+    offset: JsonInt = Field(0, ge=0, le=MAX_OFFSET, description=OFFSET_HELP)
+    new: StrictBool = Field(False, description=NEW_HELP)
 
 
 class SimilarQuery(BaseModel):
@@ -91,6 +99,7 @@ class SimilarQuery(BaseModel):
 
     movie_id: int = Field(ge=1, le=MAX_ID, description="the dataset's movie id")
     k: int | None = Field(None, ge=1, le=1000, description="how many movies (default 10)")
+    offset: int = Field(0, ge=0, le=MAX_OFFSET, description=OFFSET_HELP)
 
 
 class SimilarMovies(BaseModel):
@@ -106,6 +115,10 @@ class Movie(BaseModel):
     genres: list[str]
     year: int | None
     cold: bool = Field(description="no ratings in the training data")
+
+
+class Genres(BaseModel):
+    genres: list[str] = Field(description="every genre of the live bundle's movies")
 
 
 class MovieSearch(BaseModel):
@@ -189,6 +202,16 @@ class FeedbackStatus(BaseModel):
     ok: bool
     error: str | None
     users: int | None = Field(description="users with feedback (null until the store answered)")
+
+
+class UserProfile(BaseModel):
+    user_id: int
+    known: bool = Field(description="the live bundle was trained with this user's ratings")
+    ratings_in_training: int
+    liked_in_training: list[Movie] = Field(description="their most recent training likes "
+                                           "(the model's history input), newest first")
+    feedback_events: int | None = Field(description="events stored since (null when the "
+                                        "store is unavailable)")
 
 
 class Health(BaseModel):

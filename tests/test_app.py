@@ -360,9 +360,10 @@ def test_openapi_documents_the_hot_routes_parameters(client: TestClient) -> None
     spec = client.get("/openapi.json").json()["paths"]
     recommend = {p["name"]: p["in"] for p in spec["/recommend/{user_id}"]["get"]["parameters"]}
     assert recommend == {"user_id": "path", "k": "query", "genres": "query", "exclude": "query",
-                         "age": "query", "gender": "query", "occupation": "query"}
+                         "age": "query", "gender": "query", "occupation": "query",
+                         "offset": "query", "new": "query"}
     similar = {p["name"]: p["in"] for p in spec["/similar/{movie_id}"]["get"]["parameters"]}
-    assert similar == {"movie_id": "path", "k": "query"}
+    assert similar == {"movie_id": "path", "k": "query", "offset": "query"}
     bad = client.get("/recommend/0").json()["detail"][0]
     assert bad["loc"] == ["path", "user_id"]
 
@@ -378,3 +379,50 @@ def test_score_table_equals_per_request_scoring(models: Path) -> None:
             np.testing.assert_allclose(table.scorer.known_user_scores(user, daytime, weekend),
                                        direct.scorer.known_user_scores(user, daytime, weekend),
                                        rtol=2e-6, atol=1e-5)
+
+
+@pytest.mark.parametrize("path", ["/recommend/5", "/similar/3", "/recommend/999999"])
+def test_offset_pages_a_ranking_without_overlap(client: TestClient, path: str) -> None:
+    whole = [i["movie_id"] for i in client.get(f"{path}?k=30").json()["items"]]
+    pages = [[i["movie_id"] for i in client.get(f"{path}?k=10&offset={o}").json()["items"]]
+             for o in (0, 10, 20)]
+    assert len(whole) == 30 and sum(pages, []) == whole
+    assert client.get(f"{path}?offset=10001").status_code == 422
+
+
+def test_visitor_offset_and_new_arrivals(client: TestClient) -> None:
+    body = {"liked": [1, 2, 3], "k": 10}
+    whole = client.post("/recommend", json={**body, "k": 20}).json()["items"]
+    second = client.post("/recommend", json={**body, "offset": 10}).json()["items"]
+    assert second == whole[10:]
+    new = client.post("/recommend", json={**body, "new": True}).json()["items"]
+    cold = {m["movie_id"] for m in client.get("/movies?search=cold&limit=100").json()["items"]
+            if m["cold"]}
+    assert new and {i["movie_id"] for i in new} <= cold
+    known = client.get("/recommend/5?k=50&new=true").json()["items"]
+    assert {i["movie_id"] for i in known} == cold  # the planted release has 8 unrated movies
+    assert client.post("/recommend", json={**body, "new": "yes"}).status_code == 422
+
+
+def test_genres_and_user_profile(client: TestClient, models: Path) -> None:
+    assert client.get("/genres").json() == {"genres": ["Action", "Comedy", "Drama", "Horror"]}
+    profile = client.get("/users/5").json()
+    assert profile["known"] is True and profile["ratings_in_training"] == len(_seen(models, 5))
+    liked = [m["movie_id"] for m in profile["liked_in_training"]]
+    assert liked and set(liked) <= _seen(models, 5)
+    assert all("Comedy" in m["genres"] for m in profile["liked_in_training"])  # 5 % 4 == 1
+    assert profile["feedback_events"] == 0
+    unknown = client.get("/users/999999").json()
+    assert unknown == {"user_id": 999999, "known": False, "ratings_in_training": 0,
+                       "liked_in_training": [], "feedback_events": 0}
+    assert client.get("/users/0").status_code == 422
+
+
+def test_the_page_is_served_with_its_assets(client: TestClient) -> None:
+    page = client.get("/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    for asset in ("/static/app.js", "/static/style.css"):
+        assert asset in page.text
+        assert client.get(asset).status_code == 200
+    assert "http" not in page.text.replace("http-equiv", "")  # nothing from elsewhere
+    assert "/" not in client.get("/openapi.json").json()["paths"]  # the API is unchanged

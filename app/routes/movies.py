@@ -5,11 +5,13 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from app import ranking
+from app.bundle import Bundle
 from app.deps import BundleDep, openapi_parameters, parameters, serving
 from app.errors import UnknownMovie
 from app.schemas import (
     MAX_ID,
     ErrorBody,
+    Genres,
     Movie,
     MovieSearch,
     SimilarMovies,
@@ -29,10 +31,10 @@ async def similar_movies(request: Request) -> Response:
     query = parameters(SimilarQuery, request)
     current = serving(request)
     k = min(query.k or current.settings.default_k, current.settings.max_k)
-    return json_response(ranking.similar(current.bundle, query.movie_id, k))
+    return json_response(ranking.similar(current.bundle, query.movie_id, k, query.offset))
 
 
-def _movie(bundle: BundleDep, index: int) -> Movie:
+def movie_of(bundle: Bundle, index: int) -> Movie:
     record = bundle.movies[index]
     return Movie(movie_id=record["movie_id"], title=record["title"], genres=record["genres"],
                  year=record["year"], cold=bool(bundle.cold[index]))
@@ -47,7 +49,13 @@ async def search_movies(bundle: BundleDep,
     found = [i for i in bundle.popularity_order.tolist()
              if needle in bundle.movies[i]["title"].casefold()]
     return MovieSearch(query=search, total=len(found),
-                       items=[_movie(bundle, i) for i in found[:limit]])
+                       items=[movie_of(bundle, i) for i in found[:limit]])
+
+
+@router.get("/genres", response_model=Genres, responses={503: {"model": ErrorBody}})
+async def genres(bundle: BundleDep) -> Genres:
+    """The genres `genres=` filters by (case-insensitive)."""
+    return Genres(genres=bundle.genres)
 
 
 @router.get("/movies/{movie_id}", response_model=Movie, responses={404: {"model": ErrorBody}})
@@ -55,4 +63,4 @@ async def get_movie(movie_id: ID, bundle: BundleDep) -> Movie:
     index = bundle.item_position.get(movie_id)
     if index is None:
         raise UnknownMovie(movie_id)
-    return _movie(bundle, index)
+    return movie_of(bundle, index)

@@ -59,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
                           help="comma-separated subset (default: every model and baseline)")
     evaluate.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                           help=settings_help)
+    evaluate.add_argument("--report-dir", default="reports",
+                          help="where the table (.md) and its chart (.png, .svg) are written, "
+                          "as DATASET-PROTOCOL.* (default: reports)")
 
     download = commands.add_parser("download", help="download and verify a release")
     download.add_argument("release", help="release name, e.g. ml-1m")
@@ -129,7 +132,7 @@ def _run(args: argparse.Namespace) -> int:
         config = _hybrid_config(args)
         path = resolve_data(args.data, progress=progress)
         import_keras()
-        from training.commands.evaluate import format_table, run_benchmark
+        from training.commands.evaluate import format_table, run_benchmark, write_report
         from training.data.dataset import load_dataset
         from training.models import registry
 
@@ -139,7 +142,11 @@ def _run(args: argparse.Namespace) -> int:
         dataset = load_dataset(path, progress=progress)
         rows = run_benchmark(dataset, args.protocol, args.seeds, models, progress=progress,
                              hybrid=config)
-        print(format_table(rows, f"{dataset.name}, {args.protocol} protocol, "
-                                 f"{args.seeds} seed(s)"))
+        title = f"{dataset.name}, {args.protocol} protocol, {args.seeds} seed(s)"
+        table = format_table(rows, title)
+        print(table)
+        for path in write_report(rows, table, title,
+                                 Path(args.report_dir) / f"{dataset.name}-{args.protocol}"):
+            print(f"wrote {path}")
         return 0
     raise TrainingError(f"unknown command {args.command!r}")

@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -13,6 +14,7 @@ from training.data.dataset import MovieLensDataset
 from training.data.interactions import build_interactions
 from training.data.splits import make_split
 from training.errors import TrainingError
+from training.evaluation.charts import metrics_chart
 from training.evaluation.protocol import evaluate
 from training.models import registry
 from training.models.config import HybridConfig
@@ -86,3 +88,12 @@ def format_table(rows: list[Row], title: str) -> str:
             continue
         lines.append(f"| {row.model} | " + " | ".join(row.summary(c) for c in COLUMNS) + " |")
     return "\n".join(lines)
+
+
+def write_report(rows: list[Row], table: str, title: str, stem: Path) -> list[Path]:
+    """The table as ``stem``.md and its chart as ``stem``.png and ``stem``.svg."""
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    markdown = stem.with_suffix(".md")
+    markdown.write_text(table + "\n")
+    runs = {row.model: row.runs for row in rows if not row.skipped}
+    return [markdown, *metrics_chart(runs, title, stem)]
