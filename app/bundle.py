@@ -3,6 +3,7 @@ index and the lookups a request needs, built once per bundle."""
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,9 @@ class Bundle:
     cold: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
     neighbour_cache: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     movie_json: list[str] = field(default_factory=list)  # app.render.movie_fragments
+    # users with feedback: (their events, context-free score row, rated indices), LRU
+    fresh_users: OrderedDict[int, tuple[Any, np.ndarray, np.ndarray]] = field(
+        default_factory=OrderedDict)
     version_json: str = '""'
 
     @property

@@ -41,6 +41,7 @@ class Feedback:
         self._cache: OrderedDict[int, tuple[StoredEvent, ...]] = OrderedDict()
         self._cursor = 0
         self._since = 0.0
+        self._applied: dict[int, float] = {}  # change seqs applied within the overlap window
         self._writes = 0  # bumped by every invalidation: a read that overlapped one is not cached
 
     # ------------------------------------------------------------- the store, off the loop
@@ -91,10 +92,15 @@ class Feedback:
         if changes is None:
             await self.sync()
             return
-        self._cursor, changed = changes
+        fresh = [(seq, user) for seq, user in changes if seq not in self._applied]
         self._since = started - POLL_OVERLAP
+        self._cursor = max([cursor, *(seq for seq, _ in changes)])
+        self._applied = {seq: at for seq, at in self._applied.items() if at >= self._since}
+        self._applied.update((seq, started) for seq, _ in fresh)
+        if not fresh:
+            return
         self._writes += 1
-        for user in changed:
+        for _, user in fresh:
             self._cache.pop(user, None)
             self.users.add(user)  # confirmed (or dropped) by the next history() read
 

@@ -14,6 +14,7 @@ from app.bundle import Bundle
 from app.errors import InvalidRequest, UnknownMovie
 from app.inputs import (
     anonymous_inputs,
+    context_now,
     history_row,
     known_user_scores,
     user_inputs,
@@ -22,6 +23,7 @@ from app.inputs import (
 from feedback_store import Event
 
 Strategy = Literal["personalized", "cold_start", "history"]
+FRESH_BYTES = 64 << 20  # score rows of users with feedback a bundle keeps (LRU)
 
 
 def top_k(scores: np.ndarray, k: int, offset: int = 0) -> np.ndarray:
@@ -96,12 +98,15 @@ def user_scores(bundle: Bundle, user_id: int, events: Sequence[Event], *, age: i
     - unknown, with liked movies among the events: the visitor path on them (``history``);
     - otherwise popularity, or the user tower on the demographics given (``cold_start``)."""
     user = bundle.user_position.get(user_id)
+    if events and user is not None:
+        base, rated = fresh_user(bundle, user, events)
+        context = context_now()
+        scores = base + bundle.scorer.context_scores[int(context["daytime"][0]),
+                                                     int(context["weekend"][0])]
+        scores[rated] = -np.inf
+        return scores, bundle.seen(user), "personalized"
     if events:
         liked, rated = with_feedback(bundle, user, events)
-        if user is not None:
-            inputs = {**user_inputs(bundle, user), "history": history_row(bundle, liked)}
-            scores = bundle.scorer.scores(inputs)[0]
-            return scores, np.union1d(bundle.seen(user), rated), "personalized"
         if liked:
             inputs = anonymous_inputs(bundle, liked, age, gender, occupation)
             return bundle.scorer.scores(inputs)[0], rated, "history"
@@ -115,6 +120,26 @@ def user_scores(bundle: Bundle, user_id: int, events: Sequence[Event], *, age: i
     else:  # the user tower takes demographics alone: popularity shaped by them
         scores = bundle.scorer.scores(anonymous_inputs(bundle, [], age, gender, occupation))[0]
     return scores, seen, "cold_start"
+
+
+def fresh_user(bundle: Bundle, user: int, events: Sequence[Event]
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """(the context-free score row, the rated movie indices) of known user index ``user``
+    with their feedback ``events``: the user tower on the rebuilt history, minus its context
+    part, times every movie vector. Kept per user while the same events object comes back
+    (app.feedback hands out one tuple per user until their events change), so a request
+    costs what a score-table lookup costs: one row plus the context's row."""
+    cached = bundle.fresh_users.get(user)
+    if cached is not None and cached[0] is events:
+        bundle.fresh_users.move_to_end(user)
+        return cached[1], cached[2]
+    liked, rated = with_feedback(bundle, user, events)
+    inputs = {**user_inputs(bundle, user), "history": history_row(bundle, liked)}
+    base = bundle.scorer.base_scores(bundle.scorer.context_free_vector(inputs))
+    bundle.fresh_users[user] = (events, base, rated)
+    if len(bundle.fresh_users) > max(64, FRESH_BYTES // (4 * bundle.scorer.n_items)):
+        bundle.fresh_users.popitem(last=False)
+    return base, rated
 
 
 def for_user(bundle: Bundle, user_id: int, k: int, *, genres: list[str] | None,

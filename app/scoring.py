@@ -81,6 +81,10 @@ class FastScorer:
         zero = {**inputs, "daytime": np.zeros_like(inputs["daytime"]),
                 "weekend": np.zeros_like(inputs["weekend"])}
         self.user_base = self.user_vectors(zero) - self.context[0, 0]
+        # Each context's share of every movie's score, bias included (small: contexts x
+        # movies): a context-free score row plus one of these is a user's scores.
+        self.context_scores = (self.context @ self.item_vectors.T
+                               + self.item_bias).astype(np.float32)
 
     def precompute_scores(self, budget_bytes: int) -> bool:
         """Score every known user against every movie once, if that fits ``budget_bytes``.
@@ -92,9 +96,22 @@ class FastScorer:
         if self.user_base is None or len(self.user_base) * self.n_items * 4 > budget_bytes:
             return False
         self.user_scores = (self.user_base @ self.item_vectors.T).astype(np.float32)
-        self.context_scores = (self.context @ self.item_vectors.T
-                               + self.item_bias).astype(np.float32)
         return True
+
+    def context_free_vector(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        """One user's vector (``inputs`` of batch 1) without its context part: add
+        ``context[daytime, weekend]`` to get the user tower's output (after precompute_users)."""
+        zero = {**inputs, "daytime": np.zeros(1, np.int32), "weekend": np.zeros(1, np.int32)}
+        return (self.user_vectors(zero)[0] - self.context[0, 0]).astype(np.float32)
+
+    def vector_scores(self, vector: np.ndarray, daytime: int, weekend: int) -> np.ndarray:
+        """Every movie's score for a context-free user vector in a context (a new array)."""
+        return self.item_vectors @ (vector + self.context[daytime, weekend]) + self.item_bias
+
+    def base_scores(self, vector: np.ndarray) -> np.ndarray:
+        """The context-free part of every movie's score for a context-free user vector: add
+        ``context_scores[daytime, weekend]`` for the scores (the score table's arithmetic)."""
+        return (self.item_vectors @ vector).astype(np.float32)
 
     def known_user_scores(self, user: int, daytime: int, weekend: int) -> np.ndarray:
         """Scores of every movie for known user index ``user`` (after precompute_users); a new
@@ -103,8 +120,7 @@ class FastScorer:
             return self.user_scores[user] + self.context_scores[daytime, weekend]
         if self.user_base is None:
             raise RuntimeError("precompute_users first")
-        vector = self.user_base[user] + self.context[daytime, weekend]
-        return self.item_vectors @ vector + self.item_bias
+        return self.vector_scores(self.user_base[user], daytime, weekend)
 
     def scores(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
         """(batch, n_items) float32 scores of every movie."""

@@ -49,7 +49,8 @@ def measure(store: str, url: str, env: dict[str, str], users: np.ndarray, movies
     rows: list[dict[str, object]] = []
     try:
         wait_ready(f"{base}/ready")
-        fresh, plain = users[:500], users[500:1000]
+        fresh, plain = users[:500], users[500:]
+        posters = np.arange(10_000_000, 10_010_000)  # new users: the known ones stay as set
         with httpx.Client(base_url=base, timeout=60) as http:  # warm the store
             for user in fresh:
                 events = [{"user_id": int(user), "movie_id": int(m), "rating": 4.5}
@@ -57,7 +58,7 @@ def measure(store: str, url: str, env: dict[str, str], users: np.ndarray, movies
                 assert http.post("/feedback", json=events).status_code == 201
         for connections in args.connections:
             cases = {
-                f"POST /feedback ({store})": (post_script(users, movies), "/feedback"),
+                f"POST /feedback ({store})": (post_script(posters, movies), "/feedback"),
                 f"/recommend, fresh feedback ({store})": (lua_script(
                     [f"/recommend/{u}?k=10" for u in fresh]), "/"),
                 f"/recommend, no feedback ({store})": (lua_script(
@@ -68,6 +69,8 @@ def measure(store: str, url: str, env: dict[str, str], users: np.ndarray, movies
                 result = run_wrk(base, script, connections, args.duration)
                 rows.append({"endpoint": name, "connections": connections, **result})
                 print(json.dumps(rows[-1]), flush=True)
+        for user in plain[:20]:  # the no-feedback users really had none
+            assert httpx.get(f"{base}/users/{user}/feedback").json()["total"] == 0
         rows.append({"endpoint": f"service RSS ({store})", "rss_mib": rss_mib(service.pid)})
         stored = httpx.get(f"{base}/metrics").text
         rows.append({"endpoint": f"metrics ({store})", "lines": [

@@ -109,14 +109,17 @@ def ease_ndcg(data, fed: pd.DataFrame, held: pd.DataFrame, users: np.ndarray,
     like = held["rating"].to_numpy() >= data.like_threshold
     relevant = np.zeros((len(users), data.n_items), bool)
     relevant[held_rows[like], held_items[like]] = True
+    train_rated = data.ratings[rows].toarray() > 0
     excluded = (data.ratings[rows] + fed_rated[rows]).toarray() > 0
     result = {}
-    for name, likes in (("EASE, train likes", data.likes),
-                        ("EASE, train + fed likes (no refit)", data.likes + fed_likes)):
+    for name, likes, leave_out in (
+            ("EASE, no feedback", data.likes, train_rated),
+            ("EASE, no feedback, fed movies filtered out", data.likes, excluded),
+            ("EASE + fed likes (no refit)", data.likes + fed_likes, excluded)):
         x = likes[rows][:, model.active]
         scores = np.full((len(users), data.n_items), -np.inf, np.float32)
         scores[:, model.active] = np.asarray(x @ model.weights)
-        scores[excluded] = -np.inf
+        scores[leave_out] = -np.inf
         values, _ = per_user_metrics(scores, relevant)
         result[name] = float(np.mean(values["ndcg@10"]))
     return result

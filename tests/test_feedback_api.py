@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 
 from app.inputs import history_row, user_inputs, with_feedback
 from app.loading import load_bundle
+from app.ranking import fresh_user
 from app.scoring import keras_scores
 from feedback_store import Event
 from tests.bundles import trained_models_dir
@@ -160,6 +161,19 @@ def test_the_numpy_path_with_feedback_equals_the_keras_model(models: Path) -> No
     items = np.arange(bundle.scorer.n_items)[None, :]
     np.testing.assert_allclose(bundle.scorer.scores(inputs), keras_scores(
         bundle.keras_model, inputs, items), rtol=1e-4, atol=1e-4)
+    # the served path: the rebuilt vector, kept per user, plus each context's part
+    events_tuple = tuple(events)
+    base, served_rated = fresh_user(bundle, user, events_tuple)
+    assert fresh_user(bundle, user, events_tuple)[0] is base  # kept while events are the same
+    assert fresh_user(bundle, user, tuple(events))[0] is not base  # new events: rebuilt
+    np.testing.assert_array_equal(served_rated, rated)
+    for daytime, weekend in ((0, 0), (1, 1), (3, 0)):
+        context = {"daytime": np.array([daytime], np.int32),
+                   "weekend": np.array([weekend], np.int32)}
+        np.testing.assert_allclose(
+            base + bundle.scorer.context_scores[daytime, weekend],
+            keras_scores(bundle.keras_model, {**inputs, **context}, items)[0],
+            rtol=1e-4, atol=1e-4)
 
 
 def test_paging_is_newest_first(client: TestClient) -> None:
