@@ -209,7 +209,14 @@ async function showUser(event) {
   $("user-status").textContent = profile.known
     ? `User ${userId}: ${profile.ratings_in_training} ratings in training; strategy ${recommended.strategy.replace("_", " ")}.`
     : `User ${userId} is not in the training data: ${recommended.strategy.replace("_", " ")} recommendations.`;
-  fill($("user-liked"), profile.liked_in_training, { empty: "No likes in training." });
+  const liked = profile.liked_in_training;
+  fill($("user-liked"), liked.slice(0, PAGE), { empty: "No likes in training." });
+  if (liked.length > PAGE) {
+    const more = document.createElement("li");
+    more.className = "muted";
+    more.textContent = `and ${liked.length - PAGE} earlier like(s) in the model's history input`;
+    $("user-liked").append(more);
+  }
   fill($("user-recommended"), recommended.items, { score: true });
 }
 
@@ -272,7 +279,7 @@ async function loadModel() {
   const validation = (manifest.metrics || {}).validation || {};
   addFact(facts, "validation", Object.entries(validation)
     .filter(([, v]) => typeof v === "number")
-    .map(([k, v]) => `${k} ${v.toFixed(4)}`).join(", ") || "–");
+    .map(([k, v]) => `${k} ${Number.isInteger(v) ? v : v.toFixed(4)}`).join(", ") || "–");
   const model = manifest.model || {};
   addFact(facts, "best epoch", String(model.best_epoch));
   addFact(facts, "popularity prior", String(model.popularity_prior));
