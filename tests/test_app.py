@@ -204,6 +204,11 @@ def test_similar(client: TestClient) -> None:
     assert np.mean(["Action" in i["genres"] for i in body["items"]]) >= 0.8
     cold = client.get("/similar/121?k=3").json()  # "Cold Action 0": no ratings at all
     assert len(cold["items"]) == 3
+    similarity = client.get("/model").json()["similarity"]
+    assert similarity["svd_dim"] in (64, 128, 256)
+    assert similarity["blend_content_weight"] in (0.05, 0.1, 0.25, 0.5)
+    assert len(similarity["validation_ndcg@10"]) == 12  # 3 sizes x 4 weights, all recorded
+    assert all("Action" in i["genres"] for i in cold["items"])  # a new movie: by content
     missing = client.get("/similar/999999")
     assert missing.status_code == 404 and missing.json() == {"detail": "unknown movie id 999999"}
 

@@ -53,7 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = commands.add_parser("evaluate", help="print the quality protocol's metrics table")
     evaluate.add_argument("--data", required=True, help=data_help)
-    evaluate.add_argument("--protocol", choices=["temporal", "coldstart"], default="temporal")
+    evaluate.add_argument("--protocol", choices=["temporal", "coldstart", "similar"],
+                          default="temporal",
+                          help="temporal, coldstart (docs/quality-protocol.md), or similar: "
+                          "/similar of each user's last liked movie against their next likes")
     evaluate.add_argument("--seeds", type=int, default=1)
     evaluate.add_argument("--models", default=None,
                           help="comma-separated subset (default: every model and baseline)")
@@ -137,7 +140,7 @@ def _run(args: argparse.Namespace) -> int:
         from training.models import registry
 
         models = args.models.split(",") if args.models else None
-        if models:
+        if models and args.protocol != "similar":  # similar compares fixed methods
             registry.check_names(models)
         dataset = load_dataset(path, progress=progress)
         rows = run_benchmark(dataset, args.protocol, args.seeds, models, progress=progress,

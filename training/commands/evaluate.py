@@ -16,10 +16,17 @@ from training.data.splits import make_split
 from training.errors import TrainingError
 from training.evaluation.charts import metrics_chart
 from training.evaluation.protocol import evaluate
+from training.evaluation.similar import similar_metrics, similar_queries, vector_scores
 from training.models import registry
 from training.models.config import HybridConfig
 from training.models.hybrid import Hybrid
 from training.models.popularity import Popularity
+from training.models.similarity import (
+    blended_vectors,
+    choose_similarity,
+    item_knn_scores,
+    similarity_vectors,
+)
 
 log = logging.getLogger(__name__)
 
@@ -44,11 +51,49 @@ class Row:
         return f"{np.mean(values):.4f} ± {np.std(values):.4f}"
 
 
+SIMILAR_METHODS = ("served: svd item-kNN + content, chosen on validation",
+                   "hybrid vectors + content (0.5, the previous default)",
+                   "hybrid collaborative vectors", "content", "item-kNN cosine")
+
+
+def run_similar(dataset: MovieLensDataset, seeds: int, progress: bool = True,
+                hybrid: HybridConfig | None = None) -> list[Row]:
+    """The ``similar`` protocol (training.evaluation.similar) on the temporal split: the
+    hybrid fitted once per seed, its served blend of content and collaborative vectors, each
+    part alone, what the bundle now serves (training.models.similarity), and item-kNN cosine
+    on the train likes (deterministic)."""
+    split = make_split(dataset.ratings, "temporal")
+    data = build_interactions(dataset, split.train)
+    queries, relevant = similar_queries(data, split.test)
+    rows = {name: Row(name) for name in SIMILAR_METHODS}
+    knn = similar_metrics(item_knn_scores(data.likes, queries), queries, relevant)
+    for seed in range(seeds):
+        start = time.perf_counter()
+        model = Hybrid(hybrid).fit(data, seed=seed, progress=progress)
+        seconds = time.perf_counter() - start
+        choice = choose_similarity(data, model.content.codes, seed)
+        vectors = {SIMILAR_METHODS[0]: similarity_vectors(data, model.content.codes, choice,
+                                                          seed),
+                   SIMILAR_METHODS[1]: blended_vectors(model.content.codes, model.item_vectors_),
+                   SIMILAR_METHODS[2]: model.item_vectors_, "content": model.content.codes}
+        for name, matrix in vectors.items():
+            metrics = similar_metrics(vector_scores(matrix, queries), queries, relevant)
+            rows[name].runs.append({**metrics, "fit_seconds": seconds})
+        rows["item-kNN cosine"].runs.append(knn)
+        log.info("seed %d similar: served ndcg@10 %.4f (svd %d, content %.2f), previous "
+                 "%.4f, item-kNN %.4f", seed, rows[SIMILAR_METHODS[0]].runs[-1]["ndcg@10"],
+                 choice.svd_dim, choice.content_weight,
+                 rows[SIMILAR_METHODS[1]].runs[-1]["ndcg@10"], knn["ndcg@10"])
+    return list(rows.values())
+
+
 def run_benchmark(dataset: MovieLensDataset, protocol: str, seeds: int,
                   models: Sequence[str] | None = None, progress: bool = True,
                   hybrid: HybridConfig | None = None) -> list[Row]:
     """Every model of ``models`` (default: those the registry lists for ``protocol``) fitted
     and evaluated on each seed's split; ``hybrid``: the hybrid's settings (default ones)."""
+    if protocol == "similar":
+        return run_similar(dataset, seeds, progress, hybrid)
     names = list(models or registry.for_protocol(protocol))
     registry.check_names(names)
     rows = {name: Row(name) for name in names}

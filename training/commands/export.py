@@ -26,23 +26,7 @@ import numpy as np
 import bundle_format as fmt
 from training.data.interactions import Interactions
 from training.models.hybrid import Hybrid
-
-DEFAULT_BLEND = 0.5
-
-
-def blended_vectors(content: np.ndarray, collaborative: np.ndarray,
-                    weight: float = DEFAULT_BLEND) -> np.ndarray:
-    """Rows whose inner product is ``weight``·cos(content) + (1 − weight)·cos(collaborative).
-
-    Concatenating √w·ĉ and √(1−w)·ê gives exactly that inner product; a movie with an empty
-    content (or collaborative) part is rescaled to unit norm over the part it has.
-    """
-    def unit(x: np.ndarray) -> np.ndarray:
-        return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-
-    joined = np.hstack([np.sqrt(weight) * unit(content),
-                        np.sqrt(1.0 - weight) * unit(collaborative)]).astype(np.float32)
-    return unit(joined).astype(np.float32)
+from training.models.similarity import SimilarityChoice, similarity_vectors
 
 
 def movie_records(data: Interactions) -> list[dict[str, Any]]:
@@ -57,10 +41,11 @@ def movie_records(data: Interactions) -> list[dict[str, Any]]:
 
 
 def write_bundle_files(folder: Path, version: str, model: Hybrid, data: Interactions, *,
-                       blend: float = DEFAULT_BLEND,
+                       similarity: SimilarityChoice, seed: int = 0,
                        extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """Every file of the bundle into ``folder`` (which exists and is empty); returns the
-    manifest, which is written last."""
+    manifest, which is written last. ``similarity``: how the similarity vectors are made
+    (training.models.similarity.choose_similarity)."""
     arrays = {
         "item_ids": data.item_ids.astype(np.int32),
         "user_ids": data.user_ids.astype(np.int32),
@@ -75,7 +60,7 @@ def write_bundle_files(folder: Path, version: str, model: Hybrid, data: Interact
         "user_gender": data.user_features.gender.astype(np.int32),
         "user_occupation": data.user_features.occupation.astype(np.int32),
     }
-    blended = blended_vectors(arrays["content_embeddings"], arrays["item_vectors"], blend)
+    blended = similarity_vectors(data, arrays["content_embeddings"], similarity, seed)
     arrays["similarity_vectors"] = blended
     for name, dtype in fmt.ARRAYS.items():
         np.save(folder / f"{name}.npy", arrays[name].astype(dtype), allow_pickle=False)
@@ -103,7 +88,10 @@ def write_bundle_files(folder: Path, version: str, model: Hybrid, data: Interact
                     "users": data.n_users, "movies": data.n_items,
                     "like_threshold": data.like_threshold},
         "metrics": {"validation": _jsonable(model.validation_metrics)},
-        "similarity": {"blend_content_weight": blend, "dim": int(blended.shape[1])},
+        "similarity": {"method": "svd item-kNN cosine + content cosine",
+                       "blend_content_weight": similarity.content_weight,
+                       "svd_dim": similarity.svd_dim, "dim": int(blended.shape[1]),
+                       "validation_ndcg@10": similarity.validation},
         "user_features": {"age_groups": features.age_groups, "genders": features.genders,
                           "occupations": features.occupations},
         "history_length": model.config.history,

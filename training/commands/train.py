@@ -15,6 +15,7 @@ from training.data.interactions import Interactions, build_interactions
 from training.errors import TrainingError
 from training.models.config import HybridConfig
 from training.models.hybrid import Hybrid
+from training.models.similarity import choose_similarity
 
 log = logging.getLogger(__name__)
 MIN_LIKES = 10
@@ -58,11 +59,16 @@ def train_bundle(dataset: MovieLensDataset, out: Path, *, config: HybridConfig |
     log.info("training %s on %s: %d users, %d movies, %d ratings", model.name, dataset.name,
              interactions.n_users, interactions.n_items, len(dataset.ratings))
     model.fit(interactions, seed=seed, progress=progress)
+    similarity = choose_similarity(interactions, model.content.codes, seed)
+    log.info("similar movies: svd dim %d, content weight %.2f (validation NDCG@10 %.4f)",
+             similarity.svd_dim, similarity.content_weight,
+             max(similarity.validation.values()))
     version = new_version(model.name)
     seconds = time.perf_counter() - start
     folder = publish_bundle(
         out, version,
         lambda folder: write_bundle_files(folder, version, model, interactions,
+                                          similarity=similarity, seed=seed,
                                           extra={"training_seconds": round(seconds, 1),
                                                  "seed": seed, **(extra or {})}),
     )

@@ -1,0 +1,50 @@
+"""The ``similar`` protocol: does "movies like this one" lead to the movies a user likes next?
+
+On the temporal split, each test user with a liked test movie asks for the movies similar to
+their last liked train movie (by time, then movie id), as a client of ``GET /similar`` would;
+the relevant movies are their test likes. Every movie but the query is a candidate (the
+endpoint knows nothing of the user). A method is a score matrix over (queries, movies): cosine
+of movie vectors, or item-kNN on the train likes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from training.data.interactions import Interactions
+from training.evaluation.metrics import ranking_metrics
+
+
+def similar_queries(data: Interactions, test: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(query movie index per evaluated user, relevance matrix (users, movies))."""
+    liked = test[test["rating"].to_numpy() >= data.like_threshold]
+    users = data.user_index(np.unique(liked["user_id"].to_numpy()))
+    ends = data.sequence_offsets[1:]
+    starts = data.sequence_offsets[:-1]
+    users = users[(users >= 0) & (ends[np.maximum(users, 0)] > starts[np.maximum(users, 0)])]
+    queries = data.sequence_items[ends[users] - 1].astype(np.int64)
+    rows = np.searchsorted(data.user_ids[users], liked["user_id"].to_numpy())
+    keep = (rows < len(users)) & (data.user_ids[users][np.minimum(rows, len(users) - 1)]
+                                  == liked["user_id"].to_numpy())
+    items = data.item_index(liked["movie_id"].to_numpy()[keep])
+    relevant = np.zeros((len(users), data.n_items), dtype=bool)
+    relevant[rows[keep][items >= 0], items[items >= 0]] = True
+    relevant[np.arange(len(users)), queries] = False
+    return queries, relevant
+
+
+def vector_scores(vectors: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """Cosine between each query movie's vector and every movie's."""
+    unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    return (unit[queries] @ unit.T).astype(np.float32)
+
+
+def similar_metrics(scores: np.ndarray, queries: np.ndarray,
+                    relevant: np.ndarray) -> dict[str, float]:
+    """Ranking metrics of ``scores`` (queries × movies), the query itself left out."""
+    scores = scores.copy()
+    scores[np.arange(len(queries)), queries] = -np.inf
+    result = ranking_metrics(scores, relevant)
+    result["users"] = float(relevant.any(axis=1).sum())
+    return result
