@@ -15,6 +15,7 @@ from pathlib import Path
 
 from bundle_format import import_keras
 from training.data.download import download, resolve_data
+from training.data.variants import VARIANTS
 from training.errors import TrainingError
 from training.models.config import HybridConfig
 
@@ -53,10 +54,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = commands.add_parser("evaluate", help="print the quality protocol's metrics table")
     evaluate.add_argument("--data", required=True, help=data_help)
-    evaluate.add_argument("--protocol", choices=["temporal", "coldstart", "similar"],
+    evaluate.add_argument("--protocol", choices=["temporal", "coldstart", "coldusers",
+                                                 "similar"],
                           default="temporal",
-                          help="temporal, coldstart (docs/quality-protocol.md), or similar: "
-                          "/similar of each user's last liked movie against their next likes")
+                          help="temporal, coldstart, coldusers (new users with demographics "
+                          "only) or similar (/similar of each user's last liked movie against "
+                          "their next likes); docs/quality-protocol.md")
+    evaluate.add_argument("--variant", choices=list(VARIANTS), default="original",
+                          help="reshape the data first: dense (1,682 most-rated movies, no "
+                          "tags), random-demographics (signal-free user features), half-users")
     evaluate.add_argument("--seeds", type=int, default=1)
     evaluate.add_argument("--models", default=None,
                           help="comma-separated subset (default: every model and baseline)")
@@ -137,12 +143,13 @@ def _run(args: argparse.Namespace) -> int:
         import_keras()
         from training.commands.evaluate import format_table, run_benchmark, write_report
         from training.data.dataset import load_dataset
+        from training.data.variants import make_variant
         from training.models import registry
 
         models = args.models.split(",") if args.models else None
         if models and args.protocol != "similar":  # similar compares fixed methods
             registry.check_names(models)
-        dataset = load_dataset(path, progress=progress)
+        dataset = make_variant(load_dataset(path, progress=progress), args.variant)
         rows = run_benchmark(dataset, args.protocol, args.seeds, models, progress=progress,
                              hybrid=config)
         title = f"{dataset.name}, {args.protocol} protocol, {args.seeds} seed(s)"

@@ -15,7 +15,7 @@ from training.data.interactions import build_interactions
 from training.data.splits import make_split
 from training.errors import TrainingError
 from training.evaluation.charts import metrics_chart
-from training.evaluation.protocol import evaluate
+from training.evaluation.protocol import evaluate, evaluate_new_users
 from training.evaluation.similar import similar_metrics, similar_queries, vector_scores
 from training.models import registry
 from training.models.config import HybridConfig
@@ -99,7 +99,7 @@ def run_benchmark(dataset: MovieLensDataset, protocol: str, seeds: int,
     rows = {name: Row(name) for name in names}
     features = None
     for seed in range(seeds):
-        split = make_split(dataset.ratings, protocol, seed=seed)
+        split = make_split(dataset.ratings, protocol, seed=seed, users=dataset.users)
         data = build_interactions(dataset, split.train, features=features)
         features = data.movie_features
         fallback = Popularity().fit(data)
@@ -115,8 +115,11 @@ def run_benchmark(dataset: MovieLensDataset, protocol: str, seeds: int,
             except TrainingError as exc:  # an optional baseline that is not installed
                 rows[name].skipped = str(exc)
                 continue
-            metrics = evaluate(model, data, split.test, candidates=split.candidates,
-                               fallback=fallback)
+            if protocol == "coldusers":
+                metrics = evaluate_new_users(model, data, split.test, dataset.users, fallback)
+            else:
+                metrics = evaluate(model, data, split.test, candidates=split.candidates,
+                                   fallback=fallback)
             metrics["fit_seconds"] = seconds
             rows[name].runs.append(metrics)
             log.info("seed %d %s: ndcg@10 %.4f (%.1f s)", seed, name, metrics["ndcg@10"],

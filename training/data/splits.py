@@ -65,9 +65,32 @@ def coldstart_split(
                  ratings[is_cold].reset_index(drop=True), candidates=cold.astype(np.int32))
 
 
-def make_split(ratings: pd.DataFrame, protocol: str, seed: int = 0) -> Split:
+def coldusers_split(ratings: pd.DataFrame, users: pd.DataFrame | None, *,
+                    fraction: float = 0.1, seed: int = 0) -> Split:
+    """10% of the users with demographics (drawn with the seed) lose all their ratings to the
+    test set: users the model never saw, asked for with their demographics only."""
+    if users is None:
+        raise TrainingError("the coldusers protocol needs user demographics (ml-100k, ml-1m, "
+                            "or --variant random-demographics)")
+    eligible = np.intersect1d(np.unique(ratings["user_id"].to_numpy()),
+                              users["user_id"].to_numpy())
+    n_cold = int(round(fraction * len(eligible)))
+    if n_cold == 0 or n_cold == len(eligible):
+        raise TrainingError(f"{len(eligible)} users with demographics: too few for the "
+                            f"coldusers protocol")
+    cold = np.random.default_rng(seed).choice(eligible, size=n_cold, replace=False)
+    is_cold = np.isin(ratings["user_id"].to_numpy(), cold)
+    return Split("coldusers", ratings[~is_cold].reset_index(drop=True),
+                 ratings[is_cold].reset_index(drop=True))
+
+
+def make_split(ratings: pd.DataFrame, protocol: str, seed: int = 0,
+               users: pd.DataFrame | None = None) -> Split:
     if protocol == "temporal":
         return temporal_split(ratings)
     if protocol == "coldstart":
         return coldstart_split(ratings, seed=seed)
-    raise TrainingError(f"unknown protocol {protocol!r}; use temporal or coldstart")
+    if protocol == "coldusers":
+        return coldusers_split(ratings, users, seed=seed)
+    raise TrainingError(f"unknown protocol {protocol!r}; use temporal, coldstart or "
+                        f"coldusers")

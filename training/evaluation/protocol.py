@@ -7,7 +7,9 @@ from typing import ClassVar, Protocol
 import numpy as np
 import pandas as pd
 
+from training.data.features import user_features
 from training.data.interactions import Interactions, mask_seen
+from training.errors import TrainingError
 from training.evaluation.metrics import METRICS, per_user_metrics, rating_errors
 
 BATCH_USERS = 512
@@ -93,3 +95,30 @@ def rating_errors_on(model: Scorer, data: Interactions, test: pd.DataFrame) -> d
     known = (users >= 0) & (items >= 0)
     predicted = model.predict(users[known], items[known])  # type: ignore[attr-defined]
     return rating_errors(predicted, test["rating"].to_numpy()[known])
+
+
+def evaluate_new_users(model: Scorer, data: Interactions, test: pd.DataFrame,
+                       users: pd.DataFrame | None, fallback: Scorer) -> dict[str, float]:
+    """The coldusers protocol: test users the model never saw, each scored from their
+    demographics alone (``model.score_demographics``; models without one answer with
+    ``fallback``, popularity), over the whole catalogue; nothing is masked (they rated nothing
+    in train)."""
+    if users is None:
+        raise TrainingError("the coldusers protocol needs user demographics")
+    relevant_rows = test[test["rating"].to_numpy() >= data.like_threshold]
+    test_users = np.unique(relevant_rows["user_id"].to_numpy())
+    codes = user_features(test_users, users)
+    scorer = getattr(model, "score_demographics", None)
+    if scorer is None:
+        scores = fallback.score(np.zeros(len(test_users), dtype=np.int64)).astype(np.float32)
+    else:
+        scores = scorer(codes.age_group, codes.gender, codes.occupation).astype(np.float32)
+    relevant = np.zeros(scores.shape, dtype=bool)
+    rows = np.searchsorted(test_users, relevant_rows["user_id"].to_numpy())
+    items = data.item_index(relevant_rows["movie_id"].to_numpy())
+    relevant[rows[items >= 0], items[items >= 0]] = True
+    per_user, top = per_user_metrics(scores, relevant)
+    result = {name: float(np.nanmean(values)) for name, values in per_user.items()}
+    result["coverage@10"] = len(np.unique(top)) / data.n_items
+    result["users"] = float(len(test_users))
+    return result

@@ -196,5 +196,20 @@ class Hybrid(Recommender):
     def score(self, users: np.ndarray) -> np.ndarray:
         return self.user_vectors(users) @ self.item_vectors_.T + self.item_bias_
 
+    def score_demographics(self, age_group: np.ndarray, gender: np.ndarray,
+                           occupation: np.ndarray) -> np.ndarray:
+        """Every movie's score for users the model never saw, from their demographic codes
+        alone: the anonymous user row, no history, context 0 — the service's new-user path
+        (``GET /recommend/{unknown id}?age=&gender=&occupation=``)."""
+        n = len(age_group)
+        inputs = {"user": np.zeros(n, np.int32),
+                  "history": np.zeros((n, self.recent_history.shape[1]), np.int32),
+                  "age_group": age_group.astype(np.int32), "gender": gender.astype(np.int32),
+                  "occupation": occupation.astype(np.int32),
+                  "daytime": np.zeros(n, np.int32), "weekend": np.zeros(n, np.int32),
+                  "items": np.ones((n, 1), np.int32)}
+        vectors = np.asarray(self.model.predict_on_batch(inputs)["user_vector"], np.float32)
+        return vectors @ self.item_vectors_.T + self.item_bias_
+
     def item_vectors(self) -> np.ndarray:
         return self.item_vectors_

@@ -22,8 +22,8 @@ from training.models.neural import GMF, NeuMF
 from training.models.popularity import Popularity
 from training.models.rating import EntityEmbeddingNet, MatrixFactorisation
 
-PROTOCOLS = ("temporal", "coldstart")
-BOTH = PROTOCOLS
+PROTOCOLS = ("temporal", "coldstart", "coldusers")
+BOTH = ("temporal", "coldstart")
 TEMPORAL = ("temporal",)
 
 
@@ -41,7 +41,7 @@ def _hybrid(**settings: Any) -> Recommender:
 
 #: in the order of the evaluation table
 REGISTRY: dict[str, Entry] = {
-    "popularity": Entry(Popularity, BOTH),
+    "popularity": Entry(Popularity, PROTOCOLS),
     "content": Entry(ContentBased, BOTH),
     "ease": Entry(EASE, TEMPORAL),
     "implicit-als": Entry(ImplicitALS, TEMPORAL, baseline=True),
@@ -52,7 +52,7 @@ REGISTRY: dict[str, Entry] = {
     "entity": Entry(EntityEmbeddingNet, TEMPORAL),
     "gmf": Entry(GMF, TEMPORAL),
     "neumf": Entry(NeuMF, TEMPORAL),
-    "hybrid": Entry(_hybrid, BOTH, trainable=True),
+    "hybrid": Entry(_hybrid, PROTOCOLS, trainable=True),
 }
 TRAINABLE = tuple(name for name, entry in REGISTRY.items() if entry.trainable)
 
