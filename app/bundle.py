@@ -46,6 +46,13 @@ class Bundle:
         return int(self.manifest["history_length"])
 
     @property
+    def new_user_path(self) -> str:
+        """How users the model never saw are served from demographics alone: "demographics"
+        (the user tower) or "popularity", as the training validation chose (older bundles:
+        demographics)."""
+        return str(self.manifest["model"].get("new_user_path", "demographics"))
+
+    @property
     def like_threshold(self) -> float:
         """Ratings at or above it are likes (the training data's threshold)."""
         return float(self.manifest["dataset"]["like_threshold"])

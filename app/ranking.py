@@ -115,7 +115,8 @@ def user_scores(bundle: Bundle, user_id: int, events: Sequence[Event], *, age: i
         return known_user_scores(bundle, user), bundle.seen(user), "personalized"
     else:
         seen = np.zeros(0, dtype=np.int64)
-    if age is None and gender is None and occupation is None:
+    if (age is None and gender is None and occupation is None
+            or bundle.new_user_path == "popularity"):
         scores = bundle.arrays["popularity"].astype(np.float32, copy=True)
     else:  # the user tower takes demographics alone: popularity shaped by them
         scores = bundle.scorer.scores(anonymous_inputs(bundle, [], age, gender, occupation))[0]

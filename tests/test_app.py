@@ -128,6 +128,28 @@ def test_cold_start_user(client: TestClient) -> None:
     assert [i["movie_id"] for i in women] != [i["movie_id"] for i in men]
 
 
+def test_new_users_get_popularity_where_validation_chose_it(models: Path,
+                                                            tmp_path: Path) -> None:
+    """A bundle whose training found demographics worse than popularity for unseen users
+    (manifest model.new_user_path) answers them with popularity, demographics or not."""
+    import json
+
+    from tests.bundles import point_current, resign
+
+    copy = tmp_path / "models"
+    shutil.copytree(Path(os.path.realpath(models / "current")), copy / "chosen")
+    manifest = json.loads((copy / "chosen" / "manifest.json").read_text())
+    manifest["model"]["new_user_path"] = "popularity"
+    (copy / "chosen" / "manifest.json").write_text(json.dumps(manifest))
+    resign(copy / "chosen")
+    point_current(copy, "chosen")
+    with client_for(copy) as chosen:
+        plain = chosen.get("/recommend/999999?k=20").json()
+        for query in ("gender=F&age=40", "gender=M&age=20&occupation=programmer"):
+            body = chosen.get(f"/recommend/999999?k=20&{query}").json()
+            assert body["strategy"] == "cold_start" and body["items"] == plain["items"]
+
+
 def test_genre_filter_and_exclude(client: TestClient) -> None:
     items = client.get("/recommend/5?k=5&genres=horror").json()["items"]
     assert items and all("Horror" in i["genres"] for i in items)

@@ -48,3 +48,34 @@ def test_coldusers_holds_out_whole_users_and_scores_them_by_demographics() -> No
     with pytest.raises(TrainingError, match="needs user demographics"):
         coldusers_split(dataset.ratings, None)
     assert np.isfinite(result["auc"])
+
+
+def test_hold_out_users_only_where_there_are_demographics() -> None:
+    from training.data.interactions import hold_out_users
+
+    dataset = load_dataset(planted_release(), progress=False)
+    data = build_interactions(dataset, dataset.ratings)
+    inside, held = hold_out_users(data, seed=0)
+    assert held is not None and held["user_id"].nunique() == 8  # 10% of 80
+    assert not set(held["user_id"]) & set(inside.user_ids.tolist())
+    assert len(inside.train) + len(held) == len(data.train)
+    plain = build_interactions(dataset, dataset.ratings.assign())  # same data...
+    plain.user_features.age_group[:] = 0  # ...as if the release had no demographics
+    plain.user_features.gender[:] = 0
+    plain.user_features.occupation[:] = 0
+    assert hold_out_users(plain)[1] is None
+
+
+def test_the_trained_model_records_its_new_user_choice() -> None:
+    import json
+    import os
+    from pathlib import Path
+
+    from tests.bundles import trained_models_dir
+
+    bundle = Path(os.path.realpath(trained_models_dir() / "current"))
+    model = json.loads((bundle / "manifest.json").read_text())["model"]
+    scores = model["new_user_validation"]
+    assert set(scores) == {"demographics", "popularity"}
+    best = "demographics" if scores["demographics"] > scores["popularity"] else "popularity"
+    assert model["new_user_path"] == best

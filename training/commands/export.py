@@ -79,6 +79,8 @@ def write_bundle_files(folder: Path, version: str, model: Hybrid, data: Interact
         "model": {"name": model.name, "params": model.config.model_dump(mode="json"),
                   "best_epoch": model.best_epoch,
                   "popularity_prior": model.popularity_prior,
+                  "new_user_path": model.new_user_path,
+                  "new_user_validation": _jsonable(model.new_user_validation),
                   "prior_validation": _jsonable(model.prior_validation),
                   "training_history": _jsonable(model.history),
                   "validation_history": _jsonable(model.validation_history),

@@ -131,6 +131,24 @@ def carve_validation(data: Interactions, fraction: float = 0.1) -> tuple[Interac
     return sub, data.train[held].reset_index(drop=True)
 
 
+def hold_out_users(data: Interactions, fraction: float = 0.1, seed: int = 0,
+                   minimum: int = 20) -> tuple[Interactions, pd.DataFrame | None]:
+    """(``data`` without ``fraction`` of its users who have demographics, their train
+    ratings), or (``data``, None) when fewer than ``minimum`` users have demographics."""
+    features = data.user_features
+    known = (features.age_group > 0) | (features.gender > 0) | (features.occupation > 0)
+    eligible = data.user_ids[known]
+    n_out = int(round(fraction * len(eligible)))
+    if len(eligible) < minimum or n_out == 0:
+        return data, None
+    out = np.random.default_rng(seed).choice(eligible, size=n_out, replace=False)
+    is_out = np.isin(data.train["user_id"].to_numpy(), out)
+    inside = build_interactions(data.dataset, data.train[~is_out].reset_index(drop=True),
+                                like_threshold=data.like_threshold,
+                                features=data.movie_features)
+    return inside, data.train[is_out].reset_index(drop=True)
+
+
 def mask_seen(scores: np.ndarray, data: Interactions, users: np.ndarray) -> np.ndarray:
     """Set, in place, each row's scores of the movies that user rated in train to −inf."""
     seen = data.ratings[users]

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from training.data.interactions import Interactions, carve_validation
-from training.evaluation.protocol import evaluate
+from training.data.interactions import Interactions, carve_validation, hold_out_users
+from training.evaluation.protocol import evaluate, evaluate_new_users
 from training.models.autoencoder import ContentEmbeddings, train_autoencoder
 from training.models.base import Recommender
 from training.models.cold_items import ColdItemRegression, cold_feature_matrix
@@ -45,6 +45,8 @@ class Hybrid(Recommender):
         self.prior_validation: dict[float, float] = {}
         self.validation_history: dict[str, list[float]] = {}
         self.validation_metrics: dict[str, float] = {}
+        self.new_user_path = "demographics"  # or "popularity"; see _choose_new_user_path
+        self.new_user_validation: dict[str, float] = {}
 
     # ------------------------------------------------------------------ training
 
@@ -58,16 +60,35 @@ class Hybrid(Recommender):
         if config.refit:
             # Early stopping on a validation carve-out picks the epoch count, then the model is
             # trained again on all of train: the carved-out ratings are the most recent ones.
-            sub, validation = carve_validation(data)
+            # Where the release has demographics, 10% of those users sit the validation run
+            # out entirely: they decide whether a new user's demographics beat popularity.
+            inside, new_users = hold_out_users(data, seed=seed)
+            sub, validation = carve_validation(inside)
             self._train(sub, epochs, seed, progress, validation=validation)
             epochs = self.best_epoch
             self.validation_history = dict(self.history)
             if prior is None:
                 prior = self._tune_prior(sub, validation)
+            if new_users is not None:
+                self._set_prior(sub, float(prior or 0.0))
+                self._choose_new_user_path(sub, new_users)
         self._train(data, epochs, seed, progress, validation=None)
         self.popularity_prior = float(prior or 0.0)
         self._set_prior(data, self.popularity_prior)
         return self
+
+    def _choose_new_user_path(self, data: Interactions, new_users: pd.DataFrame) -> None:
+        """Serve users the model never saw from their demographics only if that beats
+        popularity (NDCG@10) on ``new_users``, users left out of ``data`` entirely; otherwise
+        popularity (the known trap: a feature tower that does worse than popularity when the
+        demographics say little)."""
+        popularity = Popularity().fit(data)
+        users = data.dataset.users
+        self.new_user_path = "demographics"
+        tower = evaluate_new_users(self, data, new_users, users, popularity)["ndcg@10"]
+        baseline = evaluate_new_users(popularity, data, new_users, users, popularity)["ndcg@10"]
+        self.new_user_validation = {"demographics": tower, "popularity": baseline}
+        self.new_user_path = "demographics" if tower > baseline else "popularity"
 
     def _set_prior(self, data: Interactions, prior: float) -> None:
         """A fixed bias of ``prior`` × log(1 + train likes) per movie, inside the Keras model
@@ -200,8 +221,11 @@ class Hybrid(Recommender):
                            occupation: np.ndarray) -> np.ndarray:
         """Every movie's score for users the model never saw, from their demographic codes
         alone: the anonymous user row, no history, context 0 — the service's new-user path
-        (``GET /recommend/{unknown id}?age=&gender=&occupation=``)."""
+        (``GET /recommend/{unknown id}?age=&gender=&occupation=``); popularity where the
+        validation chose it (``new_user_path``)."""
         n = len(age_group)
+        if self.new_user_path == "popularity":
+            return np.tile(self.data.item_popularity(), (n, 1))
         inputs = {"user": np.zeros(n, np.int32),
                   "history": np.zeros((n, self.recent_history.shape[1]), np.int32),
                   "age_group": age_group.astype(np.int32), "gender": gender.astype(np.int32),
