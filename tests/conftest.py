@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -24,3 +26,21 @@ def postgres_server() -> Iterator[PostgresServer]:
         yield server
     finally:
         remove_server(server)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A new, empty feedback store of each kind: a SQLite file (in a folder that does not
+    exist yet), and a new database on the session's PostgreSQL server."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/nested/feedback.sqlite"
+        return
+    from feedback_store import FeedbackStore
+
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    database = f"test_{time.monotonic_ns()}"
+    admin = FeedbackStore(server.url)
+    with admin.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{database}"')
+    admin.close()
+    yield server.url.rsplit("/", 1)[0] + f"/{database}"

@@ -8,34 +8,15 @@ import random
 import signal
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.bundles import trained_models_dir
-from tests.postgres import PostgresServer
 from tests.servers import free_port, start_service, wait_ready
 
 pytestmark = pytest.mark.slow
 USERS = range(700_001, 700_005)  # new users: only their posted events exist
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/feedback.sqlite"
-        return
-    server: PostgresServer = request.getfixturevalue("postgres_server")
-    from feedback_store import FeedbackStore
-
-    database = f"process_{time.monotonic_ns()}"
-    admin = FeedbackStore(server.url)
-    with admin.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        connection.exec_driver_sql(f'CREATE DATABASE "{database}"')
-    admin.close()
-    yield server.url.rsplit("/", 1)[0] + f"/{database}"
 
 
 def _stored_ids(base: str) -> set[str]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,23 +15,8 @@ from feedback_store import Event, FeedbackStore, StoreError, StoreUnavailable
 from tests.postgres import PostgresServer
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A new, empty store of each kind."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/nested/feedback.sqlite"
-        return
-    server: PostgresServer = request.getfixturevalue("postgres_server")
-    database = f"test_{time.monotonic_ns()}"
-    admin = FeedbackStore(server.url)
-    with admin.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        connection.exec_driver_sql(f'CREATE DATABASE "{database}"')
-    admin.close()
-    yield server.url.rsplit("/", 1)[0] + f"/{database}"
-
-
-def test_add_is_idempotent_by_event_id(url: str) -> None:
-    store = FeedbackStore(url)
+def test_add_is_idempotent_by_event_id(store_url: str) -> None:
+    store = FeedbackStore(store_url)
     first = store.add([Event(1, 10, 4.0, 100, "a"), Event(1, 11, 2.0, 101, "a"),
                        Event(1, 12, 5.0, 102), Event(1, 12, 5.0, 102)])
     assert first == [True, False, True, True]  # no event_id: no idempotency asked for
@@ -44,8 +28,8 @@ def test_add_is_idempotent_by_event_id(url: str) -> None:
     store.close()
 
 
-def test_oldest_events_are_dropped_above_the_bound(url: str) -> None:
-    store = FeedbackStore(url, max_per_user=3)
+def test_oldest_events_are_dropped_above_the_bound(store_url: str) -> None:
+    store = FeedbackStore(store_url, max_per_user=3)
     store.add([Event(7, movie, 4.0, timestamp) for movie, timestamp in
                [(1, 50), (2, 10), (3, 40), (4, 30), (5, 20)]])
     assert [e.movie_id for e in store.history(7)] == [4, 3, 1]
@@ -54,8 +38,8 @@ def test_oldest_events_are_dropped_above_the_bound(url: str) -> None:
     store.close()
 
 
-def test_erasure_and_change_log(url: str) -> None:
-    store = FeedbackStore(url)
+def test_erasure_and_change_log(store_url: str) -> None:
+    store = FeedbackStore(store_url)
     start = time.time()
     store.add([Event(1, 10, 4.0, 1), Event(2, 10, 4.0, 1), Event(2, 11, 4.0, 2)])
     cursor, users = store.users()
@@ -72,10 +56,10 @@ def test_erasure_and_change_log(url: str) -> None:
     store.close()
 
 
-def test_concurrent_writers_lose_and_duplicate_nothing(url: str) -> None:
+def test_concurrent_writers_lose_and_duplicate_nothing(store_url: str) -> None:
     """32 threads, each posting 20 events once and then all of them again (a retrying
     client): every event stored exactly once."""
-    store = FeedbackStore(url)
+    store = FeedbackStore(store_url)
     store.open()
     errors: list[BaseException] = []
 
@@ -100,14 +84,14 @@ def test_concurrent_writers_lose_and_duplicate_nothing(url: str) -> None:
     store.close()
 
 
-def test_schema_version_is_checked(url: str) -> None:
-    store = FeedbackStore(url)
+def test_schema_version_is_checked(store_url: str) -> None:
+    store = FeedbackStore(store_url)
     store.open()
     with store.engine.begin() as connection:
         connection.execute(update(fs.schema_table).values(version=99))
     store.close()
     with pytest.raises(StoreError, match=r"schema version \[99\], this code reads version 1"):
-        FeedbackStore(url).ping()
+        FeedbackStore(store_url).ping()
 
 
 def test_sqlite_file_is_created_in_wal_mode(tmp_path: Path) -> None:
@@ -142,7 +126,7 @@ def test_unreachable_server_is_reported_not_hung(postgres_server: PostgresServer
     assert "@127.0.0.1" in store.description and "psycopg" not in store.description
 
 
-def test_replicas_see_each_others_writes_through_the_change_log(url: str) -> None:
+def test_replicas_see_each_others_writes_through_the_change_log(store_url: str) -> None:
     """Two services on one store: a write through A is seen by B at its next poll; a poll
     that finds nothing new keeps B's cached events (no re-reading the same changes)."""
     import asyncio
@@ -150,7 +134,7 @@ def test_replicas_see_each_others_writes_through_the_change_log(url: str) -> Non
     from app.feedback import Feedback
 
     async def scenario() -> None:
-        a, b = Feedback(FeedbackStore(url)), Feedback(FeedbackStore(url))
+        a, b = Feedback(FeedbackStore(store_url)), Feedback(FeedbackStore(store_url))
         await a.sync()
         await b.sync()
         assert not b.has_events(42)
