@@ -122,6 +122,13 @@ def normalise_url(url: str) -> URL:
                      f"postgresql://user:password@host:port/database")
 
 
+def redacted(url: str | URL) -> str:
+    """A store URL (checked by normalise_url) without its password and driver name."""
+    parsed = normalise_url(url) if isinstance(url, str) else url
+    return parsed.set(drivername=parsed.get_backend_name()).render_as_string(
+        hide_password=True)
+
+
 def _refused(exc: DBAPIError) -> bool:
     """The server cannot be reached at all (retrying the schema set-up would not help)."""
     text = str(exc.orig)
@@ -172,7 +179,7 @@ class FeedbackStore:
     @property
     def description(self) -> str:
         """The URL without its password (for logs, /ready and the manifest)."""
-        return self.url.set(drivername=self.backend).render_as_string(hide_password=True)
+        return redacted(self.url)
 
     # ---------------------------------------------------------------- schema
 

@@ -116,12 +116,17 @@ class Feedback:
 
     # ------------------------------------------------------------- requests
 
-    async def add(self, events: Sequence[Event]) -> list[bool]:
-        """Store ``events`` (True: stored now, False: a duplicate event_id)."""
+    async def _request(self, operation: str, work: Callable[[], T]) -> T:
+        """A request's store call; an unreachable or misconfigured store is the request's
+        FeedbackUnavailable (503)."""
         try:
-            stored = await self._call("add", lambda: self.store.add(events))
+            return await self._call(operation, work)
         except (StoreUnavailable, StoreError) as exc:
             raise FeedbackUnavailable(str(exc)) from exc
+
+    async def add(self, events: Sequence[Event]) -> list[bool]:
+        """Store ``events`` (True: stored now, False: a duplicate event_id)."""
+        stored = await self._request("add", lambda: self.store.add(events))
         self._writes += 1
         for item, new in zip(events, stored, strict=True):
             if new:
@@ -130,10 +135,7 @@ class Feedback:
         return stored
 
     async def erase(self, user_id: int) -> int:
-        try:
-            removed = await self._call("erase", lambda: self.store.delete_user(user_id))
-        except (StoreUnavailable, StoreError) as exc:
-            raise FeedbackUnavailable(str(exc)) from exc
+        removed = await self._request("erase", lambda: self.store.delete_user(user_id))
         self._writes += 1
         self._cache.pop(user_id, None)
         self.users.discard(user_id)
@@ -141,11 +143,8 @@ class Feedback:
 
     async def page(self, user_id: int, offset: int, limit: int
                    ) -> tuple[int, list[StoredEvent]]:
-        try:
-            return await self._call(
-                "page", lambda: self.store.events_of(user_id, offset=offset, limit=limit))
-        except (StoreUnavailable, StoreError) as exc:
-            raise FeedbackUnavailable(str(exc)) from exc
+        return await self._request(
+            "page", lambda: self.store.events_of(user_id, offset=offset, limit=limit))
 
     def has_events(self, user_id: int) -> bool:
         """Whether a request for ``user_id`` must read their events (no I/O)."""

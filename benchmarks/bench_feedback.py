@@ -58,13 +58,13 @@ def measure(store: str, url: str, env: dict[str, str], users: np.ndarray, movies
                 assert http.post("/feedback", json=events).status_code == 201
         for connections in args.connections:
             cases = {
-                f"POST /feedback ({store})": (post_script(posters, movies), "/feedback"),
-                f"/recommend, fresh feedback ({store})": (lua_script(
-                    [f"/recommend/{u}?k=10" for u in fresh]), "/"),
-                f"/recommend, no feedback ({store})": (lua_script(
-                    [f"/recommend/{u}?k=10" for u in plain]), "/"),
+                f"POST /feedback ({store})": post_script(posters, movies),
+                f"/recommend, fresh feedback ({store})": lua_script(
+                    [f"/recommend/{u}?k=10" for u in fresh]),
+                f"/recommend, no feedback ({store})": lua_script(
+                    [f"/recommend/{u}?k=10" for u in plain]),
             }
-            for name, (script, _) in cases.items():
+            for name, script in cases.items():
                 run_wrk(base, script, connections, 2)  # warm-up
                 result = run_wrk(base, script, connections, args.duration)
                 rows.append({"endpoint": name, "connections": connections, **result})

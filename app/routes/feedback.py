@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any
 
@@ -49,21 +50,18 @@ async def post_feedback(body: FeedbackEvent | list[FeedbackEvent], serving: Serv
     if not events or len(events) > limit:
         raise InvalidRequest(f"a batch holds 1 to {limit} events; got {len(events)}")
     bundle, now = serving.bundle, int(time.time())
-    known = [item.movie_id in bundle.item_position for item in events]
-    accepted = [Event(item.user_id, item.movie_id, item.rating,
-                      now if item.timestamp is None else item.timestamp, item.event_id)
-                for item, ok in zip(events, known, strict=True) if ok]
+    posted = [Event(item.user_id, item.movie_id, item.rating,
+                    now if item.timestamp is None else item.timestamp, item.event_id)
+              for item in events]
+    known = [event.movie_id in bundle.item_position for event in posted]
+    accepted = [event for event, ok in zip(posted, known, strict=True) if ok]
     stored = iter(await feedback.add(accepted) if accepted else [])
-    outcomes = []
-    for item, ok in zip(events, known, strict=True):
-        status = ("stored" if next(stored) else "duplicate") if ok else "rejected"
-        outcomes.append(EventOutcome(
-            user_id=item.user_id, movie_id=item.movie_id, rating=item.rating,
-            timestamp=now if item.timestamp is None else item.timestamp,
-            event_id=item.event_id, status=status,
-            liked=item.rating >= bundle.like_threshold,
-            reason=None if ok else f"unknown movie id {item.movie_id} (model "
-                                   f"{bundle.version})"))
+    outcomes = [EventOutcome(
+        **dataclasses.asdict(event),
+        status=("stored" if next(stored) else "duplicate") if ok else "rejected",
+        liked=event.rating >= bundle.like_threshold,
+        reason=None if ok else f"unknown movie id {event.movie_id} (model {bundle.version})")
+        for event, ok in zip(posted, known, strict=True)]
     counts = {name: sum(o.status == name for o in outcomes)
               for name in ("stored", "duplicate", "rejected")}
     for name, count in counts.items():

@@ -6,7 +6,7 @@ import logging
 import time
 from pathlib import Path
 
-from feedback_store import FeedbackStore
+from feedback_store import redacted
 from training.commands.export import new_version, publish_bundle, write_bundle_files
 from training.data.dataset import MovieLensDataset, load_dataset
 from training.data.download import resolve_data
@@ -42,7 +42,7 @@ def train_command(data: str, out: str, *, config: HybridConfig | None = None, se
     extra: dict[str, object] = {}
     if feedback is not None:
         dataset, merged = merge_feedback(dataset, read_events(feedback))
-        extra["feedback"] = {"store": FeedbackStore(feedback).description, **merged}
+        extra["feedback"] = {"store": redacted(feedback), **merged}
     return train_bundle(dataset, Path(out), config=config, seed=seed, progress=progress,
                         extra=extra, start=start)
 

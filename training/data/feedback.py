@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from feedback_store import FeedbackStore, StoreError, StoreUnavailable
+from feedback_store import FeedbackStore, StoreError, StoreUnavailable, normalise_url
 from training.data.dataset import MovieLensDataset
 from training.errors import TrainingError
 
@@ -31,7 +31,7 @@ def store_url(source: str) -> str:
                                 f"postgresql:// URL)")
         url = f"sqlite:///{path.resolve()}"
     try:
-        FeedbackStore(url).close()
+        normalise_url(url)
     except StoreError as exc:
         raise TrainingError(f"--feedback: {exc}") from None
     return url

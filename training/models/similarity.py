@@ -34,12 +34,18 @@ def blended_vectors(content: np.ndarray, collaborative: np.ndarray,
     return unit(joined)
 
 
+def unit_columns(likes: sp.csr_matrix) -> sp.csc_matrix:
+    """The like matrix with every movie's column scaled to unit length (its Gram matrix is
+    the item-kNN cosine; columns nobody liked stay zero)."""
+    columns = likes.tocsc().astype(np.float32)
+    norms = np.sqrt(np.asarray(columns.multiply(columns).sum(axis=0)).ravel())
+    return (columns @ sp.diags(1.0 / np.maximum(norms, 1e-12))).tocsc()
+
+
 def item_knn_scores(likes: sp.csr_matrix, items: np.ndarray) -> np.ndarray:
     """(len(items), n_items) cosine between the like columns of ``items`` and every movie's
     (item-kNN on the train likes; a movie nobody liked scores 0)."""
-    columns = likes.tocsc().astype(np.float32)
-    norms = np.sqrt(np.asarray(columns.multiply(columns).sum(axis=0)).ravel())
-    scaled = columns @ sp.diags(1.0 / np.maximum(norms, 1e-12))
+    scaled = unit_columns(likes)
     return np.asarray((scaled[:, items].T @ scaled).todense(), dtype=np.float32)
 
 
@@ -49,9 +55,7 @@ def svd_item_vectors(likes: sp.csr_matrix, dim: int, seed: int = 0) -> np.ndarra
     A movie nobody liked gets a zero row."""
     from sklearn.utils.extmath import randomized_svd
 
-    columns = likes.tocsc().astype(np.float32)
-    norms = np.sqrt(np.asarray(columns.multiply(columns).sum(axis=0)).ravel())
-    scaled = (columns @ sp.diags(1.0 / np.maximum(norms, 1e-12))).tocsr()
+    scaled = unit_columns(likes).tocsr()
     dim = max(1, min(dim, min(scaled.shape) - 1))
     _, values, components = randomized_svd(scaled, n_components=dim, random_state=seed)
     return (components.T * values).astype(np.float32)
