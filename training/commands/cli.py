@@ -1,4 +1,4 @@
-"""``python -m training``: train, evaluate, download, inspect.
+"""``python -m training``: train, evaluate, download, synthesize, inspect.
 
 Each command imports what it needs when it runs: TensorFlow (seconds to import) only for
 train and evaluate, and only after the arguments and the data path were checked, through
@@ -15,6 +15,7 @@ from pathlib import Path
 
 from bundle_format import import_keras
 from training.data.download import download, resolve_data
+from training.data.synthetic import SHAPES, SyntheticShape, write_release
 from training.data.variants import VARIANTS
 from training.errors import TrainingError
 from training.models.config import HybridConfig
@@ -42,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--epochs", type=int, default=None,
                        help="most epochs (the same as --set epochs=N)")
     train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
+                       help="stop training epochs so that the fit ends within about SECONDS "
+                       "(the same as --set time_budget=SECONDS)")
     train.add_argument("--model", default="hybrid",
                        help="the model to export: hybrid (the one the service serves)")
     train.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
@@ -75,6 +79,17 @@ def build_parser() -> argparse.ArgumentParser:
     download = commands.add_parser("download", help="download and verify a release")
     download.add_argument("release", help="release name, e.g. ml-1m")
 
+    synthesize = commands.add_parser(
+        "synthesize", help="write a synthetic release with the real releases' long tails")
+    synthesize.add_argument("--out", required=True, help="directory to write the CSV files to")
+    synthesize.add_argument("--shape", choices=list(SHAPES), default=None,
+                            help="a named shape (users, movies, ratings); the options below "
+                            "override its parts")
+    synthesize.add_argument("--users", type=int, default=None)
+    synthesize.add_argument("--movies", type=int, default=None)
+    synthesize.add_argument("--ratings", type=int, default=None)
+    synthesize.add_argument("--seed", type=int, default=0)
+
     inspect = commands.add_parser("inspect", help="print a dataset's statistics")
     inspect.add_argument("--data", required=True, help=data_help)
     inspect.add_argument("--json", action="store_true", help="machine-readable output")
@@ -96,6 +111,8 @@ def _hybrid_config(args: argparse.Namespace) -> HybridConfig:
     assignments = list(args.set)
     if getattr(args, "epochs", None) is not None:
         assignments.append(f"epochs={args.epochs}")
+    if getattr(args, "time_budget", None) is not None:
+        assignments.append(f"time_budget={float(args.time_budget)}")
     return HybridConfig.from_assignments(assignments)
 
 
@@ -103,6 +120,12 @@ def _run(args: argparse.Namespace) -> int:
     progress = not args.quiet
     if args.command == "download":
         print(download(args.release, progress=progress))
+        return 0
+    if args.command == "synthesize":
+        users, movies, ratings = SHAPES[args.shape or "ml-latest-small"]
+        shape = SyntheticShape(args.users or users, args.movies or movies,
+                               args.ratings or ratings)
+        print(write_release(Path(args.out), shape, args.seed, progress=progress))
         return 0
     if args.command == "inspect":
         from training.data.dataset import load_dataset
