@@ -89,18 +89,36 @@ def test_training_model_takes_the_same_step_as_bpr_on_the_hardest_negative() -> 
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
 
 
-def test_training_model_adds_the_expected_l2_of_the_negatives() -> None:
+def test_training_model_penalises_the_first_sampled_negative_for_all_of_them() -> None:
+    """L2 on the negatives: ``negatives`` × l2 × the mean ‖v‖² of each triplet's first sampled
+    movie, which in expectation is the penalty of every sampled negative's vector."""
     l2 = 0.01
     network = _network(l2=l2)
-    weights = np.random.default_rng(2).random(N_ITEMS)
-    weights /= weights.sum()
-    hardest = network.training_model(NEGATIVES, negative_weights=weights)
+    hardest = network.training_model(NEGATIVES)
     batch = _batch()
     hardest(batch)
     tables = network.items
-    vectors = (tables.ids.get_weights()[0][1:]
-               + tables.features.get_weights()[0][1:] @ tables.project.get_weights()[0]
+    vectors = (tables.ids.get_weights()[0]
+               + tables.features.get_weights()[0] @ tables.project.get_weights()[0]
                + tables.project.get_weights()[1])
-    expected = l2 * NEGATIVES * float((weights * (vectors ** 2).sum(axis=1)).sum())
+    first = vectors[batch["negatives"][:, 0]]
+    expected = l2 * NEGATIVES * float((first ** 2).sum(axis=1).mean())
     penalties = [float(keras.ops.convert_to_numpy(loss)) for loss in hardest.losses]
     assert any(p == pytest.approx(expected, rel=1e-4) for p in penalties), penalties
+
+
+def test_a_training_step_does_not_touch_unsampled_movies() -> None:
+    """The step's cost must not grow with the catalogue: the id rows of movies that no
+    triplet sampled, and no history holds, get no gradient (SGD leaves them unchanged)."""
+    network = _network(l2=0.01)
+    model = network.training_model(NEGATIVES)
+    batch = _batch()
+    batch["negatives"] = np.minimum(batch["negatives"], 20)
+    batch["positive"] = np.minimum(batch["positive"], 20)
+    batch["history"] = np.minimum(batch["history"], 20)
+    before = network.items.ids.get_weights()[0].copy()
+    model.compile(optimizer=keras.optimizers.SGD(0.5), loss=bpr_loss)
+    model.train_on_batch(batch, np.zeros((BATCH, 1), np.float32))
+    after = network.items.ids.get_weights()[0]
+    np.testing.assert_array_equal(before[21:], after[21:])
+    assert not np.allclose(before[1:21], after[1:21])

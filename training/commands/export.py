@@ -78,6 +78,8 @@ def write_bundle_files(folder: Path, version: str, model: Hybrid, data: Interact
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "model": {"name": model.name, "params": model.config.model_dump(mode="json"),
                   "best_epoch": model.best_epoch,
+                  "fit_seconds": round(model.fit_seconds, 1),
+                  "budget_stops": model.budget_stops,
                   "popularity_prior": model.popularity_prior,
                   "new_user_path": model.new_user_path,
                   "new_user_validation": _jsonable(model.new_user_validation),

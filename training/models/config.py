@@ -49,6 +49,10 @@ class HybridConfig(BaseModel):
                                            description="weight of log(1 + train likes) added "
                                            "to every score; None: chosen on validation")
 
+    time_budget: float | None = Field(None, gt=0.0, description="seconds for the whole fit "
+                                      "(half for the validation run, the rest for the refit); "
+                                      "epochs that would overrun are skipped; None: no limit")
+
     @classmethod
     def from_mapping(cls, values: Mapping[str, object]) -> HybridConfig:
         """The config of ``values`` (field: value), or a TrainingError naming each bad field."""

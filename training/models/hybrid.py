@@ -15,6 +15,7 @@ from training.models.autoencoder import ContentEmbeddings, train_autoencoder
 from training.models.base import Recommender
 from training.models.cold_items import ColdItemRegression, cold_feature_matrix
 from training.models.config import HybridConfig
+from training.models.optimizers import LazyAdam
 from training.models.popularity import Popularity
 from training.models.sampling import TripletDataset, TripletSampler
 from training.models.tasks import bpr_loss
@@ -47,11 +48,17 @@ class Hybrid(Recommender):
         self.validation_metrics: dict[str, float] = {}
         self.new_user_path = "demographics"  # or "popularity"; see _choose_new_user_path
         self.new_user_validation: dict[str, float] = {}
+        self.budget_stops: list[str] = []  # runs that the time budget cut short
+        self.fit_seconds = 0.0
 
     # ------------------------------------------------------------------ training
 
     def fit(self, data: Interactions, *, seed: int = 0, progress: bool = False) -> Hybrid:
         config = self.config
+        started = time.monotonic()
+        # with a time budget, the validation run may use half of it and the refit the rest
+        budget = config.time_budget
+        deadline = None if budget is None else started + budget
         keras.utils.set_random_seed(seed)
         self.content = train_autoencoder(data.movie_features.tfidf, dim=config.content_dim,
                                          epochs=config.autoencoder_epochs, seed=seed)
@@ -64,7 +71,8 @@ class Hybrid(Recommender):
             # out entirely: they decide whether a new user's demographics beat popularity.
             inside, new_users = hold_out_users(data, seed=seed)
             sub, validation = carve_validation(inside)
-            self._train(sub, epochs, seed, progress, validation=validation)
+            self._train(sub, epochs, seed, progress, validation=validation,
+                        deadline=None if budget is None else started + budget / 2)
             epochs = self.best_epoch
             self.validation_history = dict(self.history)
             if prior is None:
@@ -72,9 +80,10 @@ class Hybrid(Recommender):
             if new_users is not None:
                 self._set_prior(sub, float(prior or 0.0))
                 self._choose_new_user_path(sub, new_users)
-        self._train(data, epochs, seed, progress, validation=None)
+        self._train(data, epochs, seed, progress, validation=None, deadline=deadline)
         self.popularity_prior = float(prior or 0.0)
         self._set_prior(data, self.popularity_prior)
+        self.fit_seconds = time.monotonic() - started
         return self
 
     def _choose_new_user_path(self, data: Interactions, new_users: pd.DataFrame) -> None:
@@ -114,7 +123,9 @@ class Hybrid(Recommender):
         return best
 
     def _train(self, data: Interactions, epochs: int, seed: int, progress: bool,
-               validation: pd.DataFrame | None) -> None:
+               validation: pd.DataFrame | None, deadline: float | None = None) -> None:
+        """Up to ``epochs`` epochs (fewer when validation stops early); an epoch that would
+        end after ``deadline`` (time.monotonic) is not started, but the first always is."""
         config = self.config
         keras.utils.set_random_seed(seed)
         self.data = data
@@ -132,14 +143,13 @@ class Hybrid(Recommender):
         self.network = HybridNetwork(sizes, l2=config.l2)
         sampler = TripletSampler(data, history=config.history, negatives=config.negatives,
                                  user_dropout=config.user_dropout, seed=seed)
-        trainer = self.network.training_model(config.negatives,
-                                              negative_weights=sampler.probabilities)
+        trainer = self.network.training_model(config.negatives)
         self.model = self.network.inference_model()
         self.network.set_item_features(table)
         batches = TripletDataset(sampler, config.batch_size, outputs=trainer.output.shape[-1])
         # XLA: 2.3x faster per epoch on the 2-core CPU (TensorFlow's "auto" leaves it off);
         # JAX always compiles.
-        trainer.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=bpr_loss,
+        trainer.compile(optimizer=LazyAdam(config.learning_rate), loss=bpr_loss,
                         jit_compile=True)
         self.history = {"loss": [], "val_ndcg@10": [], "seconds": []}
         fallback = Popularity().fit(data)
@@ -148,7 +158,13 @@ class Hybrid(Recommender):
         stage = "validation" if validation is not None else "final"
         bar = tqdm(range(1, epochs + 1), desc=f"{self.name} ({stage})", disable=not progress,
                    leave=False)
+        began = time.monotonic()
         for epoch in bar:
+            if deadline is not None and epoch > 1:
+                per_epoch = (time.monotonic() - began) / (epoch - 1)
+                if time.monotonic() + per_epoch > deadline:
+                    self.budget_stops.append(f"{stage} after {epoch - 1} epochs")
+                    break
             start = time.perf_counter()
             fitted = trainer.fit(batches, epochs=1, verbose=0)
             self.history["loss"].append(float(fitted.history["loss"][-1]))

@@ -40,9 +40,6 @@ class TripletSampler:
         self.daytime, self.weekend = context_features(data.sequence_times)
         likes = data.likes.tocoo()
         self.like_keys = np.sort(likes.row.astype(np.int64) << 32 | likes.col)
-        #: each movie's chance to be drawn as a negative
-        self.probabilities = np.full(data.n_items, 1.0 / data.n_items)
-        self.cumulative = np.cumsum(self.probabilities)
         features = data.user_features
         self.age = features.age_group
         self.gender = features.gender
@@ -52,8 +49,7 @@ class TripletSampler:
         return len(self.users)
 
     def _draw(self, size: tuple[int, ...]) -> np.ndarray:
-        draws = np.searchsorted(self.cumulative, self.rng.random(size))
-        return np.minimum(draws, self.data.n_items - 1)
+        return self.rng.integers(0, self.data.n_items, size)
 
     def negatives_for(self, users: np.ndarray) -> np.ndarray:
         negatives = self._draw((len(users), self.negatives))
