@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from app.retrieval import Shortlister
 from app.scoring import FastScorer
 
 NEIGHBOUR_CACHE = 101  # movies cached per /similar query movie (k up to 100)
@@ -23,7 +24,6 @@ class Bundle:
     movies: list[dict[str, Any]]
     scorer: FastScorer
     index: Any  # faiss.IndexFlatIP over the blended similarity vectors
-    keras_model: Any
     item_position: dict[int, int] = field(default_factory=dict)
     user_position: dict[int, int] = field(default_factory=dict)
     genres: list[str] = field(default_factory=list)  # as the movies file spells them
@@ -36,6 +36,8 @@ class Bundle:
     fresh_users: OrderedDict[int, tuple[Any, np.ndarray, np.ndarray]] = field(
         default_factory=OrderedDict)
     version_json: str = '""'
+    # two-stage retrieval (app.retrieval), for catalogues of RETRIEVAL_MIN_MOVIES or more
+    shortlister: Shortlister | None = None
 
     @property
     def version(self) -> str:

@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess  # nosec B404 (runs app.verify_model with this interpreter)
+import sys
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +17,10 @@ import numpy as np
 
 from app.bundle import Bundle
 from app.errors import BundleError
-from app.inputs import anonymous_inputs, user_inputs
+from app.inputs import context_now
 from app.render import movie_fragments
-from app.scoring import FastScorer, keras_scores
+from app.retrieval import Shortlister
+from app.scoring import FastScorer
 from bundle_format import (
     ARRAYS,
     CURRENT_LINK,
@@ -24,10 +29,10 @@ from bundle_format import (
     MODEL_FILE,
     MOVIES_FILE,
     SCHEMA_VERSION,
-    USER_INPUTS,
-    import_keras,
     sha256_file,
 )
+
+VERIFY_TIMEOUT_S = 300  # loading TensorFlow and the model takes ~10 s on the 2-core machine
 
 
 def resolve_current(model_dir: Path) -> Path:
@@ -38,7 +43,8 @@ def resolve_current(model_dir: Path) -> Path:
 
 
 def load_bundle(path: Path, *, verify_users: int = 16,
-                score_table_bytes: int = 512 << 20) -> Bundle:
+                score_table_bytes: int = 512 << 20,
+                retrieval_min_movies: int = 200_000) -> Bundle:
     """Load the bundle at ``path`` (a version folder), or raise BundleError saying why."""
     manifest_path = path / MANIFEST_FILE
     try:
@@ -74,14 +80,15 @@ def load_bundle(path: Path, *, verify_users: int = 16,
         raise BundleError(f"{path / MOVIES_FILE}: {len(movies)} movies, "
                           f"{len(arrays['item_ids'])} item ids")
 
-    keras_model = _load_keras(path / MODEL_FILE)
+    sample = verification_sample(arrays, manifest, n_users=verify_users)
+    weights, expected = run_keras_model(path / MODEL_FILE, sample)
     try:
-        scorer = FastScorer(keras_model, arrays["item_vectors"], arrays["item_bias"])
+        scorer = FastScorer(weights, arrays["item_vectors"], arrays["item_bias"])
     except ValueError as exc:
         raise BundleError(f"{path / MODEL_FILE}: {exc}") from None
     index = _load_index(path / INDEX_FILE, arrays["similarity_vectors"])
     bundle = Bundle(path=path, manifest=manifest, arrays=arrays, movies=movies, scorer=scorer,
-                    index=index, keras_model=keras_model)
+                    index=index)
     _index_lookups(bundle)
     n_users = len(arrays["user_ids"])
     scorer.precompute_users({
@@ -91,7 +98,9 @@ def load_bundle(path: Path, *, verify_users: int = 16,
         "daytime": np.zeros(n_users, np.int32), "weekend": np.zeros(n_users, np.int32),
     })
     scorer.precompute_scores(score_table_bytes)
-    verify_fast_path(bundle, n_users=verify_users)
+    verify_fast_path(bundle, sample, expected)
+    if len(arrays["item_ids"]) >= retrieval_min_movies:
+        bundle.shortlister = Shortlister(scorer.item_vectors, scorer.item_bias)
     return bundle
 
 
@@ -124,13 +133,37 @@ def _check_shapes(path: Path, arrays: dict[str, np.ndarray]) -> None:
         raise BundleError(f"{path / 'user_history.npy'}: movie index out of range")
 
 
-def _load_keras(path: Path) -> Any:
-    keras = import_keras()
-    try:
-        return keras.saving.load_model(path, safe_mode=True, compile=False)
-    except Exception as exc:  # noqa: BLE001 (any failure to load means: refuse the bundle)
-        raise BundleError(f"{path}: the Keras model does not load in safe mode: "
-                          f"{type(exc).__name__}: {str(exc)[:300]}") from None
+def run_keras_model(path: Path, sample: Sample) -> tuple[dict[str, list[np.ndarray]],
+                                                         np.ndarray]:
+    """The user tower's weights and the Keras model's scores of ``sample``, from a short-lived
+    process (app.verify_model) so that this one never holds TensorFlow."""
+    with tempfile.TemporaryDirectory(prefix="verify-") as folder:
+        request, out = Path(folder) / "request.npz", Path(folder) / "out.npz"
+        np.savez(request, items=sample.items, **sample.inputs)  # type: ignore[arg-type]
+        try:
+            done = subprocess.run(  # noqa: S603 (our own module, arguments are paths)
+                [sys.executable, "-m", "app.verify_model", str(path), str(request), str(out)],
+                capture_output=True, text=True, timeout=VERIFY_TIMEOUT_S, check=False)
+        except subprocess.TimeoutExpired:
+            raise BundleError(f"{path}: the Keras model took over {VERIFY_TIMEOUT_S} s to "
+                              "load and score the check sample") from None
+        if done.returncode != 0:
+            lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
+            reason = lines[-1] if lines else f"exit status {done.returncode}"
+            raise BundleError(f"{path}: {reason}")
+        with np.load(out, allow_pickle=False) as result:
+            expected = result["scores"]
+            weights: dict[str, list[np.ndarray]] = {}
+            for key in sorted(result.files, key=_layer_order):
+                if key != "scores":
+                    layer, _, _ = key.rpartition(":")
+                    weights.setdefault(layer, []).append(result[key])
+    return weights, expected
+
+
+def _layer_order(key: str) -> tuple[str, int]:
+    layer, _, position = key.rpartition(":")
+    return layer, int(position) if position.isdigit() else -1
 
 
 def _load_index(path: Path, vectors: np.ndarray) -> Any:
@@ -164,26 +197,53 @@ def _index_lookups(bundle: Bundle) -> None:
     bundle.version_json = json.dumps(bundle.version)
 
 
-def verify_fast_path(bundle: Bundle, *, n_users: int = 16, tolerance: float = 1e-4) -> None:
-    """The numpy path must equal the Keras model on a sample of users and movies, including
-    the anonymous path; and the stored movie vectors must be the model's."""
-    arrays = bundle.arrays
+@dataclass(frozen=True)
+class Sample:
+    """Users and movies on which the numpy path is checked against the Keras model."""
+
+    users: np.ndarray  # known user indices (rows 0..len-1 of ``inputs``)
+    inputs: dict[str, np.ndarray]  # user-side model inputs; the last row is a visitor
+    items: np.ndarray  # (rows, m) movie indices scored for each row
+
+
+def verification_sample(arrays: dict[str, np.ndarray], manifest: dict[str, Any], *,
+                        n_users: int = 16) -> Sample:
+    """``n_users`` known users and one visitor with five liked movies, each scored on 64
+    movies, in the context of now."""
     n_items = len(arrays["item_ids"])
     rng = np.random.default_rng(0)
     users = rng.choice(len(arrays["user_ids"]), size=min(n_users, len(arrays["user_ids"])),
                        replace=False)
-    batches = [user_inputs(bundle, int(u)) for u in users]
-    liked = [int(i) for i in rng.choice(n_items, size=min(5, n_items), replace=False)]
-    batches.append(anonymous_inputs(bundle, liked, None, None, None))
-    inputs = {name: np.concatenate([b[name] for b in batches]) for name in USER_INPUTS}
-    items = np.broadcast_to(rng.choice(n_items, size=min(64, n_items), replace=False),
-                            (len(batches), min(64, n_items)))
-    expected = keras_scores(bundle.keras_model, inputs, items)
+    liked = rng.choice(n_items, size=min(5, n_items), replace=False)
+    visitor = np.zeros((1, int(manifest["history_length"])), np.int32)
+    shown = min(len(liked), visitor.shape[1])
+    visitor[0, visitor.shape[1] - shown:] = liked[len(liked) - shown:] + 1
+    context = context_now()
+    rows = len(users) + 1
+    inputs = {
+        "user": np.append(users + 1, 0).astype(np.int32),
+        "history": np.vstack([arrays["user_history"][users], visitor]).astype(np.int32),
+        "age_group": np.append(arrays["user_age_group"][users], 0).astype(np.int32),
+        "gender": np.append(arrays["user_gender"][users], 0).astype(np.int32),
+        "occupation": np.append(arrays["user_occupation"][users], 0).astype(np.int32),
+        "daytime": np.repeat(context["daytime"], rows).astype(np.int32),
+        "weekend": np.repeat(context["weekend"], rows).astype(np.int32),
+    }
+    width = min(64, n_items)
+    items = np.broadcast_to(rng.choice(n_items, size=width, replace=False), (rows, width))
+    return Sample(users=users, inputs=inputs, items=np.ascontiguousarray(items))
+
+
+def verify_fast_path(bundle: Bundle, sample: Sample, expected: np.ndarray, *,
+                     tolerance: float = 1e-4) -> None:
+    """The numpy path (the precomputed one for known users) must equal the Keras model's
+    scores ``expected`` of ``sample``, the visitor's path included."""
+    inputs = sample.inputs
     fast = bundle.scorer.scores(inputs)
-    fast[:len(users)] = np.stack([  # known users through their precomputed path
+    fast[:len(sample.users)] = np.stack([
         bundle.scorer.known_user_scores(int(u), int(d), int(w))
-        for u, d, w in zip(users, inputs["daytime"], inputs["weekend"], strict=False)])
-    got = np.take_along_axis(fast, items, axis=1)
+        for u, d, w in zip(sample.users, inputs["daytime"], inputs["weekend"], strict=False)])
+    got = np.take_along_axis(fast, sample.items, axis=1)
     difference = float(np.max(np.abs(got - expected)))
     if not difference < tolerance:
         raise BundleError(f"{bundle.path}: the fast scoring path differs from the Keras model "

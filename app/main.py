@@ -38,7 +38,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # from fighting over cores (multithreaded OpenBLAS collapses under load).
         threadpool_limits(1)
         faiss.omp_set_num_threads(1)
-        state = ModelState(settings.model_dir, settings.verify_users, settings.score_table_mb)
+        state = ModelState(settings.model_dir, settings.verify_users, settings.score_table_mb,
+                           settings.retrieval_min_movies)
         app.state.model = state
         try:
             bundle, _ = await state.reload()

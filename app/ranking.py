@@ -20,6 +20,7 @@ from app.inputs import (
     user_inputs,
     with_feedback,
 )
+from app.retrieval import SHORTLIST, exact_top
 from feedback_store import Event
 
 Strategy = Literal["personalized", "cold_start", "history"]
@@ -143,10 +144,72 @@ def fresh_user(bundle: Bundle, user: int, events: Sequence[Event]
     return base, rated
 
 
+def user_vector(bundle: Bundle, user_id: int, events: Sequence[Event], *, age: int | None,
+                gender: str | None, occupation: str | None
+                ) -> tuple[np.ndarray | None, np.ndarray, Strategy]:
+    """user_scores' decisions, for two-stage retrieval: (the user tower's output in the
+    context of now, or None where the answer is popularity; the movie indices to leave out;
+    the strategy)."""
+    scorer = bundle.scorer
+    user = bundle.user_position.get(user_id)
+    if events:
+        liked, rated = with_feedback(bundle, user, events)
+        if user is not None:
+            inputs = {**user_inputs(bundle, user), "history": history_row(bundle, liked)}
+            return scorer.user_vectors(inputs)[0], np.union1d(bundle.seen(user),
+                                                               rated), "personalized"
+        if liked:
+            inputs = anonymous_inputs(bundle, liked, age, gender, occupation)
+            return scorer.user_vectors(inputs)[0], rated, "history"
+        seen = rated
+    elif user is not None:
+        context = context_now()
+        vector = scorer.known_user_vector(user, int(context["daytime"][0]),
+                                          int(context["weekend"][0]))
+        return vector, bundle.seen(user), "personalized"
+    else:
+        seen = np.zeros(0, dtype=np.int64)
+    if (age is None and gender is None and occupation is None
+            or bundle.new_user_path == "popularity"):
+        return None, seen, "cold_start"
+    inputs = anonymous_inputs(bundle, [], age, gender, occupation)
+    return scorer.user_vectors(inputs)[0], seen, "cold_start"
+
+
+def two_stage(bundle: Bundle, vector: np.ndarray | None, blocked: np.ndarray, k: int,
+              offset: int) -> str:
+    """The ``items`` array from an approximate shortlist scored exactly (app.retrieval), or
+    from the popularity order when ``vector`` is None; ``blocked`` never comes back."""
+    if vector is None:
+        order = bundle.popularity_order[:offset + k + len(blocked)]
+        order = order[~np.isin(order, blocked)][offset:offset + k]
+        popularity = bundle.arrays["popularity"]
+        return render.items_json(bundle.movie_json, order, popularity[order])
+    assert bundle.shortlister is not None  # noqa: S101 (callers check)
+    wanted = max(SHORTLIST, offset + k + len(blocked))
+    candidates = bundle.shortlister.search(vector, wanted)
+    candidates = candidates[~np.isin(candidates, blocked)]
+    ranked, scores = exact_top(bundle.scorer.item_vectors, bundle.scorer.item_bias, vector,
+                               candidates)
+    return render.items_json(bundle.movie_json, ranked[offset:offset + k],
+                             scores[offset:offset + k])
+
+
+def _blocked(bundle: Bundle, seen: np.ndarray, exclude: list[int] | None) -> np.ndarray:
+    known, _ = positions(bundle, exclude or [])
+    return np.union1d(seen, np.asarray(known, dtype=np.int64))
+
+
 def for_user(bundle: Bundle, user_id: int, k: int, *, genres: list[str] | None,
              exclude: list[int] | None, age: int | None, gender: str | None,
              occupation: str | None, events: Sequence[Event] = (), offset: int = 0,
              new: bool = False) -> bytes:
+    if bundle.shortlister is not None and not genres and not new:
+        vector, seen, strategy = user_vector(bundle, user_id, events, age=age, gender=gender,
+                                             occupation=occupation)
+        items = two_stage(bundle, vector, _blocked(bundle, seen, exclude), k, offset)
+        return render.recommendations_json(user_id=user_id, version_json=bundle.version_json,
+                                           strategy=strategy, items=items)
     scores, seen, strategy = user_scores(bundle, user_id, events, age=age, gender=gender,
                                          occupation=occupation)
     scores = apply_filters(bundle, scores, seen=seen, genres=genres, exclude=exclude, new=new)
@@ -160,8 +223,14 @@ def for_visitor(bundle: Bundle, liked: list[int], k: int, *, age: int | None,
                 exclude: list[int] | None, offset: int = 0, new: bool = False) -> bytes:
     known, unknown = positions(bundle, liked)
     inputs = anonymous_inputs(bundle, known, age, gender, occupation)
-    scores = bundle.scorer.scores(inputs)[0]
     seen = np.asarray(known, dtype=np.int64)
+    if bundle.shortlister is not None and not genres and not new:
+        vector = bundle.scorer.user_vectors(inputs)[0]
+        items = two_stage(bundle, vector, _blocked(bundle, seen, exclude), k, offset)
+        return render.recommendations_json(user_id=None, version_json=bundle.version_json,
+                                           strategy="history" if known else "cold_start",
+                                           items=items, unknown=unknown)
+    scores = bundle.scorer.scores(inputs)[0]
     scores = apply_filters(bundle, scores, seen=seen, genres=genres, exclude=exclude, new=new)
     best = top_k(scores, k, offset)
     return render.recommendations_json(user_id=None, version_json=bundle.version_json,

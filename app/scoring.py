@@ -1,37 +1,48 @@
 """The exact fast path: the hybrid's inference model computed in numpy.
 
-Everything that depends only on movies is computed once at load (the movie tower's vectors and
-biases are stored in the bundle), and the user tower is linear, so a known user's vector is a
-fixed part plus a context part, both precomputed: a request is one lookup and one vectorised
-pass over the catalogue. The loader checks this path against the Keras model and refuses a
-bundle where they disagree.
+Everything that depends only on movies is computed once at load (the movie tower's vectors
+and biases are stored in the bundle; the user tower's weights are read from the Keras model
+once, in a short-lived process: app.verify_model), and the user tower is linear, so a known
+user's vector is a fixed part plus a context part, both precomputed: a request is one lookup
+and one vectorised pass over the catalogue. The loader checks this path against the Keras
+model and refuses a bundle where they disagree.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from bundle_format import Layers
 
+#: the Keras layers whose weights the numpy path reads
+TOWER_LAYERS = (Layers.USER_ID, Layers.AGE, Layers.GENDER, Layers.OCCUPATION, Layers.DAYTIME,
+                Layers.WEEKEND, Layers.USER_OUT)
+TowerWeights = Mapping[str, list[np.ndarray]]
 
-def _weights(model: Any, name: str) -> list[np.ndarray]:
-    return [np.asarray(w, dtype=np.float32) for w in model.get_layer(name).get_weights()]
+
+def tower_weights(model: Any) -> dict[str, list[np.ndarray]]:
+    """The user tower's weights by layer name, read from a Keras inference model."""
+    return {name: [np.asarray(w, dtype=np.float32) for w in model.get_layer(name).get_weights()]
+            for name in TOWER_LAYERS}
 
 
 class FastScorer:
-    def __init__(self, model: Any, item_vectors: np.ndarray, item_bias: np.ndarray) -> None:
-        """``model``: the bundle's Keras inference model; the movie side from the bundle."""
+    def __init__(self, weights: TowerWeights, item_vectors: np.ndarray,
+                 item_bias: np.ndarray) -> None:
+        """``weights``: the user tower's (tower_weights of the bundle's Keras model); the movie
+        side from the bundle."""
         self.item_vectors = np.ascontiguousarray(item_vectors, dtype=np.float32)
         self.item_bias = np.ascontiguousarray(item_bias, dtype=np.float32)
-        self.user_ids = _weights(model, Layers.USER_ID)[0]
-        self.age = _weights(model, Layers.AGE)[0]
-        self.gender = _weights(model, Layers.GENDER)[0]
-        self.occupation = _weights(model, Layers.OCCUPATION)[0]
-        self.daytime = _weights(model, Layers.DAYTIME)[0]
-        self.weekend = _weights(model, Layers.WEEKEND)[0]
-        self.out_kernel, self.out_bias = _weights(model, Layers.USER_OUT)
+        self.user_ids = weights[Layers.USER_ID][0]
+        self.age = weights[Layers.AGE][0]
+        self.gender = weights[Layers.GENDER][0]
+        self.occupation = weights[Layers.OCCUPATION][0]
+        self.daytime = weights[Layers.DAYTIME][0]
+        self.weekend = weights[Layers.WEEKEND][0]
+        self.out_kernel, self.out_bias = weights[Layers.USER_OUT]
         padding = np.zeros((1, self.item_vectors.shape[1]), np.float32)
         self.history_table = np.vstack([padding, self.item_vectors])
         side = sum(table.shape[1] for table in (self.age, self.gender, self.occupation,
@@ -112,6 +123,12 @@ class FastScorer:
         """The context-free part of every movie's score for a context-free user vector: add
         ``context_scores[daytime, weekend]`` for the scores (the score table's arithmetic)."""
         return (self.item_vectors @ vector).astype(np.float32)
+
+    def known_user_vector(self, user: int, daytime: int, weekend: int) -> np.ndarray:
+        """The user tower's output for known user index ``user`` in a context."""
+        if self.user_base is None:
+            raise RuntimeError("precompute_users first")
+        return self.user_base[user] + self.context[daytime, weekend]
 
     def known_user_scores(self, user: int, daytime: int, weekend: int) -> np.ndarray:
         """Scores of every movie for known user index ``user`` (after precompute_users); a new

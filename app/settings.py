@@ -18,6 +18,8 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="`python -m app` binds here; the image sets "
                       "HOST=0.0.0.0")
     port: int = Field(8000, ge=1, le=65535)
+    workers: int = Field(1, ge=1, le=64, description="uvicorn worker processes of `python -m "
+                         "app`; each loads and serves the bundle on its own (BENCHMARKS.md)")
     log_level: str = Field("info", pattern="^(critical|error|warning|info|debug|trace)$")
     shutdown_grace: float = Field(20.0, ge=0, description="seconds SIGTERM waits for requests "
                                   "in flight")
@@ -31,6 +33,9 @@ class Settings(BaseSettings):
                                   "0 turns the watcher off")
     score_table_mb: int = Field(512, ge=0, description="known users × movies scores kept in "
                                 "memory up to this size (exact; 0 scores per request)")
+    retrieval_min_movies: int = Field(200_000, ge=1, description="from this many movies on, "
+                                      "/recommend scores an HNSW shortlist exactly instead of "
+                                      "every movie (two-stage retrieval; app.retrieval)")
     verify_users: int = Field(16, ge=1, description="users checked fast path vs Keras at load")
     feedback_url: str = Field("sqlite:///feedback/feedback.sqlite",
                               description="the feedback store: sqlite:///path (relative to the "

@@ -17,7 +17,9 @@ log = logging.getLogger("app")
 
 
 class ModelState:
-    def __init__(self, model_dir: Path, verify_users: int, score_table_mb: int = 512) -> None:
+    def __init__(self, model_dir: Path, verify_users: int, score_table_mb: int = 512,
+                 retrieval_min_movies: int = 200_000) -> None:
+        self.retrieval_min_movies = retrieval_min_movies
         self.model_dir = model_dir
         self.verify_users = verify_users
         self.score_table_bytes = score_table_mb << 20
@@ -35,7 +37,8 @@ class ModelState:
                 self.last_seen_target = target
                 bundle = await asyncio.to_thread(
                     load_bundle, target, verify_users=self.verify_users,
-                    score_table_bytes=self.score_table_bytes)
+                    score_table_bytes=self.score_table_bytes,
+                    retrieval_min_movies=self.retrieval_min_movies)
             except BundleError as exc:
                 self.last_error = str(exc)
                 log.error("bundle refused, still serving %s: %s", previous, exc)

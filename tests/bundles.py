@@ -7,8 +7,10 @@ import os
 import tempfile
 from functools import cache
 from pathlib import Path
+from typing import Any
 
-from bundle_format import sha256_file
+from app.bundle import Bundle
+from bundle_format import MODEL_FILE, import_keras, sha256_file
 from tests.movielens_files import write_planted_ml1m
 from training.commands.train import train_command
 from training.models.config import HybridConfig
@@ -48,3 +50,10 @@ def resign(bundle: Path) -> None:
     manifest["files"] = {name: sha256_file(bundle / name)
                          for name in manifest["files"] if (bundle / name).exists()}
     (bundle / "manifest.json").write_text(json.dumps(manifest))
+
+
+def keras_model_of(bundle: Bundle) -> Any:
+    """The bundle's Keras inference model, loaded here (the service itself never holds it:
+    app.verify_model reads it in a short-lived process)."""
+    keras = import_keras()
+    return keras.saving.load_model(bundle.path / MODEL_FILE, safe_mode=True, compile=False)

@@ -19,7 +19,7 @@ from app.loading import load_bundle
 from app.main import create_app
 from app.scoring import keras_scores
 from app.settings import Settings
-from tests.bundles import trained_models_dir
+from tests.bundles import keras_model_of, trained_models_dir
 from tests.paths import ROOT
 
 TOKEN = "s3cret-token"
@@ -262,7 +262,7 @@ def test_fast_path_equals_keras(models: Path) -> None:
     n_items = len(bundle.movies)
     for user in range(0, len(bundle.arrays["user_ids"]), 9):
         inputs = user_inputs(bundle, user)
-        expected = keras_scores(bundle.keras_model, inputs, np.arange(n_items)[None, :])
+        expected = keras_scores(keras_model_of(bundle), inputs, np.arange(n_items)[None, :])
         np.testing.assert_allclose(bundle.scorer.scores(inputs), expected, atol=1e-4)
 
 

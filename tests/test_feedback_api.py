@@ -17,7 +17,7 @@ from app.loading import load_bundle
 from app.ranking import fresh_user
 from app.scoring import keras_scores
 from feedback_store import Event
-from tests.bundles import trained_models_dir
+from tests.bundles import keras_model_of, trained_models_dir
 from tests.postgres import PostgresServer
 from tests.test_app import client_for
 
@@ -173,7 +173,7 @@ def test_the_numpy_path_with_feedback_equals_the_keras_model(models: Path) -> No
     inputs = {**user_inputs(bundle, user), "history": history_row(bundle, liked)}
     items = np.arange(bundle.scorer.n_items)[None, :]
     np.testing.assert_allclose(bundle.scorer.scores(inputs), keras_scores(
-        bundle.keras_model, inputs, items), rtol=1e-4, atol=1e-4)
+        keras_model_of(bundle), inputs, items), rtol=1e-4, atol=1e-4)
     # the served path: the rebuilt vector, kept per user, plus each context's part
     events_tuple = tuple(events)
     base, served_rated = fresh_user(bundle, user, events_tuple)
@@ -185,7 +185,7 @@ def test_the_numpy_path_with_feedback_equals_the_keras_model(models: Path) -> No
                    "weekend": np.array([weekend], np.int32)}
         np.testing.assert_allclose(
             base + bundle.scorer.context_scores[daytime, weekend],
-            keras_scores(bundle.keras_model, {**inputs, **context}, items)[0],
+            keras_scores(keras_model_of(bundle), {**inputs, **context}, items)[0],
             rtol=1e-4, atol=1e-4)
 
 

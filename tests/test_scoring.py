@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from app.scoring import FastScorer, keras_scores
+from app.scoring import FastScorer, keras_scores, tower_weights
 from bundle_format import USER_INPUTS
 from training.models.towers import HybridNetwork, TowerSizes
 
@@ -42,7 +42,7 @@ def _inputs() -> dict[str, np.ndarray]:
 def _scorer(model: keras.Model) -> FastScorer:
     items = np.arange(N_ITEMS)
     outputs = model.predict_on_batch({**_inputs(), "items": (items + 1)[None, :]})
-    return FastScorer(model, np.asarray(outputs["item_vector"])[0],
+    return FastScorer(tower_weights(model), np.asarray(outputs["item_vector"])[0],
                       np.asarray(outputs["item_bias"])[0])
 
 
@@ -77,4 +77,5 @@ def test_precomputed_known_users_equal_keras_in_every_context() -> None:
 def test_movie_vectors_of_another_width_are_refused() -> None:
     model = _inference_model(dim=8)
     with pytest.raises(ValueError, match="the user tower takes"):
-        FastScorer(model, np.zeros((N_ITEMS, 6), np.float32), np.zeros(N_ITEMS, np.float32))
+        FastScorer(tower_weights(model), np.zeros((N_ITEMS, 6), np.float32),
+                   np.zeros(N_ITEMS, np.float32))
