@@ -31,6 +31,7 @@ def evaluate(
     *,
     candidates: np.ndarray | None = None,
     fallback: Scorer | None = None,
+    with_auc: bool = True,
 ) -> dict[str, float]:
     """Metrics over the test users with at least one relevant (>= like threshold) test rating.
 
@@ -58,12 +59,13 @@ def evaluate(
         in_batch = (relevant_user >= batch[0]) & (relevant_user <= batch[-1])
         relevant[relevant_user[in_batch] - batch[0], relevant_item[in_batch]] = True
         relevant &= np.isfinite(scores)
-        per_user, top_items = per_user_metrics(scores, relevant)
+        per_user, top_items = per_user_metrics(scores, relevant, with_auc=with_auc)
         for name in METRICS:
             values[name].append(per_user[name])
         shown.append(top_items)
 
-    result = {name: float(np.nanmean(np.concatenate(v))) for name, v in values.items()}
+    result = {name: float(np.nanmean(np.concatenate(v))) if with_auc or name != "auc"
+              else float("nan") for name, v in values.items()}
     n_catalogue = int(candidate_mask.sum()) if candidate_mask is not None else data.n_items
     result["coverage@10"] = len(np.unique(np.concatenate(shown))) / n_catalogue
     result["users"] = float(len(test_users))

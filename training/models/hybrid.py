@@ -116,7 +116,7 @@ class Hybrid(Recommender):
         results = {}
         for prior in PRIOR_GRID:
             self._set_prior(data, prior)
-            results[prior] = evaluate(self, data, validation, fallback=fallback)
+            results[prior] = evaluate(self, data, validation, fallback=fallback, with_auc=False)
         self.prior_validation = {prior: m["ndcg@10"] for prior, m in results.items()}
         best = max(PRIOR_GRID, key=self.prior_validation.__getitem__)  # first of ties: smaller
         self.validation_metrics = results[best]
@@ -173,7 +173,7 @@ class Hybrid(Recommender):
             if validation is None:
                 bar.set_postfix(loss=f"{self.history['loss'][-1]:.4f}")
                 continue
-            metrics = evaluate(self, data, validation, fallback=fallback)
+            metrics = evaluate(self, data, validation, fallback=fallback, with_auc=False)
             ndcg = metrics["ndcg@10"]
             self.history["val_ndcg@10"].append(ndcg)
             bar.set_postfix(loss=f"{self.history['loss'][-1]:.4f}", val_ndcg=f"{ndcg:.4f}")

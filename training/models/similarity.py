@@ -12,7 +12,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from training.data.interactions import Interactions, carve_validation
-from training.evaluation.similar import similar_metrics, similar_queries, vector_scores
+from training.evaluation.similar import similar_queries, vector_similar_metrics
 
 DEFAULT_BLEND = 0.5
 
@@ -62,6 +62,9 @@ def svd_item_vectors(likes: sp.csr_matrix, dim: int, seed: int = 0) -> np.ndarra
 
 
 SVD_DIMS = (64, 128, 256)  # candidates, chosen on validation
+# users whose queries decide the blend: the score and relevance matrices are users × movies
+# (scored 512 at a time); ml-latest-small and ml-1m have fewer users than this
+MAX_VALIDATION_QUERIES = 5_000
 # Candidates for the content cosine's weight; never 0: a movie nobody liked has no SVD row,
 # and its neighbours (and it as a neighbour) come from its content alone.
 CONTENT_WEIGHTS = (0.05, 0.1, 0.25, 0.5)
@@ -81,13 +84,14 @@ def choose_similarity(data: Interactions, content: np.ndarray, seed: int = 0
     """The SVD size and content weight with the best NDCG@10 of the ``similar`` protocol on
     the validation carve-out of ``data`` (each user's last 10% of train ratings)."""
     sub, validation = carve_validation(data)
-    queries, relevant = similar_queries(sub, validation)
+    queries, relevant = similar_queries(sub, validation, max_users=MAX_VALIDATION_QUERIES,
+                                        seed=seed)
     scores: dict[str, float] = {}
     for dim in SVD_DIMS:
         collaborative = svd_item_vectors(sub.likes, dim, seed)
         for weight in CONTENT_WEIGHTS:
             vectors = blended_vectors(content, collaborative, weight)
-            ranked = similar_metrics(vector_scores(vectors, queries), queries, relevant)
+            ranked = vector_similar_metrics(vectors, queries, relevant, with_auc=False)
             scores[f"{dim}/{weight}"] = round(float(ranked["ndcg@10"]), 6)
     best = max(scores, key=lambda key: scores[key])  # first of equals: smaller, less content
     dim_text, weight_text = best.split("/")
