@@ -50,7 +50,12 @@ def test_the_service_answers_the_same_through_two_stage_retrieval(models: Path) 
     """The planted bundle served with retrieval from one movie on (every request two-stage)
     and exactly: the same lists and scores, for a known user, a page of their list, an
     exclusion, a user with fresh feedback, a visitor, and the popularity path; a genre filter
-    falls back to exact scoring."""
+    falls back to exact scoring. /similar through the HNSW index answers as the flat one."""
+    with client_for(models) as exact, client_for(models, retrieval_min_movies=1) as staged:
+        for movie in (1, 2, 50):
+            expected, got = exact.get(f"/similar/{movie}?k=5"), staged.get(f"/similar/{movie}?k=5")
+            assert [i["movie_id"] for i in expected.json()["items"]] == [
+                i["movie_id"] for i in got.json()["items"]]
     queries = ["/recommend/4?k=10", "/recommend/4?k=5&offset=5",
                "/recommend/7?k=10&exclude=1,2,3", "/recommend/999999?k=10",
                "/recommend/4?k=10&genres=Horror"]

@@ -43,6 +43,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--epochs", type=int, default=None,
                        help="most epochs (the same as --set epochs=N)")
     train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--distribute", choices=["none", "data", "model"], default=None,
+                       help="train over every device with the Keras distribution API (needs "
+                       "KERAS_BACKEND=jax): data parallel, or model parallel with the id "
+                       "tables sharded (the same as --set distribute=...)")
     train.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
                        help="stop training epochs so that the fit ends within about SECONDS "
                        "(the same as --set time_budget=SECONDS)")
@@ -111,6 +115,8 @@ def _hybrid_config(args: argparse.Namespace) -> HybridConfig:
     assignments = list(args.set)
     if getattr(args, "epochs", None) is not None:
         assignments.append(f"epochs={args.epochs}")
+    if getattr(args, "distribute", None) is not None:
+        assignments.append(f"distribute={args.distribute}")
     if getattr(args, "time_budget", None) is not None:
         assignments.append(f"time_budget={float(args.time_budget)}")
     return HybridConfig.from_assignments(assignments)
@@ -149,7 +155,10 @@ def _run(args: argparse.Namespace) -> int:
             feedback = store_url(args.feedback)
         import_keras()
         from training.commands.train import train_command
+        from training.models.distribution import make_distribution
         from training.models.registry import TRAINABLE
+
+        make_distribution(config.distribute, config.dim)  # refused now, not after the data
 
         if args.model not in TRAINABLE:
             raise TrainingError(f"unknown --model {args.model!r}; the service can serve "

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -49,6 +50,9 @@ class HybridConfig(BaseModel):
                                            description="weight of log(1 + train likes) added "
                                            "to every score; None: chosen on validation")
 
+    distribute: Literal["none", "data", "model"] = Field(
+        "none", description="train over every device of the JAX backend: data (replicas) or "
+        "model (id tables sharded too); docs/scale.md")
     time_budget: float | None = Field(None, gt=0.0, description="seconds for the whole fit "
                                       "(half for the validation run, the rest for the refit); "
                                       "epochs that would overrun are skipped; None: no limit")

@@ -82,19 +82,24 @@ class TripletDataset(keras.utils.PyDataset):
     positive once per epoch."""
 
     def __init__(self, sampler: TripletSampler, batch_size: int,
-                 outputs: int | None = None) -> None:
-        """``outputs``: width of the model's output (default: one column per negative)."""
+                 outputs: int | None = None, multiple: int = 1) -> None:
+        """``outputs``: width of the model's output (default: one column per negative);
+        ``multiple``: every batch's size is a multiple of it (the devices a distributed step
+        splits it over; the last batch drops its remainder, under ``multiple`` triplets)."""
         super().__init__()
         self.sampler = sampler
-        self.batch_size = batch_size
+        self.batch_size = batch_size - batch_size % multiple or multiple
+        self.multiple = multiple
         self.outputs = outputs or sampler.negatives
         self.order = sampler.rng.permutation(len(sampler))
 
     def __len__(self) -> int:
-        return int(np.ceil(len(self.order) / self.batch_size))
+        usable = len(self.order) - len(self.order) % self.multiple
+        return int(np.ceil(usable / self.batch_size))
 
     def __getitem__(self, index: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
         positions = self.order[index * self.batch_size:(index + 1) * self.batch_size]
+        positions = positions[:len(positions) - len(positions) % self.multiple]
         inputs = self.sampler.batch(positions)
         return inputs, np.zeros((len(positions), self.outputs), dtype=np.float32)
 
