@@ -1,11 +1,13 @@
 """Serving benchmark: the real service on a bundle vs a trivial FastAPI app, loaded by wrk.
 
     python benchmarks/bench_serving.py --model-dir models [--duration 10] [--connections 1,16,64]
+        [--workers 1] [--endpoints recommend,similar]
 
-Starts both with uvicorn (one worker each, access log off) on loopback, measures the service's
-startup (process start to /ready = 200) and resident memory, then runs wrk against the trivial
-app's /recommend, the service's /recommend/{random known user} and /similar/{random movie} at
-each connection count. Prints a markdown table and a JSON line.
+Starts both with uvicorn (the trivial app with one worker, the service with ``--workers``;
+access log off) on loopback, measures the service's startup (process start to /ready = 200,
+every worker) and resident memory (the largest process's, and the sum with the supervisor),
+then runs wrk against the trivial app's /recommend, the service's /recommend/{random known
+user} and /similar/{random movie} at each connection count. Prints a markdown table and a JSON line.
 """
 
 from __future__ import annotations
@@ -34,12 +36,37 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start(app: str, port: int, env: dict[str, str]) -> subprocess.Popen:
+def start(app: str, port: int, env: dict[str, str], workers: int = 1) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
-         "--log-level", "warning", "--no-access-log"],
+         "--log-level", "warning", "--no-access-log", "--workers", str(workers)],
         cwd=ROOT, env=env, start_new_session=True,
     )
+
+
+def processes(root: int) -> list[int]:
+    """``root`` and its descendants (uvicorn's supervisor and workers)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(children.get(pid, []))
+    return found
+
+
+def memory(root: int) -> dict[str, float]:
+    """RSS of the heaviest process of the tree and of all of them (MiB)."""
+    sizes = [rss_mib(pid) for pid in processes(root)]
+    sizes = [s for s in sizes if s == s]
+    return {"rss_max_process_mib": round(max(sizes), 1), "rss_total_mib": round(sum(sizes), 1),
+            "processes": len(sizes)}
 
 
 def wait_ready(url: str, timeout: float = 180.0) -> float:
@@ -56,7 +83,11 @@ def wait_ready(url: str, timeout: float = 180.0) -> float:
 
 
 def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:
+        return float("nan")
+    for line in lines:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
@@ -97,6 +128,8 @@ def main() -> None:
     parser.add_argument("--model-dir", type=Path, default=ROOT / "models")
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", default="1,16,64")
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--endpoints", default="recommend,similar")
     args = parser.parse_args()
     bundle = Path(os.path.realpath(args.model_dir / "current"))
     users = np.load(bundle / "user_ids.npy")
@@ -108,12 +141,13 @@ def main() -> None:
     trivial_port, service_port = free_port(), free_port()
     trivial = start("benchmarks.trivial_app:app", trivial_port, env)
     launched = time.perf_counter()
-    service = start("app.main:app", service_port, env)
+    service = start("app.main:app", service_port, env, args.workers)
     try:
         wait_ready(f"http://127.0.0.1:{trivial_port}/recommend/1")
-        wait_ready(f"http://127.0.0.1:{service_port}/ready")
+        for _ in range(8 * args.workers):  # each worker answers some: all must be ready
+            wait_ready(f"http://127.0.0.1:{service_port}/ready")
         startup = time.perf_counter() - launched
-        rss_ready = rss_mib(service.pid)
+        rss_ready = memory(service.pid)
         targets = {
             "trivial /recommend": (f"http://127.0.0.1:{trivial_port}",
                                    [f"/recommend/{u}?k=10" for u in rng.choice(users, 500)]),
@@ -122,6 +156,8 @@ def main() -> None:
             "/similar": (f"http://127.0.0.1:{service_port}",
                          [f"/similar/{m}?k=10" for m in rng.choice(movies, 500)]),
         }
+        wanted = {f"/{name}" for name in args.endpoints.split(",")} | {"trivial /recommend"}
+        targets = {name: target for name, target in targets.items() if name in wanted}
         rows = []
         for connections in [int(c) for c in args.connections.split(",")]:
             for name, (base, paths) in targets.items():
@@ -129,15 +165,15 @@ def main() -> None:
                 result = run_wrk(base, lua_script(paths), connections, args.duration)
                 rows.append({"endpoint": name, "connections": connections, **result})
                 print(json.dumps(rows[-1]), flush=True)
-        rss_after = rss_mib(service.pid)
+        rss_after = memory(service.pid)
     finally:
         for process in (trivial, service):
             os.killpg(process.pid, signal.SIGTERM)
             process.wait(timeout=30)
 
     floor = {r["connections"]: r["rps"] for r in rows if r["endpoint"].startswith("trivial")}
-    print(f"\nbundle {bundle.name}; startup to /ready {startup:.1f} s; RSS {rss_ready:.0f} MiB "
-          f"at ready, {rss_after:.0f} MiB after load\n")
+    print(f"\nbundle {bundle.name}; {args.workers} worker(s); startup to /ready {startup:.1f} s; "
+          f"RSS at ready {rss_ready}, after the load {rss_after}\n")
     print("| endpoint | connections | requests/s | vs trivial | p50 ms | p99 ms | errors |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for r in rows:
