@@ -23,7 +23,7 @@ class Bundle:
     arrays: dict[str, np.ndarray]
     movies: list[dict[str, Any]]
     scorer: FastScorer
-    index: Any  # faiss.IndexFlatIP over the blended similarity vectors
+    index: Any  # faiss.IndexFlatIP over the blended similarity vectors (HNSW when large)
     item_position: dict[int, int] = field(default_factory=dict)
     user_position: dict[int, int] = field(default_factory=dict)
     genres: list[str] = field(default_factory=list)  # as the movies file spells them

@@ -19,7 +19,7 @@ from app.bundle import Bundle
 from app.errors import BundleError
 from app.inputs import context_now
 from app.render import movie_fragments
-from app.retrieval import Shortlister
+from app.retrieval import Shortlister, approximate_index
 from app.scoring import FastScorer
 from bundle_format import (
     ARRAYS,
@@ -44,7 +44,7 @@ def resolve_current(model_dir: Path) -> Path:
 
 def load_bundle(path: Path, *, verify_users: int = 16,
                 score_table_bytes: int = 512 << 20,
-                retrieval_min_movies: int = 200_000) -> Bundle:
+                retrieval_min_movies: int = 50_000) -> Bundle:
     """Load the bundle at ``path`` (a version folder), or raise BundleError saying why."""
     manifest_path = path / MANIFEST_FILE
     try:
@@ -101,6 +101,7 @@ def load_bundle(path: Path, *, verify_users: int = 16,
     verify_fast_path(bundle, sample, expected)
     if len(arrays["item_ids"]) >= retrieval_min_movies:
         bundle.shortlister = Shortlister(scorer.item_vectors, scorer.item_bias)
+        bundle.index = approximate_index(arrays["similarity_vectors"])
     return bundle
 
 

@@ -179,18 +179,24 @@ def user_vector(bundle: Bundle, user_id: int, events: Sequence[Event], *, age: i
 def two_stage(bundle: Bundle, vector: np.ndarray | None, blocked: np.ndarray, k: int,
               offset: int) -> str:
     """The ``items`` array from an approximate shortlist scored exactly (app.retrieval), or
-    from the popularity order when ``vector`` is None; ``blocked`` never comes back."""
+    from the popularity order when ``vector`` is None; ``blocked`` never comes back. When the
+    shortlist holds fewer than ``offset + k`` movies after ``blocked`` (a user who rated most
+    of it, a deep page), every movie is scored instead."""
+    scorer = bundle.scorer
     if vector is None:
         order = bundle.popularity_order[:offset + k + len(blocked)]
         order = order[~np.isin(order, blocked)][offset:offset + k]
         popularity = bundle.arrays["popularity"]
         return render.items_json(bundle.movie_json, order, popularity[order])
     assert bundle.shortlister is not None  # noqa: S101 (callers check)
-    wanted = max(SHORTLIST, offset + k + len(blocked))
-    candidates = bundle.shortlister.search(vector, wanted)
+    candidates = bundle.shortlister.search(vector, max(SHORTLIST, 2 * (offset + k)))
     candidates = candidates[~np.isin(candidates, blocked)]
-    ranked, scores = exact_top(bundle.scorer.item_vectors, bundle.scorer.item_bias, vector,
-                               candidates)
+    if len(candidates) < offset + k:
+        scores = scorer.item_vectors @ vector + scorer.item_bias
+        scores[blocked] = -np.inf
+        best = top_k(scores, k, offset)
+        return render.items_json(bundle.movie_json, best, scores[best])
+    ranked, scores = exact_top(scorer.item_vectors, scorer.item_bias, vector, candidates)
     return render.items_json(bundle.movie_json, ranked[offset:offset + k],
                              scores[offset:offset + k])
 

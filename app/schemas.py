@@ -76,7 +76,7 @@ class RecommendQuery(BaseModel):
     gender: str | None = Field(None, pattern="^[MFmf]$", description="M or F")
     occupation: str | None = Field(None, max_length=100)
     offset: int = Field(0, ge=0, le=MAX_OFFSET, description=OFFSET_HELP)
-    new: bool = Field(False, description=NEW_HELP)
+    only_new: bool = Field(False, description=NEW_HELP)
 
 
 class AnonymousRequest(BaseModel):
@@ -91,7 +91,7 @@ class AnonymousRequest(BaseModel):
     genres: list[str] | None = Field(None, max_length=50)
     exclude: list[JsonInt] | None = Field(None, max_length=10_000)
     offset: JsonInt = Field(0, ge=0, le=MAX_OFFSET, description=OFFSET_HELP)
-    new: StrictBool = Field(False, description=NEW_HELP)
+    only_new: StrictBool = Field(False, description=NEW_HELP)
 
 
 class SimilarQuery(BaseModel):

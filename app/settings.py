@@ -33,7 +33,7 @@ class Settings(BaseSettings):
                                   "0 turns the watcher off")
     score_table_mb: int = Field(512, ge=0, description="known users × movies scores kept in "
                                 "memory up to this size (exact; 0 scores per request)")
-    retrieval_min_movies: int = Field(200_000, ge=1, description="from this many movies on, "
+    retrieval_min_movies: int = Field(50_000, ge=1, description="from this many movies on, "
                                       "/recommend scores an HNSW shortlist exactly instead of "
                                       "every movie (two-stage retrieval; app.retrieval)")
     verify_users: int = Field(16, ge=1, description="users checked fast path vs Keras at load")

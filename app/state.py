@@ -18,7 +18,7 @@ log = logging.getLogger("app")
 
 class ModelState:
     def __init__(self, model_dir: Path, verify_users: int, score_table_mb: int = 512,
-                 retrieval_min_movies: int = 200_000) -> None:
+                 retrieval_min_movies: int = 50_000) -> None:
         self.retrieval_min_movies = retrieval_min_movies
         self.model_dir = model_dir
         self.verify_users = verify_users

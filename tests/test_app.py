@@ -388,7 +388,7 @@ def test_openapi_documents_the_hot_routes_parameters(client: TestClient) -> None
     recommend = {p["name"]: p["in"] for p in spec["/recommend/{user_id}"]["get"]["parameters"]}
     assert recommend == {"user_id": "path", "k": "query", "genres": "query", "exclude": "query",
                          "age": "query", "gender": "query", "occupation": "query",
-                         "offset": "query", "new": "query"}
+                         "offset": "query", "only_new": "query"}
     similar = {p["name"]: p["in"] for p in spec["/similar/{movie_id}"]["get"]["parameters"]}
     assert similar == {"movie_id": "path", "k": "query", "offset": "query"}
     bad = client.get("/recommend/0").json()["detail"][0]
@@ -422,13 +422,13 @@ def test_visitor_offset_and_new_arrivals(client: TestClient) -> None:
     whole = client.post("/recommend", json={**body, "k": 20}).json()["items"]
     second = client.post("/recommend", json={**body, "offset": 10}).json()["items"]
     assert second == whole[10:]
-    new = client.post("/recommend", json={**body, "new": True}).json()["items"]
+    new = client.post("/recommend", json={**body, "only_new": True}).json()["items"]
     cold = {m["movie_id"] for m in client.get("/movies?search=cold&limit=100").json()["items"]
             if m["cold"]}
     assert new and {i["movie_id"] for i in new} <= cold
-    known = client.get("/recommend/5?k=50&new=true").json()["items"]
+    known = client.get("/recommend/5?k=50&only_new=true").json()["items"]
     assert {i["movie_id"] for i in known} == cold  # the planted release has 8 unrated movies
-    assert client.post("/recommend", json={**body, "new": "yes"}).status_code == 422
+    assert client.post("/recommend", json={**body, "only_new": "yes"}).status_code == 422
 
 
 def test_genres_and_user_profile(client: TestClient, models: Path) -> None:

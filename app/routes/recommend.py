@@ -38,7 +38,7 @@ async def recommend_for_user(request: Request) -> Response:
         bundle, query.user_id, min(query.k or settings.default_k, settings.max_k),
         genres=_split(query.genres), exclude=excluded, age=query.age,
         gender=query.gender.upper() if query.gender else None, occupation=query.occupation,
-        events=events, offset=query.offset, new=query.new,
+        events=events, offset=query.offset, new=query.only_new,
     ))
 
 
@@ -56,5 +56,5 @@ async def recommend_for_visitor(body: AnonymousRequest, serving: ServingDep) -> 
     return json_response(ranking.for_visitor(
         bundle, body.liked, min(body.k or settings.default_k, settings.max_k), age=body.age,
         gender=body.gender, occupation=body.occupation, genres=body.genres,
-        exclude=body.exclude, offset=body.offset, new=body.new,
+        exclude=body.exclude, offset=body.offset, new=body.only_new,
     ))

@@ -64,8 +64,8 @@ def evaluate(
             values[name].append(per_user[name])
         shown.append(top_items)
 
-    result = {name: float(np.nanmean(np.concatenate(v))) if with_auc or name != "auc"
-              else float("nan") for name, v in values.items()}
+    result = {name: float(np.nanmean(np.concatenate(v))) for name, v in values.items()
+              if with_auc or name != "auc"}
     n_catalogue = int(candidate_mask.sum()) if candidate_mask is not None else data.n_items
     result["coverage@10"] = len(np.unique(np.concatenate(shown))) / n_catalogue
     result["users"] = float(len(test_users))

@@ -169,7 +169,7 @@ async function loadForYou(more) {
   if (state.userId !== null) {
     const query = new URLSearchParams({ k: PAGE, offset });
     if (genre) query.set("genres", genre);
-    if (fresh) query.set("new", "true");
+    if (fresh) query.set("only_new", "true");
     body = await api(`/recommend/${state.userId}?${query}`);
   } else {
     const liked = [...state.opinions].filter(([, o]) => o.liked).map(([id]) => id);
