@@ -38,6 +38,7 @@ class Bundle:
     version_json: str = '""'
     # two-stage retrieval (app.retrieval), for catalogues of RETRIEVAL_MIN_MOVIES or more
     shortlister: Shortlister | None = None
+    shortlist_recall: dict[int, float] = field(default_factory=dict)  # efSearch -> recall@10
 
     @property
     def version(self) -> str:

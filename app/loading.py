@@ -32,6 +32,7 @@ from bundle_format import (
     sha256_file,
 )
 
+CALIBRATION_USERS = 50  # known users whose exact top 10 sets the shortlist's search effort
 VERIFY_TIMEOUT_S = 300  # loading TensorFlow and the model takes ~10 s on the 2-core machine
 
 
@@ -101,6 +102,11 @@ def load_bundle(path: Path, *, verify_users: int = 16,
     verify_fast_path(bundle, sample, expected)
     if len(arrays["item_ids"]) >= retrieval_min_movies:
         bundle.shortlister = Shortlister(scorer.item_vectors, scorer.item_bias)
+        rng = np.random.default_rng(1)
+        users = rng.choice(n_users, size=min(CALIBRATION_USERS, n_users), replace=False)
+        vectors = np.stack([scorer.known_user_vector(int(u), 0, 0) for u in users])
+        bundle.shortlist_recall = bundle.shortlister.calibrate(
+            scorer.item_vectors, scorer.item_bias, vectors)
         bundle.index = approximate_index(arrays["similarity_vectors"])
     return bundle
 
