@@ -148,7 +148,7 @@ def run_keras_model(path: Path, sample: Sample) -> tuple[dict[str, list[np.ndarr
         request, out = Path(folder) / "request.npz", Path(folder) / "out.npz"
         np.savez(request, items=sample.items, **sample.inputs)  # type: ignore[arg-type]
         try:
-            done = subprocess.run(  # noqa: S603 (our own module, arguments are paths)
+            done = subprocess.run(  # noqa: S603  # nosec B603 (our module; paths only)
                 [sys.executable, "-m", "app.verify_model", str(path), str(request), str(out)],
                 capture_output=True, text=True, timeout=VERIFY_TIMEOUT_S, check=False)
         except subprocess.TimeoutExpired:

@@ -188,7 +188,8 @@ def two_stage(bundle: Bundle, vector: np.ndarray | None, blocked: np.ndarray, k:
         order = order[~np.isin(order, blocked)][offset:offset + k]
         popularity = bundle.arrays["popularity"]
         return render.items_json(bundle.movie_json, order, popularity[order])
-    assert bundle.shortlister is not None  # noqa: S101 (callers check)
+    if bundle.shortlister is None:
+        raise RuntimeError("two-stage retrieval without a shortlister")
     candidates = bundle.shortlister.search(vector, max(SHORTLIST, 2 * (offset + k)))
     candidates = candidates[~np.isin(candidates, blocked)]
     if len(candidates) < offset + k:
