@@ -48,7 +48,7 @@ def main() -> None:
 
     from tests.movielens_files import write_planted_ml1m
     from training.commands.train import train_command
-    from training.models.config import HybridConfig
+    from training.models.config import HybridConfig, RunOptions
 
     result = {"backend": keras.backend.backend(),
               "devices": len(keras.distribution.list_devices()),
@@ -57,8 +57,8 @@ def main() -> None:
     out = Path(sys.argv[1])
     result["bundle"] = str(train_command(
         str(release), str(out), progress=False,
-        config=HybridConfig(epochs=2, refit=False, autoencoder_epochs=2, dim=16,
-                            distribute="model")))
+        config=HybridConfig(epochs=2, refit=False, autoencoder_epochs=2, dim=16),
+        run=RunOptions(distribute="model")))
     print(json.dumps(result))
 
 

@@ -18,7 +18,7 @@ from training.data.download import download, resolve_data
 from training.data.synthetic import SHAPES, SyntheticShape, write_release
 from training.data.variants import VARIANTS
 from training.errors import TrainingError
-from training.models.config import HybridConfig
+from training.models.config import HybridConfig, RunOptions
 
 EXIT_USAGE = 2
 
@@ -46,10 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--distribute", choices=["none", "data", "model"], default=None,
                        help="train over every device with the Keras distribution API (needs "
                        "KERAS_BACKEND=jax): data parallel, or model parallel with the id "
-                       "tables sharded (the same as --set distribute=...)")
+                       "tables sharded")
     train.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
                        help="stop training epochs so that the fit ends within about SECONDS "
-                       "(the same as --set time_budget=SECONDS)")
+                       "(half for the validation run; the first epoch of each run always trains)")
     train.add_argument("--model", default="hybrid",
                        help="the model to export: hybrid (the one the service serves)")
     train.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
@@ -115,10 +115,6 @@ def _hybrid_config(args: argparse.Namespace) -> HybridConfig:
     assignments = list(args.set)
     if getattr(args, "epochs", None) is not None:
         assignments.append(f"epochs={args.epochs}")
-    if getattr(args, "distribute", None) is not None:
-        assignments.append(f"distribute={args.distribute}")
-    if getattr(args, "time_budget", None) is not None:
-        assignments.append(f"time_budget={float(args.time_budget)}")
     return HybridConfig.from_assignments(assignments)
 
 
@@ -158,14 +154,15 @@ def _run(args: argparse.Namespace) -> int:
         from training.models.distribution import make_distribution
         from training.models.registry import TRAINABLE
 
-        make_distribution(config.distribute, config.dim)  # refused now, not after the data
+        run = RunOptions(time_budget=args.time_budget, distribute=args.distribute or "none")
+        make_distribution(run.distribute, config.dim)  # refused now, not after the data
 
         if args.model not in TRAINABLE:
             raise TrainingError(f"unknown --model {args.model!r}; the service can serve "
                                 f"{', '.join(TRAINABLE)}")
 
         print(train_command(data, args.out, config=config, seed=args.seed, progress=progress,
-                            feedback=feedback))
+                            feedback=feedback, run=run))
         return 0
     if args.command == "evaluate":
         if args.seeds < 1:

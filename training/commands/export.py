@@ -8,6 +8,7 @@ records the sha256 of every file so that the service can refuse a bundle that wa
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import json
 import os
@@ -78,6 +79,7 @@ def write_bundle_files(folder: Path, version: str, model: Hybrid, data: Interact
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "model": {"name": model.name, "params": model.config.model_dump(mode="json"),
                   "best_epoch": model.best_epoch,
+                  "run": dataclasses.asdict(model.run),
                   "fit_seconds": round(model.fit_seconds, 1),
                   "budget_stops": model.budget_stops,
                   "popularity_prior": model.popularity_prior,

@@ -13,7 +13,7 @@ from training.data.download import resolve_data
 from training.data.feedback import merge_feedback, read_events
 from training.data.interactions import Interactions, build_interactions
 from training.errors import TrainingError
-from training.models.config import HybridConfig
+from training.models.config import HybridConfig, RunOptions
 from training.models.hybrid import Hybrid
 from training.models.similarity import choose_similarity
 
@@ -32,7 +32,8 @@ def check_trainable(dataset: MovieLensDataset, data: Interactions) -> None:
 
 
 def train_command(data: str, out: str, *, config: HybridConfig | None = None, seed: int = 0,
-                  progress: bool = True, feedback: str | None = None) -> Path:
+                  progress: bool = True, feedback: str | None = None,
+                  run: RunOptions | None = None) -> Path:
     """Train the hybrid (``config``: its settings, already checked) on a whole release, with
     the events of the feedback store at URL ``feedback`` merged into its ratings, and publish
     the bundle; returns its folder. Nothing is written before the data loaded and the model
@@ -44,18 +45,19 @@ def train_command(data: str, out: str, *, config: HybridConfig | None = None, se
         dataset, merged = merge_feedback(dataset, read_events(feedback))
         extra["feedback"] = {"store": redacted(feedback), **merged}
     return train_bundle(dataset, Path(out), config=config, seed=seed, progress=progress,
-                        extra=extra, start=start)
+                        extra=extra, start=start, run=run)
 
 
 def train_bundle(dataset: MovieLensDataset, out: Path, *, config: HybridConfig | None = None,
                  seed: int = 0, progress: bool = True, extra: dict[str, object] | None = None,
-                 start: float | None = None) -> Path:
+                 start: float | None = None, run: RunOptions | None = None) -> Path:
     """Train the hybrid on every rating of ``dataset`` and publish its bundle in ``out``
-    (``extra``: more manifest fields; ``start``: when the command began, for the timing)."""
+    (``extra``: more manifest fields; ``start``: when the command began, for the timing;
+    ``run``: the time budget and the devices, RunOptions)."""
     start = time.perf_counter() if start is None else start
     interactions = build_interactions(dataset, dataset.ratings)
     check_trainable(dataset, interactions)
-    model = Hybrid(config or HybridConfig())
+    model = Hybrid(config or HybridConfig(), run)
     log.info("training %s on %s: %d users, %d movies, %d ratings", model.name, dataset.name,
              interactions.n_users, interactions.n_items, len(dataset.ratings))
     model.fit(interactions, seed=seed, progress=progress)

@@ -9,11 +9,24 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from training.errors import TrainingError
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How a fit runs, not what it learns (the manifest records it as ``model.run``)."""
+
+    time_budget: float | None = None  # seconds for the whole fit, half for the validation run
+    distribute: Literal["none", "data", "model"] = "none"  # over every JAX device; scale.md
+
+    def __post_init__(self) -> None:
+        if self.time_budget is not None and not self.time_budget > 0:
+            raise TrainingError(f"--time-budget must be positive, got {self.time_budget}")
 
 
 class HybridConfig(BaseModel):
@@ -49,13 +62,6 @@ class HybridConfig(BaseModel):
     popularity_prior: float | None = Field(None, ge=0.0, le=100.0,
                                            description="weight of log(1 + train likes) added "
                                            "to every score; None: chosen on validation")
-
-    distribute: Literal["none", "data", "model"] = Field(
-        "none", description="train over every device of the JAX backend: data (replicas) or "
-        "model (id tables sharded too); docs/scale.md")
-    time_budget: float | None = Field(None, gt=0.0, description="seconds for the whole fit "
-                                      "(half for the validation run, the rest for the refit); "
-                                      "epochs that would overrun are skipped; None: no limit")
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, object]) -> HybridConfig:

@@ -14,7 +14,7 @@ from training.evaluation.protocol import evaluate, evaluate_new_users
 from training.models.autoencoder import ContentEmbeddings, train_autoencoder
 from training.models.base import Recommender
 from training.models.cold_items import ColdItemRegression, cold_feature_matrix
-from training.models.config import HybridConfig
+from training.models.config import HybridConfig, RunOptions
 from training.models.distribution import distributed
 from training.models.optimizers import LazyAdam
 from training.models.popularity import Popularity
@@ -52,8 +52,10 @@ class Hybrid(Recommender):
     name = "hybrid"
     content: ContentEmbeddings  # the autoencoder's codes (fit trains it first)
 
-    def __init__(self, config: HybridConfig | None = None) -> None:
+    def __init__(self, config: HybridConfig | None = None,
+                 run: RunOptions | None = None) -> None:
         self.config = config or HybridConfig()
+        self.run = run or RunOptions()
         super().__init__(**self.config.model_dump())
         self.popularity_prior = 0.0
         self.prior_validation: dict[float, float] = {}
@@ -70,7 +72,7 @@ class Hybrid(Recommender):
         config = self.config
         started = time.monotonic()
         # with a time budget, the validation run may use half of it and the refit the rest
-        budget = config.time_budget
+        budget = self.run.time_budget
         deadline = None if budget is None else started + budget
         keras.utils.set_random_seed(seed)
         self.content = train_autoencoder(data.movie_features.tfidf, dim=config.content_dim,
@@ -140,7 +142,7 @@ class Hybrid(Recommender):
                validation: pd.DataFrame | None, deadline: float | None = None) -> None:
         """Up to ``epochs`` epochs (fewer when validation stops early); an epoch that would
         end after ``deadline`` (time.monotonic) is not started, but the first always is."""
-        with distributed(self.config.distribute, self.config.dim) as devices:
+        with distributed(self.run.distribute, self.config.dim) as devices:
             self._train_on(data, epochs, seed, progress, validation, deadline, devices)
 
     def _train_on(self, data: Interactions, epochs: int, seed: int, progress: bool,

@@ -177,7 +177,7 @@ async function loadForYou(more) {
     body = await api("/recommend", {
       method: "POST",
       body: JSON.stringify({
-        liked, exclude: disliked, k: PAGE, offset, new: fresh,
+        liked, exclude: disliked, k: PAGE, offset, only_new: fresh,
         ...(genre ? { genres: [genre] } : {}),
       }),
     });
