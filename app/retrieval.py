@@ -30,19 +30,23 @@ RECALL_TARGET = 0.97
 SIMILAR_EF_SEARCH = 200
 
 
+def inner_product_graph(rows: np.ndarray) -> Any:
+    """A FAISS HNSW index with the inner-product metric over ``rows``."""
+    import faiss
+
+    index = faiss.IndexHNSWFlat(rows.shape[1], HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efConstruction = EF_CONSTRUCTION
+    index.add(np.ascontiguousarray(rows, dtype=np.float32))
+    return index
+
+
 class Shortlister:
     """HNSW inner-product index over the movies' ``[v, b]`` rows."""
 
     def __init__(self, item_vectors: np.ndarray, item_bias: np.ndarray, *,
                  ef_search: int = EF_SEARCH) -> None:
-        import faiss
-
-        rows = np.ascontiguousarray(np.hstack([item_vectors, item_bias[:, None]]),
-                                    dtype=np.float32)
-        self.index: Any = faiss.IndexHNSWFlat(rows.shape[1], HNSW_NEIGHBOURS,
-                                              faiss.METRIC_INNER_PRODUCT)
-        self.index.hnsw.efConstruction = EF_CONSTRUCTION
-        self.index.add(rows)
+        rows = np.hstack([item_vectors, item_bias[:, None]])
+        self.index = inner_product_graph(rows)
         self.ef_search = ef_search
         self.n_items = len(rows)
 
@@ -85,11 +89,7 @@ def approximate_index(vectors: np.ndarray) -> Any:
     """An HNSW inner-product index over ``vectors`` (the unit-length similarity vectors of
     GET /similar, so inner product is cosine), in place of the bundle's flat index for
     catalogues of RETRIEVAL_MIN_MOVIES or more; recall against the flat one in BENCHMARKS.md."""
-    import faiss
-
-    index = faiss.IndexHNSWFlat(vectors.shape[1], HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
-    index.hnsw.efConstruction = EF_CONSTRUCTION
-    index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    index = inner_product_graph(vectors)
     index.hnsw.efSearch = SIMILAR_EF_SEARCH
     return index
 
