@@ -132,3 +132,27 @@ def test_popularity_prior_is_tuned_on_the_validation_carve_out() -> None:
     assert model.popularity_prior == min(p for p, v in model.prior_validation.items()
                                          if v == best)
     assert model.validation_metrics["ndcg@10"] == best
+
+
+def test_a_time_budget_cuts_inside_an_epoch() -> None:
+    """A budget shorter than one epoch stops the autoencoder and each run (validation, refit)
+    inside its first epoch, after the one step that always trains; the cut model still ranks."""
+    from training.models.config import HybridConfig, RunOptions
+    from training.models.hybrid import Hybrid
+
+    data, _ = planted()
+    config = HybridConfig(epochs=5, batch_size=2, autoencoder_epochs=1, min_epochs=5)
+    model = Hybrid(config, RunOptions(time_budget=1e-3)).fit(data, seed=0)
+    stops = model.budget_stops
+    assert [stop.split(" in epoch 1 after 1 of ")[0] for stop in stops] == ["validation",
+                                                                              "final"]
+    assert all(int(stop.split(" of ")[1].split()[0]) > 100 for stop in stops)  # steps/epoch
+    assert len(model.history["loss"]) == 1
+    assert len(model.content.history["loss"]) == 1  # the autoencoder is cut too
+    assert np.isfinite(model.score(np.arange(data.n_users))).all()
+
+
+def test_without_a_budget_nothing_is_cut() -> None:
+    model = fitted("hybrid", FAST_HYBRID)
+    assert model.budget_stops == []
+    assert len(model.history["loss"]) == dict(FAST_HYBRID)["epochs"]

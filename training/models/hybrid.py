@@ -13,6 +13,7 @@ from training.data.interactions import Interactions, carve_validation, hold_out_
 from training.evaluation.protocol import evaluate, evaluate_new_users
 from training.models.autoencoder import ContentEmbeddings, train_autoencoder
 from training.models.base import Recommender
+from training.models.callbacks import Deadline, StepProgress
 from training.models.cold_items import ColdItemRegression, cold_feature_matrix
 from training.models.config import HybridConfig, RunOptions
 from training.models.distribution import distributed
@@ -71,12 +72,17 @@ class Hybrid(Recommender):
     def fit(self, data: Interactions, *, seed: int = 0, progress: bool = False) -> Hybrid:
         config = self.config
         started = time.monotonic()
-        # with a time budget, the validation run may use half of it and the refit the rest
+        # with a time budget, the autoencoder may use a tenth of it, the validation run (and the
+        # passes that follow it) up to half, the refit the rest; each is cut inside an epoch
         budget = self.run.time_budget
-        deadline = None if budget is None else started + budget
+
+        def until(share: float) -> float | None:
+            return None if budget is None else started + budget * share
+
         keras.utils.set_random_seed(seed)
         self.content = train_autoencoder(data.movie_features.tfidf, dim=config.content_dim,
-                                         epochs=config.autoencoder_epochs, seed=seed)
+                                         epochs=config.autoencoder_epochs, seed=seed,
+                                         deadline=until(0.1))
         epochs = config.epochs
         prior = config.popularity_prior
         if config.refit:
@@ -88,7 +94,7 @@ class Hybrid(Recommender):
             sub, validation = carve_validation(inside)
             validation = sample_users(validation, MAX_VALIDATION_USERS, seed)
             self._train(sub, epochs, seed, progress, validation=validation,
-                        deadline=None if budget is None else started + budget / 2)
+                        deadline=until(0.5))
             epochs = self.best_epoch
             self.validation_history = dict(self.history)
             if prior is None:
@@ -96,7 +102,7 @@ class Hybrid(Recommender):
             if new_users is not None:
                 self._set_prior(sub, float(prior or 0.0))
                 self._choose_new_user_path(sub, new_users)
-        self._train(data, epochs, seed, progress, validation=None, deadline=deadline)
+        self._train(data, epochs, seed, progress, validation=None, deadline=until(1.0))
         self.popularity_prior = float(prior or 0.0)
         self._set_prior(data, self.popularity_prior)
         self.fit_seconds = time.monotonic() - started
@@ -140,8 +146,9 @@ class Hybrid(Recommender):
 
     def _train(self, data: Interactions, epochs: int, seed: int, progress: bool,
                validation: pd.DataFrame | None, deadline: float | None = None) -> None:
-        """Up to ``epochs`` epochs (fewer when validation stops early); an epoch that would
-        end after ``deadline`` (time.monotonic) is not started, but the first always is."""
+        """Up to ``epochs`` epochs (fewer when validation stops early); training stops at the
+        first step that ends past ``deadline`` (time.monotonic), inside an epoch too; one step
+        always trains."""
         with distributed(self.run.distribute, self.config.dim) as devices:
             self._train_on(data, epochs, seed, progress, validation, deadline, devices)
 
@@ -181,20 +188,24 @@ class Hybrid(Recommender):
         stage = "validation" if validation is not None else "final"
         bar = tqdm(range(1, epochs + 1), desc=f"{self.name} ({stage})", disable=not progress,
                    leave=False)
-        began = time.monotonic()
+        deadline_stop = Deadline(deadline)
         for epoch in bar:
-            if deadline is not None and epoch > 1:
-                per_epoch = (time.monotonic() - began) / (epoch - 1)
-                if time.monotonic() + per_epoch > deadline:
-                    self.budget_stops.append(f"{stage} after {epoch - 1} epochs")
-                    break
+            if deadline is not None and epoch > 1 and time.monotonic() >= deadline:
+                self.budget_stops.append(f"{stage} after {epoch - 1} epochs")
+                break
             start = time.perf_counter()
-            fitted = trainer.fit(batches, epochs=1, verbose=0)
+            steps = StepProgress(len(batches), f"epoch {epoch}", progress)
+            fitted = trainer.fit(batches, epochs=1, verbose=0, callbacks=[deadline_stop, steps])
+            if deadline_stop.cut:
+                self.budget_stops.append(f"{stage} in epoch {epoch} after "
+                                         f"{deadline_stop.steps} of {len(batches)} steps")
             self.history["loss"].append(float(fitted.history["loss"][-1]))
             self.history["seconds"].append(time.perf_counter() - start)
             self._precompute()
             if validation is None:
                 bar.set_postfix(loss=f"{self.history['loss'][-1]:.4f}")
+                if deadline_stop.cut:
+                    break
                 continue
             metrics = evaluate(self, data, validation, fallback=fallback, with_auc=False)
             ndcg = metrics["ndcg@10"]
@@ -208,6 +219,8 @@ class Hybrid(Recommender):
                 # validation NDCG@10 is noisy early on: never stop before min_epochs
                 if waited >= config.patience and epoch >= config.min_epochs:
                     break
+            if deadline_stop.cut:
+                break
         if best_weights is not None:
             trainer.set_weights(best_weights)
             self._precompute()
