@@ -40,3 +40,10 @@ def test_bad_data_path_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture
     assert main(["inspect", "--data", str(tmp_path / "missing")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: --data")
+
+
+@pytest.mark.parametrize("command", ["train", "evaluate"])
+def test_a_non_positive_time_budget_is_refused_before_the_data(
+        command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([command, "--data", str(tmp_path / "missing"), "--time-budget", "0"]) == 2
+    assert capsys.readouterr().err.strip() == "error: --time-budget must be positive, got 0.0"

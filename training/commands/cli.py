@@ -48,8 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "KERAS_BACKEND=jax): data parallel, or model parallel with the id "
                        "tables sharded")
     train.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
-                       help="stop training epochs so that the fit ends within about SECONDS "
-                       "(half for the validation run; the first epoch of each run always trains)")
+                       help="stop training so that the fit ends within about SECONDS (a tenth "
+                       "for the autoencoder, half for the validation run; cut inside epochs)")
     train.add_argument("--model", default="hybrid",
                        help="the model to export: hybrid (the one the service serves)")
     train.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
@@ -76,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
                           help="comma-separated subset (default: every model and baseline)")
     evaluate.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                           help=settings_help)
+    evaluate.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
+                          help="the hybrid's fit budget, as for train (what a budget costs)")
     evaluate.add_argument("--report-dir", default="reports",
                           help="where the table (.md) and its chart (.png, .svg) are written, "
                           "as DATASET-PROTOCOL.* (default: reports)")
@@ -143,6 +145,7 @@ def _run(args: argparse.Namespace) -> int:
             print(f"{out / 'current'} exists; nothing to do (--if-missing)")
             return 0
         config = _hybrid_config(args)
+        run = RunOptions(time_budget=args.time_budget, distribute=args.distribute or "none")
         data = str(resolve_data(args.data, progress=progress))
         feedback = None
         if args.feedback is not None:
@@ -154,7 +157,6 @@ def _run(args: argparse.Namespace) -> int:
         from training.models.distribution import make_distribution
         from training.models.registry import TRAINABLE
 
-        run = RunOptions(time_budget=args.time_budget, distribute=args.distribute or "none")
         make_distribution(run.distribute, config.dim)  # refused now, not after the data
 
         if args.model not in TRAINABLE:
@@ -167,6 +169,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "evaluate":
         if args.seeds < 1:
             raise TrainingError("--seeds must be at least 1")
+        RunOptions(time_budget=args.time_budget)  # a bad budget is refused before the data
         config = _hybrid_config(args)
         path = resolve_data(args.data, progress=progress)
         import_keras()
@@ -180,7 +183,7 @@ def _run(args: argparse.Namespace) -> int:
             registry.check_names(models)
         dataset = make_variant(load_dataset(path, progress=progress), args.variant)
         rows = run_benchmark(dataset, args.protocol, args.seeds, models, progress=progress,
-                             hybrid=config)
+                             hybrid=config, run=RunOptions(time_budget=args.time_budget))
         title = f"{dataset.name}, {args.protocol} protocol, {args.seeds} seed(s)"
         table = format_table(rows, title)
         print(table)

@@ -18,7 +18,7 @@ from training.evaluation.charts import metrics_chart
 from training.evaluation.protocol import evaluate, evaluate_new_users
 from training.evaluation.similar import similar_metrics, similar_queries, vector_scores
 from training.models import registry
-from training.models.config import HybridConfig
+from training.models.config import HybridConfig, RunOptions
 from training.models.hybrid import Hybrid
 from training.models.popularity import Popularity
 from training.models.similarity import (
@@ -89,9 +89,10 @@ def run_similar(dataset: MovieLensDataset, seeds: int, progress: bool = True,
 
 def run_benchmark(dataset: MovieLensDataset, protocol: str, seeds: int,
                   models: Sequence[str] | None = None, progress: bool = True,
-                  hybrid: HybridConfig | None = None) -> list[Row]:
+                  hybrid: HybridConfig | None = None, run: RunOptions | None = None) -> list[Row]:
     """Every model of ``models`` (default: those the registry lists for ``protocol``) fitted
-    and evaluated on each seed's split; ``hybrid``: the hybrid's settings (default ones)."""
+    and evaluated on each seed's split; ``hybrid``: the hybrid's settings (default ones),
+    ``run``: how it is fitted (a time budget)."""
     if protocol == "similar":
         return run_similar(dataset, seeds, progress, hybrid)
     names = list(models or registry.for_protocol(protocol))
@@ -107,8 +108,7 @@ def run_benchmark(dataset: MovieLensDataset, protocol: str, seeds: int,
             if rows[name].skipped:
                 continue
             try:
-                model = (Hybrid(hybrid) if name == "hybrid" and hybrid is not None
-                         else registry.create(name))
+                model = (Hybrid(hybrid, run) if name == "hybrid" else registry.create(name))
                 start = time.perf_counter()
                 model.fit(data, seed=seed, progress=progress)
                 seconds = time.perf_counter() - start
