@@ -57,7 +57,7 @@ def main() -> None:
     out = Path(sys.argv[1])
     result["bundle"] = str(train_command(
         str(release), str(out), progress=False,
-        config=HybridConfig(epochs=2, refit=False, autoencoder_epochs=2, dim=16),
+        config=HybridConfig(epochs=2, trials=0, autoencoder_epochs=2, dim=16),
         run=RunOptions(distribute="model")))
     print(json.dumps(result))
 

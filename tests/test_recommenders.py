@@ -11,7 +11,7 @@ from training.evaluation.protocol import evaluate
 from training.models.popularity import Popularity
 from training.models.registry import PROTOCOLS, REGISTRY, TRAINABLE, create, for_protocol
 
-FAST_HYBRID = (("epochs", 8), ("autoencoder_epochs", 5), ("refit", False), ("patience", 8),
+FAST_HYBRID = (("epochs", 8), ("autoencoder_epochs", 5), ("trials", 0), ("patience", 8),
                ("batch_size", 128))
 
 
@@ -125,7 +125,7 @@ def test_popularity_prior_is_tuned_on_the_validation_carve_out() -> None:
     from training.models.hybrid import PRIOR_GRID
 
     data, _ = planted()
-    params = dict(FAST_HYBRID) | {"epochs": 3, "refit": True, "min_epochs": 1}
+    params = dict(FAST_HYBRID) | {"epochs": 3, "trials": 1, "min_epochs": 1}
     model = create("hybrid", **params).fit(data, seed=0)
     assert list(model.prior_validation) == list(PRIOR_GRID)
     best = max(model.prior_validation.values())
@@ -156,3 +156,40 @@ def test_without_a_budget_nothing_is_cut() -> None:
     model = fitted("hybrid", FAST_HYBRID)
     assert model.budget_stops == []
     assert len(model.history["loss"]) == dict(FAST_HYBRID)["epochs"]
+
+
+def test_the_settings_search_starts_from_the_given_settings_and_keeps_the_best() -> None:
+    """Three validation trials (Optuna): the first with the settings as given, the chosen one
+    the best completed; the final model trains with its settings; a setting given explicitly
+    is not searched."""
+    from training.models.config import HybridConfig
+    from training.models.hybrid import Hybrid
+
+    data, _ = planted()
+    config = HybridConfig(epochs=6, batch_size=128, autoencoder_epochs=2, min_epochs=6,
+                          trials=3, l2=3e-4)
+    model = Hybrid(config).fit(data, seed=0)
+    search = model.search
+    assert search["searched"] == ["negatives"]
+    trials = search["trials"]
+    assert len(trials) == 3
+    assert trials[0]["params"] == {"negatives": 64}
+    assert trials[0]["state"] == "COMPLETE" and trials[0]["epochs"] == 6
+    assert len({trial["params"]["negatives"] for trial in trials}) > 1
+    complete = [trial for trial in trials if trial["state"] == "COMPLETE"]
+    chosen = max(complete, key=lambda trial: trial["value"])
+    assert search["chosen"] == chosen["number"]
+    assert model.config.negatives == chosen["params"]["negatives"]
+    assert model.config.l2 == 3e-4
+    assert model.validation_metrics["ndcg@10"] == chosen["value"]
+
+
+def test_no_trial_after_the_search_time() -> None:
+    from training.models.config import HybridConfig, RunOptions
+    from training.models.hybrid import Hybrid
+
+    data, _ = planted()
+    config = HybridConfig(epochs=2, batch_size=128, autoencoder_epochs=1, min_epochs=1)
+    model = Hybrid(config, RunOptions(search_seconds=0)).fit(data, seed=0)
+    assert [trial["number"] for trial in model.search["trials"]] == [0]
+    assert model.config == config

@@ -87,7 +87,7 @@ def test_every_hybrid_setting_refuses_a_wrong_value() -> None:
     wrong: dict[str, object] = {
         "dim": 0, "history": 0, "epochs": 0, "batch_size": 0, "learning_rate": 0.0,
         "negatives": 0, "l2": -1.0, "user_dropout": 1.0, "content_dim": 0,
-        "autoencoder_epochs": 0, "patience": 0, "min_epochs": 0, "refit": "yes",
+        "autoencoder_epochs": 0, "patience": 0, "min_epochs": 0, "trials": -1,
         "cold_alpha": -1.0, "popularity_prior": -0.5,
     }
     assert set(wrong) == set(HybridConfig.model_fields)
@@ -96,8 +96,8 @@ def test_every_hybrid_setting_refuses_a_wrong_value() -> None:
         assert field.description, name
         with pytest.raises(TrainingError, match=f"invalid hybrid setting: {name}:"):
             HybridConfig.from_mapping({name: wrong[name]})
-    config = HybridConfig.from_assignments(["dim=64", "popularity_prior=null", "refit=false"])
-    assert (config.dim, config.popularity_prior, config.refit) == (64, None, False)
+    config = HybridConfig.from_assignments(["dim=64", "popularity_prior=null", "trials=0"])
+    assert (config.dim, config.popularity_prior, config.trials) == (64, None, 0)
     with pytest.raises(ValidationError, match="frozen"):
         config.dim = 32  # type: ignore[misc]
 

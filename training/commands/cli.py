@@ -50,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
                        help="stop training so that the fit ends within about SECONDS (a tenth "
                        "for the autoencoder, half for the validation run; cut inside epochs)")
+    train.add_argument("--search-seconds", type=float, default=150.0, metavar="SECONDS",
+                       help="no validation trial of the settings search starts after SECONDS "
+                       "(default 150; the first trial always runs; --set trials=N bounds it)")
     train.add_argument("--model", default="hybrid",
                        help="the model to export: hybrid (the one the service serves)")
     train.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
@@ -78,6 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
                           help=settings_help)
     evaluate.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
                           help="the hybrid's fit budget, as for train (what a budget costs)")
+    evaluate.add_argument("--search-seconds", type=float, default=150.0, metavar="SECONDS",
+                          help="as for train")
     evaluate.add_argument("--report-dir", default="reports",
                           help="where the table (.md) and its chart (.png, .svg) are written, "
                           "as DATASET-PROTOCOL.* (default: reports)")
@@ -145,7 +150,8 @@ def _run(args: argparse.Namespace) -> int:
             print(f"{out / 'current'} exists; nothing to do (--if-missing)")
             return 0
         config = _hybrid_config(args)
-        run = RunOptions(time_budget=args.time_budget, distribute=args.distribute or "none")
+        run = RunOptions(time_budget=args.time_budget, distribute=args.distribute or "none",
+                         search_seconds=args.search_seconds)
         data = str(resolve_data(args.data, progress=progress))
         feedback = None
         if args.feedback is not None:
@@ -169,7 +175,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "evaluate":
         if args.seeds < 1:
             raise TrainingError("--seeds must be at least 1")
-        RunOptions(time_budget=args.time_budget)  # a bad budget is refused before the data
+        run = RunOptions(time_budget=args.time_budget, search_seconds=args.search_seconds)
         config = _hybrid_config(args)
         path = resolve_data(args.data, progress=progress)
         import_keras()
@@ -183,7 +189,7 @@ def _run(args: argparse.Namespace) -> int:
             registry.check_names(models)
         dataset = make_variant(load_dataset(path, progress=progress), args.variant)
         rows = run_benchmark(dataset, args.protocol, args.seeds, models, progress=progress,
-                             hybrid=config, run=RunOptions(time_budget=args.time_budget))
+                             hybrid=config, run=run)
         title = f"{dataset.name}, {args.protocol} protocol, {args.seeds} seed(s)"
         table = format_table(rows, title)
         print(table)

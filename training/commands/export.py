@@ -82,6 +82,7 @@ def write_bundle_files(folder: Path, version: str, model: Hybrid, data: Interact
                   "run": dataclasses.asdict(model.run),
                   "fit_seconds": round(model.fit_seconds, 1),
                   "budget_stops": model.budget_stops,
+                  "search": _jsonable(model.search),
                   "popularity_prior": model.popularity_prior,
                   "new_user_path": model.new_user_path,
                   "new_user_validation": _jsonable(model.new_user_validation),

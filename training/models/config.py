@@ -21,12 +21,15 @@ from training.errors import TrainingError
 class RunOptions:
     """How a fit runs, not what it learns (the manifest records it as ``model.run``)."""
 
-    time_budget: float | None = None  # seconds for the whole fit, half for the validation run
+    time_budget: float | None = None  # seconds for the whole fit, half for the validation runs
     distribute: Literal["none", "data", "model"] = "none"  # over every JAX device; scale.md
+    search_seconds: float = 150.0  # no validation trial starts after this (the first always does)
 
     def __post_init__(self) -> None:
         if self.time_budget is not None and not self.time_budget > 0:
             raise TrainingError(f"--time-budget must be positive, got {self.time_budget}")
+        if not self.search_seconds >= 0:
+            raise TrainingError(f"--search-seconds must be at least 0, got {self.search_seconds}")
 
 
 class HybridConfig(BaseModel):
@@ -55,8 +58,10 @@ class HybridConfig(BaseModel):
                           description="epochs without a better validation NDCG@10 before stopping")
     min_epochs: int = Field(10, ge=1, le=1000,
                             description="epochs always trained before early stopping may stop")
-    refit: bool = Field(True, description="pick epochs (and prior) on a validation carve-out, "
-                        "then train again on all data; False: train once, epochs as given")
+    trials: int = Field(6, ge=0, le=1000,
+                        description="validation runs on a carve-out that pick negatives and l2 "
+                        "(Optuna), epochs and the prior, before the final fit on "
+                        "all data; 1: the given settings only; 0: train once, epochs as given")
     cold_alpha: float = Field(1.0, ge=0.0, description="ridge penalty of the regression that "
                               "gives unrated movies id parts from features; 0: zeros")
     popularity_prior: float | None = Field(None, ge=0.0, le=100.0,

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 import keras
 import numpy as np
+import optuna
 import pandas as pd
 from tqdm.auto import tqdm
 
@@ -22,6 +24,9 @@ from training.models.popularity import Popularity
 from training.models.sampling import TripletDataset, TripletSampler
 from training.models.tasks import bpr_loss
 from training.models.towers import HybridNetwork, TowerSizes
+from training.models.tuning import make_study, searched, suggest, trial_record
+
+log = logging.getLogger(__name__)
 
 #: users whose validation ratings decide early stopping and the prior (a pass scores each of
 #: them against every movie: on 30,000 users × 60,000 movies that was a third of an epoch)
@@ -65,6 +70,8 @@ class Hybrid(Recommender):
         self.new_user_path = "demographics"  # or "popularity"; see _choose_new_user_path
         self.new_user_validation: dict[str, float] = {}
         self.budget_stops: list[str] = []  # runs that the time budget cut short
+        self.search: dict[str, object] = {}  # the validation trials (tuning.py)
+        self.best_epoch = self.config.epochs
         self.fit_seconds = 0.0
 
     # ------------------------------------------------------------------ training
@@ -84,29 +91,67 @@ class Hybrid(Recommender):
                                          epochs=config.autoencoder_epochs, seed=seed,
                                          deadline=until(0.1))
         epochs = config.epochs
-        prior = config.popularity_prior
-        if config.refit:
-            # Early stopping on a validation carve-out picks the epoch count, then the model is
-            # trained again on all of train: the carved-out ratings are the most recent ones.
-            # Where the release has demographics, 10% of those users sit the validation run
-            # out entirely: they decide whether a new user's demographics beat popularity.
+        self.popularity_prior = float(config.popularity_prior or 0.0)
+        if config.trials:
+            # Validation runs on a carve-out pick the settings, the epoch count and the prior,
+            # then the model is trained again on all of train: the carved-out ratings are the
+            # most recent ones. Where the release has demographics, 10% of those users sit the
+            # validation runs out entirely: they decide whether a new user's demographics beat
+            # popularity.
             inside, new_users = hold_out_users(data, seed=seed)
             sub, validation = carve_validation(inside)
             validation = sample_users(validation, MAX_VALIDATION_USERS, seed)
-            self._train(sub, epochs, seed, progress, validation=validation,
-                        deadline=until(0.5))
+            self._search(sub, validation, new_users, seed, progress, deadline=until(0.5),
+                         search_until=started + self.run.search_seconds)
             epochs = self.best_epoch
-            self.validation_history = dict(self.history)
-            if prior is None:
-                prior = self._tune_prior(sub, validation)
-            if new_users is not None:
-                self._set_prior(sub, float(prior or 0.0))
-                self._choose_new_user_path(sub, new_users)
         self._train(data, epochs, seed, progress, validation=None, deadline=until(1.0))
-        self.popularity_prior = float(prior or 0.0)
         self._set_prior(data, self.popularity_prior)
         self.fit_seconds = time.monotonic() - started
         return self
+
+    def _search(self, sub: Interactions, validation: pd.DataFrame,
+                new_users: pd.DataFrame | None, seed: int, progress: bool,
+                deadline: float | None, search_until: float) -> None:
+        """Up to ``config.trials`` validation runs (tuning.py; the first with the settings as
+        given), none started after ``search_until`` or ``deadline`` except the first; keeps
+        the best run's settings (``self.config``), epoch count, prior and new-user path."""
+        base = self.config
+        study = make_study(base, seed)
+        outcomes: dict[int, dict[str, object]] = {}
+
+        def objective(trial: optuna.Trial) -> float:
+            self.config = suggest(trial, base)
+            self._train(sub, base.epochs, seed, progress, validation=validation,
+                        deadline=deadline, trial=trial)
+            prior = base.popularity_prior
+            if prior is None:
+                prior = self._tune_prior(sub, validation)
+            if new_users is not None:
+                self._set_prior(sub, prior)
+                self._choose_new_user_path(sub, new_users)
+            outcomes[trial.number] = {
+                "best_epoch": self.best_epoch, "popularity_prior": prior,
+                "prior_validation": self.prior_validation,
+                "validation_history": dict(self.history),
+                "validation_metrics": self.validation_metrics,
+                "new_user_path": self.new_user_path,
+                "new_user_validation": self.new_user_validation}
+            ndcg = float(self.validation_metrics["ndcg@10"])
+            log.info("trial %d %s: validation NDCG@10 %.4f at epoch %d", trial.number,
+                     trial.params, ndcg, self.best_epoch)
+            return ndcg
+
+        for number in range(base.trials):
+            late = time.monotonic() >= min(search_until, deadline or search_until)
+            if number and (late or not searched(base)):
+                break
+            study.optimize(objective, n_trials=1)
+        best = study.best_trial
+        self.config = suggest(optuna.trial.FixedTrial(best.params), base)
+        for name, value in outcomes[best.number].items():
+            setattr(self, name, value)
+        self.search = {"trials": [trial_record(trial) for trial in study.trials],
+                       "searched": searched(base), "chosen": best.number}
 
     def _choose_new_user_path(self, data: Interactions, new_users: pd.DataFrame) -> None:
         """Serve users the model never saw from their demographics only if that beats
@@ -145,16 +190,17 @@ class Hybrid(Recommender):
         return best
 
     def _train(self, data: Interactions, epochs: int, seed: int, progress: bool,
-               validation: pd.DataFrame | None, deadline: float | None = None) -> None:
+               validation: pd.DataFrame | None, deadline: float | None = None,
+               trial: optuna.Trial | None = None) -> None:
         """Up to ``epochs`` epochs (fewer when validation stops early); training stops at the
         first step that ends past ``deadline`` (time.monotonic), inside an epoch too; one step
         always trains."""
         with distributed(self.run.distribute, self.config.dim) as devices:
-            self._train_on(data, epochs, seed, progress, validation, deadline, devices)
+            self._train_on(data, epochs, seed, progress, validation, deadline, devices, trial)
 
     def _train_on(self, data: Interactions, epochs: int, seed: int, progress: bool,
                   validation: pd.DataFrame | None, deadline: float | None,
-                  devices: int) -> None:
+                  devices: int, trial: optuna.Trial | None = None) -> None:
         config = self.config
         keras.utils.set_random_seed(seed)
         self.data = data
@@ -210,6 +256,10 @@ class Hybrid(Recommender):
             metrics = evaluate(self, data, validation, fallback=fallback, with_auc=False)
             ndcg = metrics["ndcg@10"]
             self.history["val_ndcg@10"].append(ndcg)
+            if trial is not None:
+                trial.report(ndcg, epoch)
+                if trial.should_prune():
+                    raise optuna.TrialPruned(f"epoch {epoch}: {ndcg:.4f}")
             bar.set_postfix(loss=f"{self.history['loss'][-1]:.4f}", val_ndcg=f"{ndcg:.4f}")
             if ndcg > best:
                 best, best_weights, waited, self.best_epoch = ndcg, trainer.get_weights(), 0, epoch
