@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -87,41 +88,75 @@ def apply_filters(bundle: Bundle, scores: np.ndarray, *, seen: np.ndarray,
     return scores
 
 
-def user_scores(bundle: Bundle, user_id: int, events: Sequence[Event], *, age: int | None,
-                gender: str | None, occupation: str | None
-                ) -> tuple[np.ndarray, np.ndarray, Strategy]:
-    """(every movie's score, the movie indices to leave out, the strategy) for ``user_id``
-    with their feedback ``events`` since training (oldest first; may be empty).
+@dataclass(frozen=True)
+class Plan:
+    """How a user's list is made, whether every movie is scored or a shortlist is."""
 
-    - known to the bundle, no events: the precomputed exact path (``personalized``);
-    - known, with events: the user tower with its history input rebuilt from the training
-      history and the events, scored exactly (``personalized``), every rated movie left out;
+    strategy: Strategy
+    seen: np.ndarray  # movie indices left out
+    user: int | None = None  # a user the bundle knows: their precomputed parts
+    events: Sequence[Event] = ()  # that known user's feedback since training
+    inputs: dict[str, np.ndarray] | None = None  # an unknown user's tower inputs; None with
+    # user None: popularity
+
+
+def plan(bundle: Bundle, user_id: int, events: Sequence[Event], *, age: int | None,
+         gender: str | None, occupation: str | None) -> Plan:
+    """The path for ``user_id`` with their feedback ``events`` since training (oldest
+    first; may be empty):
+
+    - known to the bundle: the user tower's precomputed parts, its history input rebuilt from
+      the training history and the events when there are any (``personalized``), every rated
+      movie left out;
     - unknown, with liked movies among the events: the visitor path on them (``history``);
     - otherwise popularity, or the user tower on the demographics given (``cold_start``)."""
     user = bundle.user_position.get(user_id)
-    if events and user is not None:
-        base, rated = fresh_user(bundle, user, events)
+    if user is not None:
+        return Plan("personalized", bundle.seen(user), user=user, events=events)
+    seen = np.zeros(0, dtype=np.int64)
+    if events:
+        liked, seen = with_feedback(bundle, None, events)
+        if liked:
+            return Plan("history", seen,
+                        inputs=anonymous_inputs(bundle, liked, age, gender, occupation))
+    if (age is None and gender is None and occupation is None
+            or bundle.new_user_path == "popularity"):
+        return Plan("cold_start", seen)
+    # the user tower takes demographics alone: popularity shaped by them
+    return Plan("cold_start", seen, inputs=anonymous_inputs(bundle, [], age, gender, occupation))
+
+
+def plan_scores(bundle: Bundle, chosen: Plan) -> np.ndarray:
+    """Every movie's score on ``chosen``'s path (the user's fresh ratings at -inf)."""
+    if chosen.user is not None and chosen.events:
+        base, rated = fresh_user(bundle, chosen.user, chosen.events)
         context = context_now()
         scores = base + bundle.scorer.context_scores[int(context["daytime"][0]),
                                                      int(context["weekend"][0])]
         scores[rated] = -np.inf
-        return scores, bundle.seen(user), "personalized"
-    if events:
-        liked, rated = with_feedback(bundle, user, events)
-        if liked:
-            inputs = anonymous_inputs(bundle, liked, age, gender, occupation)
-            return bundle.scorer.scores(inputs)[0], rated, "history"
-        seen = rated
-    elif user is not None:
-        return known_user_scores(bundle, user), bundle.seen(user), "personalized"
-    else:
-        seen = np.zeros(0, dtype=np.int64)
-    if (age is None and gender is None and occupation is None
-            or bundle.new_user_path == "popularity"):
-        scores = bundle.arrays["popularity"].astype(np.float32, copy=True)
-    else:  # the user tower takes demographics alone: popularity shaped by them
-        scores = bundle.scorer.scores(anonymous_inputs(bundle, [], age, gender, occupation))[0]
-    return scores, seen, "cold_start"
+        return scores
+    if chosen.user is not None:
+        return known_user_scores(bundle, chosen.user)
+    if chosen.inputs is not None:
+        return bundle.scorer.scores(chosen.inputs)[0]
+    return bundle.arrays["popularity"].astype(np.float32, copy=True)
+
+
+def plan_vector(bundle: Bundle, chosen: Plan) -> tuple[np.ndarray | None, np.ndarray]:
+    """(the user tower's output in the context of now, or None for popularity; the movie
+    indices to leave out) on ``chosen``'s path, for two-stage retrieval."""
+    scorer = bundle.scorer
+    if chosen.user is not None and chosen.events:
+        liked, rated = with_feedback(bundle, chosen.user, chosen.events)
+        inputs = {**user_inputs(bundle, chosen.user), "history": history_row(bundle, liked)}
+        return scorer.user_vectors(inputs)[0], np.union1d(chosen.seen, rated)
+    if chosen.user is not None:
+        context = context_now()
+        return scorer.known_user_vector(chosen.user, int(context["daytime"][0]),
+                                        int(context["weekend"][0])), chosen.seen
+    if chosen.inputs is not None:
+        return scorer.user_vectors(chosen.inputs)[0], chosen.seen
+    return None, chosen.seen
 
 
 def fresh_user(bundle: Bundle, user: int, events: Sequence[Event]
@@ -142,38 +177,6 @@ def fresh_user(bundle: Bundle, user: int, events: Sequence[Event]
     if len(bundle.fresh_users) > max(64, FRESH_BYTES // (4 * bundle.scorer.n_items)):
         bundle.fresh_users.popitem(last=False)
     return base, rated
-
-
-def user_vector(bundle: Bundle, user_id: int, events: Sequence[Event], *, age: int | None,
-                gender: str | None, occupation: str | None
-                ) -> tuple[np.ndarray | None, np.ndarray, Strategy]:
-    """user_scores' decisions, for two-stage retrieval: (the user tower's output in the
-    context of now, or None where the answer is popularity; the movie indices to leave out;
-    the strategy)."""
-    scorer = bundle.scorer
-    user = bundle.user_position.get(user_id)
-    if events:
-        liked, rated = with_feedback(bundle, user, events)
-        if user is not None:
-            inputs = {**user_inputs(bundle, user), "history": history_row(bundle, liked)}
-            return scorer.user_vectors(inputs)[0], np.union1d(bundle.seen(user),
-                                                               rated), "personalized"
-        if liked:
-            inputs = anonymous_inputs(bundle, liked, age, gender, occupation)
-            return scorer.user_vectors(inputs)[0], rated, "history"
-        seen = rated
-    elif user is not None:
-        context = context_now()
-        vector = scorer.known_user_vector(user, int(context["daytime"][0]),
-                                          int(context["weekend"][0]))
-        return vector, bundle.seen(user), "personalized"
-    else:
-        seen = np.zeros(0, dtype=np.int64)
-    if (age is None and gender is None and occupation is None
-            or bundle.new_user_path == "popularity"):
-        return None, seen, "cold_start"
-    inputs = anonymous_inputs(bundle, [], age, gender, occupation)
-    return scorer.user_vectors(inputs)[0], seen, "cold_start"
 
 
 def two_stage(bundle: Bundle, vector: np.ndarray | None, blocked: np.ndarray, k: int,
@@ -211,18 +214,18 @@ def for_user(bundle: Bundle, user_id: int, k: int, *, genres: list[str] | None,
              exclude: list[int] | None, age: int | None, gender: str | None,
              occupation: str | None, events: Sequence[Event] = (), offset: int = 0,
              new: bool = False) -> bytes:
+    chosen = plan(bundle, user_id, events, age=age, gender=gender, occupation=occupation)
     if bundle.shortlister is not None and not genres and not new:
-        vector, seen, strategy = user_vector(bundle, user_id, events, age=age, gender=gender,
-                                             occupation=occupation)
+        vector, seen = plan_vector(bundle, chosen)
         items = two_stage(bundle, vector, _blocked(bundle, seen, exclude), k, offset)
         return render.recommendations_json(user_id=user_id, version_json=bundle.version_json,
-                                           strategy=strategy, items=items)
-    scores, seen, strategy = user_scores(bundle, user_id, events, age=age, gender=gender,
-                                         occupation=occupation)
-    scores = apply_filters(bundle, scores, seen=seen, genres=genres, exclude=exclude, new=new)
+                                           strategy=chosen.strategy, items=items)
+    scores = apply_filters(bundle, plan_scores(bundle, chosen), seen=chosen.seen,
+                           genres=genres, exclude=exclude, new=new)
     best = top_k(scores, k, offset)
     return render.recommendations_json(user_id=user_id, version_json=bundle.version_json,
-                                       strategy=strategy, items=ranked_json(bundle, best, scores))
+                                       strategy=chosen.strategy,
+                                       items=ranked_json(bundle, best, scores))
 
 
 def for_visitor(bundle: Bundle, liked: list[int], k: int, *, age: int | None,

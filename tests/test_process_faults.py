@@ -83,7 +83,7 @@ def test_trainer_killed_mid_export_leaves_previous_bundle(tmp_path: Path) -> Non
     for _attempt in range(3):
         trainer = subprocess.Popen(
             [sys.executable, "-m", "training", "-q", "train", "--data", str(planted_release()),
-             "--out", str(models), "--epochs", "1"], cwd=ROOT,
+             "--out", str(models), "--epochs", "1", "--set", "trials=1"], cwd=ROOT,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.time() + 300
         while trainer.poll() is None and time.time() < deadline:
