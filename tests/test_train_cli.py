@@ -65,7 +65,7 @@ def test_unknown_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     ("dim=0", "dim: Input should be greater than or equal to 1"),
     ("learning_rate=-1", "learning_rate: Input should be greater than 0"),
     ("user_dropout=1", "user_dropout: Input should be less than 1"),
-    ("refit=maybe", "refit: Input should be a valid boolean"),
+    ("trials=maybe", "trials: Input should be a valid integer"),
     ("history=5.5", "history: Input should be a valid integer"),
     ("loss=log", "loss: Extra inputs are not permitted"),
     ("dim", "expected NAME=VALUE"),
