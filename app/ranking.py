@@ -96,8 +96,8 @@ class Plan:
     seen: np.ndarray  # movie indices left out
     user: int | None = None  # a user the bundle knows: their precomputed parts
     events: Sequence[Event] = ()  # that known user's feedback since training
-    inputs: dict[str, np.ndarray] | None = None  # an unknown user's tower inputs; None with
-    # user None: popularity
+    inputs: dict[str, np.ndarray] | None = None  # an unknown user's tower inputs
+    # (user and inputs both None: popularity)
 
 
 def plan(bundle: Bundle, user_id: int, events: Sequence[Event], *, age: int | None,

@@ -23,6 +23,24 @@ from training.models.config import HybridConfig, RunOptions
 EXIT_USAGE = 2
 
 
+def _add_fit_options(parser: argparse.ArgumentParser) -> None:
+    """The RunOptions of train and evaluate that bound the hybrid's fit in time."""
+    parser.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
+                        help="stop training so that the fit ends within about SECONDS (a tenth "
+                        "for the autoencoder, half for the validation runs; cut inside epochs)")
+    parser.add_argument("--search-seconds", type=float, default=RunOptions.search_seconds,
+                        metavar="SECONDS",
+                        help="no validation trial of the settings search starts after SECONDS "
+                        f"(default {RunOptions.search_seconds:g}; the first trial always runs; "
+                        "--set trials=N bounds it)")
+
+
+def _run_options(args: argparse.Namespace) -> RunOptions:
+    """RunOptions of the parsed arguments (checked: a bad value stops before the data)."""
+    return RunOptions(time_budget=args.time_budget, search_seconds=args.search_seconds,
+                      distribute=getattr(args, "distribute", None) or "none")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m training",
@@ -47,12 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="train over every device with the Keras distribution API (needs "
                        "KERAS_BACKEND=jax): data parallel, or model parallel with the id "
                        "tables sharded")
-    train.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
-                       help="stop training so that the fit ends within about SECONDS (a tenth "
-                       "for the autoencoder, half for the validation run; cut inside epochs)")
-    train.add_argument("--search-seconds", type=float, default=150.0, metavar="SECONDS",
-                       help="no validation trial of the settings search starts after SECONDS "
-                       "(default 150; the first trial always runs; --set trials=N bounds it)")
+    _add_fit_options(train)
     train.add_argument("--model", default="hybrid",
                        help="the model to export: hybrid (the one the service serves)")
     train.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
@@ -79,10 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
                           help="comma-separated subset (default: every model and baseline)")
     evaluate.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                           help=settings_help)
-    evaluate.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
-                          help="the hybrid's fit budget, as for train (what a budget costs)")
-    evaluate.add_argument("--search-seconds", type=float, default=150.0, metavar="SECONDS",
-                          help="as for train")
+    _add_fit_options(evaluate)
     evaluate.add_argument("--report-dir", default="reports",
                           help="where the table (.md) and its chart (.png, .svg) are written, "
                           "as DATASET-PROTOCOL.* (default: reports)")
@@ -150,8 +160,7 @@ def _run(args: argparse.Namespace) -> int:
             print(f"{out / 'current'} exists; nothing to do (--if-missing)")
             return 0
         config = _hybrid_config(args)
-        run = RunOptions(time_budget=args.time_budget, distribute=args.distribute or "none",
-                         search_seconds=args.search_seconds)
+        run = _run_options(args)
         data = str(resolve_data(args.data, progress=progress))
         feedback = None
         if args.feedback is not None:
@@ -175,7 +184,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "evaluate":
         if args.seeds < 1:
             raise TrainingError("--seeds must be at least 1")
-        run = RunOptions(time_budget=args.time_budget, search_seconds=args.search_seconds)
+        run = _run_options(args)
         config = _hybrid_config(args)
         path = resolve_data(args.data, progress=progress)
         import_keras()
