@@ -70,8 +70,8 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> Path:
     movies[0] = "1::Matrix, The (1999)::Action|Sci-Fi"
     (release / "movies.dat").write_text("\n".join(movies) + "\n", encoding="latin-1")
     out = tmp_path_factory.mktemp("models")
-    train_command(str(release), str(out), config=HybridConfig(epochs=3, autoencoder_epochs=3, trials=1),
-                  progress=False)
+    train_command(str(release), str(out),
+                  config=HybridConfig(epochs=3, autoencoder_epochs=3, trials=1), progress=False)
     return out
 
 

@@ -55,8 +55,8 @@ def test_train_with_feedback_knows_the_new_user(tmp_path: Path) -> None:
     feedback.close()
     out = tmp_path / "models"
     code = main(["-q", "train", "--data", str(planted_release()), "--out", str(out),
-                 "--set", "epochs=2", "--set", "autoencoder_epochs=2", "--set", "trials=1", "--feedback",
-                 str(store)])
+                 "--set", "epochs=2", "--set", "autoencoder_epochs=2", "--set", "trials=1",
+                 "--feedback", str(store)])
     assert code == 0
     bundle = Path(os.path.realpath(out / "current"))
     manifest = json.loads((bundle / "manifest.json").read_text())
