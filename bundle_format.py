@@ -15,7 +15,7 @@ from types import ModuleType
 import numpy as np
 
 #: bumped when a file, array, input or layer below changes meaning
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 MANIFEST_FILE = "manifest.json"
 MODEL_FILE = "model.keras"
@@ -27,7 +27,7 @@ CURRENT_LINK = "current"
 ARRAYS: dict[str, str] = {
     "item_ids": "int32",  # (movies,) raw movie ids, in index order
     "user_ids": "int32",  # (users,) raw user ids, in index order
-    "item_vectors": "float32",  # (movies, dim) the movie tower's output
+    "item_vectors": "float32",  # (movies, dim + rank) the movie tower's output, item-item part last
     "item_bias": "float32",  # (movies,) the movie tower's bias (popularity prior included)
     "content_embeddings": "float32",  # (movies, content_dim) the autoencoder's codes
     "popularity": "float32",  # (movies,) train likes per movie
@@ -42,6 +42,9 @@ ARRAYS: dict[str, str] = {
 
 #: the Keras inference model's inputs besides ``items`` (batch, m) of movie index + 1
 USER_INPUTS = ("user", "history", "age_group", "gender", "occupation", "daytime", "weekend")
+#: the inference model's input of movies liked since training (index + 1, 0 pads; batch, any
+#: length): their item-item rows are added to the user's (docs/bundle-format.md)
+FRESH_INPUT = "fresh"
 #: the Keras model's outputs
 OUTPUTS = ("score", "user_vector", "item_vector", "item_bias")
 
@@ -56,6 +59,8 @@ class Layers:
     DAYTIME = "context_daytime"
     WEEKEND = "context_weekend"
     USER_OUT = "user_out"
+    ITEM_ITEM_USER = "item_item_user"  # (users + 1, rank) each user's item-item part
+    ITEM_ITEM_IN = "item_item_in"  # (movies + 1, rank) a liked movie's item-item row
 
 
 #: daytime buckets, UTC: 0-6, 6-12, 12-18, 18-24 h

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from app.bundle import Bundle
-from bundle_format import context_features
+from bundle_format import FRESH_INPUT, context_features
 from feedback_store import Event
 
 AGE_GROUP_STARTS = {"Under 18": 1, "18-24": 18, "25-34": 25, "35-44": 35, "45-49": 45,
@@ -32,7 +32,25 @@ def user_inputs(bundle: Bundle, user: int) -> dict[str, np.ndarray]:
         "gender": arrays["user_gender"][user:user + 1],
         "occupation": arrays["user_occupation"][user:user + 1],
         **context_now(),
+        FRESH_INPUT: np.zeros((1, 1), np.int32),  # their training likes are in their row
     }
+
+
+def feedback_inputs(bundle: Bundle, user: int, liked: Sequence[int]) -> dict[str, np.ndarray]:
+    """Model inputs of known user index ``user`` whose liked movies, training history and
+    feedback together, are ``liked`` (with_feedback): the history input rebuilt from them,
+    and as fresh likes those the user had not rated in the training data (the item-item
+    row holds the training likes; a training rating changed by feedback stays in it)."""
+    likes = np.asarray(liked, dtype=np.int64)
+    fresh = likes[~np.isin(likes, bundle.seen(user))]
+    return {**user_inputs(bundle, user), "history": history_row(bundle, liked),
+            FRESH_INPUT: fresh_row(fresh)}
+
+
+def fresh_row(liked: Sequence[int] | np.ndarray) -> np.ndarray:
+    """(1, n) FRESH_INPUT of liked movie indices (index + 1; one 0 when there are none)."""
+    row = np.asarray(liked, dtype=np.int32) + 1
+    return (row if len(row) else np.zeros(1, np.int32))[None, :]
 
 
 def history_row(bundle: Bundle, liked: Sequence[int]) -> np.ndarray:
@@ -83,6 +101,7 @@ def anonymous_inputs(bundle: Bundle, liked: list[int], age: int | None, gender: 
         "gender": np.array([_code(gender, vocab["genders"])], np.int32),
         "occupation": np.array([_code(occupation, vocab["occupations"])], np.int32),
         **context_now(),
+        FRESH_INPUT: fresh_row(liked),  # the anonymous row has no item-item part
     }
 
 

@@ -24,6 +24,7 @@ from app.scoring import FastScorer
 from bundle_format import (
     ARRAYS,
     CURRENT_LINK,
+    FRESH_INPUT,
     INDEX_FILE,
     MANIFEST_FILE,
     MODEL_FILE,
@@ -97,6 +98,7 @@ def load_bundle(path: Path, *, verify_users: int = 16,
         "age_group": arrays["user_age_group"], "gender": arrays["user_gender"],
         "occupation": arrays["user_occupation"],
         "daytime": np.zeros(n_users, np.int32), "weekend": np.zeros(n_users, np.int32),
+        FRESH_INPUT: np.zeros((n_users, 1), np.int32),
     })
     scorer.precompute_scores(score_table_bytes)
     verify_fast_path(bundle, sample, expected)
@@ -235,6 +237,9 @@ def verification_sample(arrays: dict[str, np.ndarray], manifest: dict[str, Any],
         "occupation": np.append(arrays["user_occupation"][users], 0).astype(np.int32),
         "daytime": np.repeat(context["daytime"], rows).astype(np.int32),
         "weekend": np.repeat(context["weekend"], rows).astype(np.int32),
+        # the known users' likes are in their item-item rows; the visitor's are all fresh
+        FRESH_INPUT: np.vstack([np.zeros((len(users), shown), np.int32),
+                                visitor[:, visitor.shape[1] - shown:]]),
     }
     width = min(64, n_items)
     items = np.broadcast_to(rng.choice(n_items, size=width, replace=False), (rows, width))

@@ -16,9 +16,8 @@ from app.errors import InvalidRequest, UnknownMovie
 from app.inputs import (
     anonymous_inputs,
     context_now,
-    history_row,
+    feedback_inputs,
     known_user_scores,
-    user_inputs,
     with_feedback,
 )
 from app.retrieval import SHORTLIST, exact_top
@@ -148,7 +147,7 @@ def plan_vector(bundle: Bundle, chosen: Plan) -> tuple[np.ndarray | None, np.nda
     scorer = bundle.scorer
     if chosen.user is not None and chosen.events:
         liked, rated = with_feedback(bundle, chosen.user, chosen.events)
-        inputs = {**user_inputs(bundle, chosen.user), "history": history_row(bundle, liked)}
+        inputs = feedback_inputs(bundle, chosen.user, liked)
         return scorer.user_vectors(inputs)[0], np.union1d(chosen.seen, rated)
     if chosen.user is not None:
         context = context_now()
@@ -171,7 +170,7 @@ def fresh_user(bundle: Bundle, user: int, events: Sequence[Event]
         bundle.fresh_users.move_to_end(user)
         return cached[1], cached[2]
     liked, rated = with_feedback(bundle, user, events)
-    inputs = {**user_inputs(bundle, user), "history": history_row(bundle, liked)}
+    inputs = feedback_inputs(bundle, user, liked)
     base = bundle.scorer.base_scores(bundle.scorer.context_free_vector(inputs))
     bundle.fresh_users[user] = (events, base, rated)
     if len(bundle.fresh_users) > max(64, FRESH_BYTES // (4 * bundle.scorer.n_items)):

@@ -15,11 +15,11 @@ from typing import Any
 
 import numpy as np
 
-from bundle_format import Layers
+from bundle_format import FRESH_INPUT, Layers
 
 #: the Keras layers whose weights the numpy path reads
 TOWER_LAYERS = (Layers.USER_ID, Layers.AGE, Layers.GENDER, Layers.OCCUPATION, Layers.DAYTIME,
-                Layers.WEEKEND, Layers.USER_OUT)
+                Layers.WEEKEND, Layers.USER_OUT, Layers.ITEM_ITEM_USER, Layers.ITEM_ITEM_IN)
 TowerWeights = Mapping[str, list[np.ndarray]]
 
 
@@ -43,8 +43,17 @@ class FastScorer:
         self.daytime = weights[Layers.DAYTIME][0]
         self.weekend = weights[Layers.WEEKEND][0]
         self.out_kernel, self.out_bias = weights[Layers.USER_OUT]
-        padding = np.zeros((1, self.item_vectors.shape[1]), np.float32)
-        self.history_table = np.vstack([padding, self.item_vectors])
+        # the item-item part (bundle_format.FRESH_INPUT): each user's row, each movie's row
+        self.item_item_user = weights[Layers.ITEM_ITEM_USER][0]
+        self.item_item_in = weights[Layers.ITEM_ITEM_IN][0]
+        tower = self.out_kernel.shape[1]  # the towers' width; the item-item part follows
+        rank = self.item_item_in.shape[1]
+        if self.item_vectors.shape[1] != tower + rank or self.item_item_user.shape[1] != rank:
+            raise ValueError(f"movie vectors of width {self.item_vectors.shape[1]}, but the "
+                             f"towers give {tower} and the item-item part {rank} "
+                             f"(users: {self.item_item_user.shape[1]})")
+        padding = np.zeros((1, tower), np.float32)
+        self.history_table = np.vstack([padding, self.item_vectors[:, :tower]])
         side = sum(table.shape[1] for table in (self.age, self.gender, self.occupation,
                                                  self.daytime, self.weekend))
         width = self.history_table.shape[1] + side
@@ -56,7 +65,8 @@ class FastScorer:
         self.context = np.zeros(0, np.float32)
         self.user_scores: np.ndarray | None = None  # precompute_scores
         self.context_scores = np.zeros(0, np.float32)
-        for name in ("item_vectors", "item_bias", "history_table", "user_ids"):
+        for name in ("item_vectors", "item_bias", "history_table", "user_ids", "item_item_user",
+                     "item_item_in"):
             # numpy 2 promotes float32 to float64 silently, which doubles the memory traffic.
             if getattr(self, name).dtype != np.float32:
                 raise TypeError(f"{name}: dtype {getattr(self, name).dtype}, expected float32")
@@ -66,7 +76,8 @@ class FastScorer:
         return len(self.item_vectors)
 
     def user_vectors(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
-        """The user tower for a batch of inputs named as the Keras model's."""
+        """The user vectors (the user tower, then the item-item part) for a batch of inputs
+        named as the Keras model's."""
         history = inputs["history"]
         vectors = self.history_table[history]
         mask = (history > 0)[..., None].astype(np.float32)
@@ -77,7 +88,10 @@ class FastScorer:
             self.weekend[inputs["weekend"]],
         ], axis=1)
         user = self.user_ids[inputs["user"]] + side @ self.out_kernel + self.out_bias
-        return user.astype(np.float32, copy=False)
+        # movie index + 1, 0 pads: row 0 of the Keras table is zeros
+        fresh_part = self.item_item_in[inputs[FRESH_INPUT]].sum(axis=1)
+        item_item = self.item_item_user[inputs["user"]] + fresh_part
+        return np.hstack([user, item_item]).astype(np.float32, copy=False)
 
     def precompute_users(self, inputs: dict[str, np.ndarray]) -> None:
         """The user tower is linear, so a known user's vector is a fixed part plus a context
@@ -87,8 +101,13 @@ class FastScorer:
         n_daytime, n_weekend = self.daytime.shape[1], self.weekend.shape[1]
         daytime_kernel = self.out_kernel[dim - n_daytime - n_weekend:dim - n_weekend]
         weekend_kernel = self.out_kernel[dim - n_weekend:]
-        self.context = (self.daytime @ daytime_kernel)[:, None, :] + (
+        context = (self.daytime @ daytime_kernel)[:, None, :] + (
             self.weekend @ weekend_kernel)[None, :, :]
+        # the context moves the towers' part only; the item-item part has none
+        rank = self.item_item_in.shape[1]
+        self.context = np.concatenate(
+            [context, np.zeros((*context.shape[:2], rank), np.float32)], axis=-1
+        ).astype(np.float32)
         zero = {**inputs, "daytime": np.zeros_like(inputs["daytime"]),
                 "weekend": np.zeros_like(inputs["weekend"])}
         self.user_base = self.user_vectors(zero) - self.context[0, 0]

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from app.scoring import keras_scores, tower_weights
-from bundle_format import USER_INPUTS, import_keras
+from bundle_format import FRESH_INPUT, USER_INPUTS, import_keras
 
 EXIT_REFUSED = 3
 
@@ -26,7 +26,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     model_path, request_path, out_path = (sys.argv[1:] if argv is None else list(argv))
     keras = import_keras()
     with np.load(request_path, allow_pickle=False) as request:
-        inputs = {name: request[name] for name in USER_INPUTS}
+        inputs = {name: request[name] for name in (*USER_INPUTS, FRESH_INPUT)}
         items = request["items"]
     try:
         model = keras.saving.load_model(model_path, safe_mode=True, compile=False)

@@ -126,7 +126,7 @@ CORRUPTIONS: dict[str, tuple[Callable[[Path], None], str]] = {
     "fast path disagrees with keras": (fast_path_disagrees, "fast scoring path differs"),
     "wrong dtype": (wrong_dtype, "popularity.npy: dtype float64, expected float32"),
     "movie vectors wider than the model": (vectors_wider_than_the_model,
-                                           "the user tower takes"),
+                                           "movie vectors of width"),
 }
 
 

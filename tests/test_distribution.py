@@ -37,7 +37,9 @@ def test_two_devices_train_as_one_and_export_a_servable_bundle(tmp_path: Path) -
                                    err_msg=kind)
     bundle = load_bundle(Path(result["bundle"]), verify_users=4)  # TensorFlow-backed check
     assert bundle.manifest["model"]["run"]["distribute"] == "model"
-    assert bundle.scorer.item_vectors.shape[1] == 16
+    # the towers' 16 columns, then the item-item part
+    rank = bundle.manifest["model"]["item_item"]["rank"]
+    assert bundle.scorer.item_vectors.shape[1] == 16 + rank
 
 
 def test_distributing_on_tensorflow_is_refused_before_any_data_is_read(

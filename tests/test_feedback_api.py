@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from app.inputs import history_row, user_inputs, with_feedback
+from app.inputs import feedback_inputs, with_feedback
 from app.loading import load_bundle
 from app.ranking import fresh_user
 from app.scoring import keras_scores
@@ -170,7 +170,11 @@ def test_the_numpy_path_with_feedback_equals_the_keras_model(models: Path) -> No
     assert liked == [m for m in history if m not in set(rated)] + [
         bundle.item_position[m] for m in horror[1:]]
     assert sorted(rated.tolist()) == sorted(bundle.item_position[m] for m in horror + horror[:1])
-    inputs = {**user_inputs(bundle, user), "history": history_row(bundle, liked)}
+    inputs = feedback_inputs(bundle, user, liked)
+    # the fresh likes (not rated in training) feed the item-item part
+    assert sorted(inputs["fresh"][0] - 1) == sorted(
+        i for i in liked if i not in set(bundle.seen(user).tolist()))
+    assert (inputs["fresh"] > 0).any()
     items = np.arange(bundle.scorer.n_items)[None, :]
     np.testing.assert_allclose(bundle.scorer.scores(inputs), keras_scores(
         keras_model_of(bundle), inputs, items), rtol=1e-4, atol=1e-4)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from app.scoring import FastScorer, keras_scores, tower_weights
-from bundle_format import USER_INPUTS
+from bundle_format import FRESH_INPUT, USER_INPUTS
 from training.models.towers import HybridNetwork, TowerSizes
 
 N_ITEMS, HISTORY, BATCH = 40, 6, 12
@@ -16,7 +16,8 @@ N_ITEMS, HISTORY, BATCH = 40, 6, 12
 def _inference_model(dim: int = 8) -> keras.Model:
     keras.utils.set_random_seed(5)
     sizes = TowerSizes(n_users=9, n_items=N_ITEMS, n_item_features=5, n_age_groups=2,
-                       n_genders=2, n_occupations=3, history=HISTORY, dim=dim)
+                       n_genders=2, n_occupations=3, history=HISTORY, dim=dim,
+                       item_item=3)
     network = HybridNetwork(sizes, l2=0.0)
     model = network.inference_model()
     rng = np.random.default_rng(0)
@@ -36,6 +37,7 @@ def _inputs() -> dict[str, np.ndarray]:
     lengths = rng.integers(0, HISTORY + 1, BATCH)
     history[np.arange(HISTORY)[None, :] < (HISTORY - lengths)[:, None]] = 0  # left padding
     inputs["history"] = history
+    inputs[FRESH_INPUT] = rng.integers(0, N_ITEMS + 1, (BATCH, 4)).astype(np.int32)
     return inputs
 
 
@@ -76,6 +78,20 @@ def test_precomputed_known_users_equal_keras_in_every_context() -> None:
 
 def test_movie_vectors_of_another_width_are_refused() -> None:
     model = _inference_model(dim=8)
-    with pytest.raises(ValueError, match="the user tower takes"):
+    with pytest.raises(ValueError, match="movie vectors of width 6, but the towers give 8 "
+                       "and the item-item part 3"):
         FastScorer(tower_weights(model), np.zeros((N_ITEMS, 6), np.float32),
                    np.zeros(N_ITEMS, np.float32))
+
+
+def test_fresh_likes_move_the_item_item_part_as_in_keras() -> None:
+    model = _inference_model()
+    scorer = _scorer(model)
+    inputs = {name: value[:1] for name, value in _inputs().items()}
+    items = np.arange(N_ITEMS)[None, :]
+    none = {**inputs, FRESH_INPUT: np.zeros((1, 1), np.int32)}
+    more = {**inputs, FRESH_INPUT: np.array([[3, 0, 17]], np.int32)}
+    for case in (none, more):
+        np.testing.assert_allclose(scorer.scores(case), keras_scores(model, case, items),
+                                   rtol=1e-4, atol=1e-3)
+    assert not np.allclose(scorer.scores(none), scorer.scores(more))

@@ -87,6 +87,7 @@ def write_bundle_files(folder: Path, version: str, model: Hybrid, data: Interact
                   "new_user_path": model.new_user_path,
                   "new_user_validation": _jsonable(model.new_user_validation),
                   "prior_validation": _jsonable(model.prior_validation),
+                  "item_item": _item_item_record(model),
                   "training_history": _jsonable(model.history),
                   "validation_history": _jsonable(model.validation_history),
                   "autoencoder_history": _jsonable(model.content.history)},
@@ -107,6 +108,16 @@ def write_bundle_files(folder: Path, version: str, model: Hybrid, data: Interact
     }
     (folder / fmt.MANIFEST_FILE).write_text(json.dumps(manifest, indent=2))
     return manifest
+
+
+def _item_item_record(model: Hybrid) -> dict[str, Any]:
+    """What the manifest keeps of the item-item part (models/item_item.py)."""
+    tables = model.item_item
+    return {"weight": model.item_item_weight,
+            "rank": model.network.sizes.item_item,
+            "ease_l2": tables.l2 if tables is not None else None,
+            "scale": tables.scale if tables is not None else None,
+            "validation": _jsonable(model.item_item_validation)}
 
 
 def _jsonable(value: Any) -> Any:

@@ -16,22 +16,30 @@ class EASE(Recommender):
 
     GRID = (50.0, 100.0, 200.0, 500.0, 1000.0)
 
-    def __init__(self, l2: float | None = None) -> None:
-        """``l2=None`` tunes λ over GRID on a validation carve-out of train (NDCG@10)."""
+    def __init__(self, l2: float | None = None, max_items: int | None = None) -> None:
+        """``l2=None`` tunes λ over GRID on a validation carve-out of train (NDCG@10);
+        ``max_items``: only the most-liked movies take part (the inverse is items², in memory
+        and cubed in time); None: every movie someone liked."""
         super().__init__(l2=l2)
         self.l2 = l2
+        self.max_items = max_items
 
     def fit(self, data: Interactions, *, seed: int = 0, progress: bool = False) -> EASE:
         if self.l2 is None:
             sub, validation = carve_validation(data)
             fallback = Popularity().fit(sub)
-            scores = {l2: evaluate(EASE(l2).fit(sub), sub, validation,
+            scores = {l2: evaluate(EASE(l2, self.max_items).fit(sub), sub, validation,
                                    fallback=fallback)["ndcg@10"] for l2 in self.GRID}
             self.l2 = max(scores, key=lambda l2: scores[l2])
             self.params["l2"] = self.l2
             self.history = {"validation_ndcg@10": [scores[l2] for l2 in self.GRID]}
         likes = data.likes
-        self.active = np.flatnonzero(np.asarray(likes.sum(axis=0)).ravel() > 0)
+        counts = np.asarray(likes.sum(axis=0)).ravel()
+        self.active = np.flatnonzero(counts > 0)
+        if self.max_items is not None and len(self.active) > self.max_items:
+            # the most liked, ties to the lower index; kept in index order
+            order = np.lexsort((self.active, -counts[self.active]))
+            self.active = np.sort(self.active[order[:self.max_items]])
         x = likes[:, self.active]
         gram = (x.T @ x).toarray().astype(np.float64)
         gram[np.diag_indices_from(gram)] += self.l2

@@ -11,6 +11,7 @@ import optuna
 import pandas as pd
 from tqdm.auto import tqdm
 
+from bundle_format import FRESH_INPUT
 from training.data.interactions import Interactions, carve_validation, hold_out_users
 from training.evaluation.protocol import evaluate, evaluate_new_users
 from training.models.autoencoder import ContentEmbeddings, train_autoencoder
@@ -19,6 +20,7 @@ from training.models.callbacks import Deadline, StepProgress
 from training.models.cold_items import ColdItemRegression, cold_feature_matrix
 from training.models.config import HybridConfig, RunOptions
 from training.models.distribution import distributed
+from training.models.item_item import WEIGHT_GRID, ItemItem, fit_item_item
 from training.models.optimizers import LazyAdam
 from training.models.popularity import Popularity
 from training.models.sampling import TripletDataset, TripletSampler
@@ -65,6 +67,9 @@ class Hybrid(Recommender):
         super().__init__(**self.config.model_dump())
         self.popularity_prior = 0.0
         self.prior_validation: dict[float, float] = {}
+        self.item_item_weight = 0.0
+        self.item_item_validation: dict[float, float] = {}
+        self.item_item: ItemItem | None = None  # the tables of the data being trained on
         self.validation_history: dict[str, list[float]] = {}
         self.validation_metrics: dict[str, float] = {}
         self.new_user_path = "demographics"  # or "popularity"; see _choose_new_user_path
@@ -92,6 +97,8 @@ class Hybrid(Recommender):
                                          deadline=until(0.1))
         epochs = config.epochs
         self.popularity_prior = float(config.popularity_prior or 0.0)
+        self.item_item_weight = float(config.item_item_weight or 0.0)
+        ease_l2 = None
         if config.trials:
             # Validation runs on a carve-out pick the settings, the epoch count and the prior,
             # then the model is trained again on all of train: the carved-out ratings are the
@@ -101,10 +108,15 @@ class Hybrid(Recommender):
             inside, new_users = hold_out_users(data, seed=seed)
             sub, validation = carve_validation(inside)
             validation = sample_users(validation, MAX_VALIDATION_USERS, seed)
+            self.item_item = fit_item_item(sub, config.item_item_rank, seed=seed)
+            ease_l2 = self.item_item.l2
             self._search(sub, validation, new_users, seed, progress, deadline=until(0.5),
                          search_until=started + self.run.search_seconds)
             epochs = self.best_epoch
+        self.item_item = (fit_item_item(data, config.item_item_rank, l2=ease_l2, seed=seed)
+                          if self.item_item_weight > 0 else None)
         self._train(data, epochs, seed, progress, validation=None, deadline=until(1.0))
+        self._set_item_item(data, self.item_item_weight)
         self._set_prior(data, self.popularity_prior)
         self.fit_seconds = time.monotonic() - started
         return self
@@ -126,12 +138,20 @@ class Hybrid(Recommender):
             prior = base.popularity_prior
             if prior is None:
                 prior = self._tune_prior(sub, validation)
+            weight = base.item_item_weight
+            if weight is None:
+                weight = self._tune_item_item(sub, validation, prior)
+                if base.popularity_prior is None and weight:
+                    prior = self._tune_prior(sub, validation)  # again, with the part in
+            else:
+                self._set_item_item(sub, weight)
             if new_users is not None:
                 self._set_prior(sub, prior)
                 self._choose_new_user_path(sub, new_users)
             outcomes[trial.number] = {
                 "best_epoch": self.best_epoch, "popularity_prior": prior,
-                "prior_validation": self.prior_validation,
+                "prior_validation": self.prior_validation, "item_item_weight": weight,
+                "item_item_validation": self.item_item_validation,
                 "validation_history": dict(self.history),
                 "validation_metrics": self.validation_metrics,
                 "new_user_path": self.new_user_path,
@@ -177,6 +197,39 @@ class Hybrid(Recommender):
         self.network.items.prior.set_weights([table])
         self._precompute()
 
+    def _set_item_item(self, data: Interactions, weight: float) -> None:
+        """The item-item part (models/item_item.py) at ``weight`` in the Keras model: P scaled
+        by the weight, Q, and each user's sum of P over their likes in ``data``; zeros when
+        the weight is 0 or there are no tables."""
+        tables = self.item_item
+        if tables is None or not weight:
+            n_items = data.n_items
+            rank = self.network.sizes.item_item
+            into = out = np.zeros((n_items, rank), np.float32)
+        else:
+            into = (tables.into * np.float32(weight * tables.scale)).astype(np.float32)
+            out = tables.out
+        users = np.asarray(data.likes.tocsr().astype(np.float32) @ into, np.float32)
+        self.network.set_item_item(into, out, users)
+        self._precompute()
+
+    def _tune_item_item(self, data: Interactions, validation: pd.DataFrame,
+                        prior: float) -> float:
+        """The weight of WEIGHT_GRID with the best validation NDCG@10 at ``prior`` (the
+        smaller on a tie); leaves it set."""
+        fallback = Popularity().fit(data)
+        self._set_prior(data, prior)
+        results = {}
+        for weight in WEIGHT_GRID:
+            self._set_item_item(data, weight)
+            results[weight] = evaluate(self, data, validation, fallback=fallback,
+                                       with_auc=False)
+        self.item_item_validation = {w: m["ndcg@10"] for w, m in results.items()}
+        best = max(WEIGHT_GRID, key=self.item_item_validation.__getitem__)
+        self.validation_metrics = results[best]
+        self._set_item_item(data, best)
+        return best
+
     def _tune_prior(self, data: Interactions, validation: pd.DataFrame) -> float:
         """The prior of PRIOR_GRID with the best validation NDCG@10 (the smaller on a tie)."""
         fallback = Popularity().fit(data)
@@ -214,7 +267,8 @@ class Hybrid(Recommender):
         sizes = TowerSizes(
             n_users=data.n_users, n_items=data.n_items, n_item_features=table.shape[1],
             n_age_groups=len(features.age_groups), n_genders=len(features.genders),
-            n_occupations=len(features.occupations), history=config.history, dim=config.dim)
+            n_occupations=len(features.occupations), history=config.history, dim=config.dim,
+            item_item=self.item_item.rank if self.item_item is not None else 1)
         self.network = HybridNetwork(sizes, l2=config.l2)
         sampler = TripletSampler(data, history=config.history, negatives=config.negatives,
                                  user_dropout=config.user_dropout, seed=seed)
@@ -309,6 +363,7 @@ class Hybrid(Recommender):
             "occupation": features.occupation[users],
             "daytime": data.last_daytime[users].astype(np.int32),
             "weekend": data.last_weekend[users].astype(np.int32),
+            FRESH_INPUT: np.zeros((len(users), 1), np.int32),  # training likes are in the row
         }
 
     def user_vectors(self, users: np.ndarray) -> np.ndarray:
@@ -333,7 +388,7 @@ class Hybrid(Recommender):
                   "age_group": age_group.astype(np.int32), "gender": gender.astype(np.int32),
                   "occupation": occupation.astype(np.int32),
                   "daytime": np.zeros(n, np.int32), "weekend": np.zeros(n, np.int32),
-                  "items": np.ones((n, 1), np.int32)}
+                  FRESH_INPUT: np.zeros((n, 1), np.int32), "items": np.ones((n, 1), np.int32)}
         vectors = np.asarray(self.model.predict_on_batch(inputs)["user_vector"], np.float32)
         return vectors @ self.item_vectors_.T + self.item_bias_
 

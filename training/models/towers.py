@@ -17,7 +17,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from bundle_format import DAYTIME_BUCKETS, USER_INPUTS, Layers
+from bundle_format import DAYTIME_BUCKETS, FRESH_INPUT, USER_INPUTS, Layers
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,8 @@ class TowerSizes:
     n_genders: int
     n_occupations: int
     history: int  # liked movies in the user tower's history input
-    dim: int  # width of the user and movie vectors
+    dim: int  # width of the towers' user and movie vectors
+    item_item: int = 1  # rank of the frozen item-item part (models/item_item.py) appended to both
 
 
 class ItemTower:
@@ -51,6 +52,14 @@ class ItemTower:
         # a fixed per-movie bias, zero while training, set afterwards (popularity prior)
         self.prior = layers.Embedding(sizes.n_items + 1, 1, name="item_prior",
                                       embeddings_initializer="zeros", trainable=False)
+        # the item-item part (models/item_item.py), frozen, zero until set after training: P,
+        # summed over a user's fresh likes, and Q, appended to every movie vector
+        self.item_item_in = layers.Embedding(sizes.n_items + 1, sizes.item_item,
+                                             name=Layers.ITEM_ITEM_IN,
+                                             embeddings_initializer="zeros", trainable=False)
+        self.item_item_out = layers.Embedding(sizes.n_items + 1, sizes.item_item,
+                                              name="item_item_out",
+                                              embeddings_initializer="zeros", trainable=False)
         self.project = layers.Dense(sizes.dim, name="item_content")
         self.content_bias = layers.Dense(1, name="item_content_bias")
         self.regularise = layers.ActivityRegularization(l2=l2, name="item_l2")
@@ -132,6 +141,11 @@ class UserTower:
         self.daytime = layers.Embedding(len(DAYTIME_BUCKETS), 4, name=Layers.DAYTIME)
         self.weekend = layers.Embedding(2, 2, name=Layers.WEEKEND)
         self.out = layers.Dense(sizes.dim, name=Layers.USER_OUT)
+        # each known user's item-item part (the sum of P over their train likes; row 0, the
+        # anonymous user, zeros): frozen, set after training
+        self.item_item = layers.Embedding(sizes.n_users + 1, sizes.item_item,
+                                          name=Layers.ITEM_ITEM_USER,
+                                          embeddings_initializer="zeros", trainable=False)
 
     def __call__(self, inputs: dict[str, keras.KerasTensor],
                  items: ItemTower) -> keras.KerasTensor:
@@ -207,12 +221,29 @@ class HybridNetwork:
         """Scores ``items`` (batch, m) for each user; also returns the towers' outputs, which
         the service uses to precompute the movie side once."""
         inputs = self.user_inputs()
+        # movies liked since training that the user's item-item row does not hold yet (index
+        # + 1, 0 pads): the service's fresh feedback; a visitor's likes
+        fresh = keras.Input((None,), dtype="int32", name=FRESH_INPUT)
         items = keras.Input((None,), dtype="int32", name="items")
-        user = self.users(inputs, self.items)
-        vectors, bias = self.items(items)
+        tower = self.users(inputs, self.items)
+        fresh_part = ops.sum(self.items.item_item_in(fresh), axis=1)
+        user = ops.concatenate([tower, self.users.item_item(inputs["user"]) + fresh_part],
+                               axis=-1)
+        tower_vectors, bias = self.items(items)
+        vectors = ops.concatenate([tower_vectors, self.items.item_item_out(items)], axis=-1)
         outputs = {"score": dot_scores(user, vectors) + bias, "user_vector": user,
                    "item_vector": vectors, "item_bias": bias}
-        return keras.Model({**inputs, "items": items}, outputs, name="hybrid")
+        return keras.Model({**inputs, FRESH_INPUT: fresh, "items": items}, outputs,
+                           name="hybrid")
+
+    def set_item_item(self, into: np.ndarray, out: np.ndarray, users: np.ndarray) -> None:
+        """The frozen item-item tables (rows 1..; row 0 stays zero): ``into`` P and ``out`` Q
+        per movie, ``users`` each known user's part."""
+        for layer, rows in ((self.items.item_item_in, into), (self.items.item_item_out, out),
+                            (self.users.item_item, users)):
+            table = np.zeros(layer.embeddings.shape, np.float32)
+            table[1:] = rows
+            layer.set_weights([table])
 
     def set_item_features(self, table: np.ndarray) -> None:
         """Row 0 (padding) is zeros; rows 1.. are the movies' feature rows."""

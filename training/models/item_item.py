@@ -1,0 +1,68 @@
+"""The hybrid's item-item part: EASE (Steck 2019) on the train likes, reduced to a low rank so
+that it is one more block of the user and movie vectors, scored by the same dot product.
+
+A user's item-item score of movie j is ``Σ_{i liked} B[i, j]``, with B the EASE weights; the
+truncated SVD ``B ≈ (U·Σ)·Vᵀ`` turns that into ``(Σ_{i liked} P[i]) · Q[j]`` with ``P = U·Σ``
+and ``Q = V``: the user side is the sum of P over every movie the user liked (fresh likes
+posted to the service add their rows), the movie side is Q. On the temporal split the hybrid
+alone ranks below EASE, and EASE is strongest where the hybrid is weakest (users with many
+likes; BENCHMARKS.md, "Item-item part"); their sum beats both. Its weight is chosen on the
+validation carve-out, like the popularity prior.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from training.data.interactions import Interactions
+from training.models.ease import EASE
+
+#: EASE inverts an items × items matrix: beyond this many liked movies, only the most liked
+#: take part (8,192² float64 is 512 MiB; a larger catalogue's rare movies rely on the towers)
+MAX_ITEMS = 8_192
+#: weights of the item-item part tried on validation, in units of its scores' spread
+WEIGHT_GRID = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
+
+
+@dataclass(frozen=True)
+class ItemItem:
+    """Low-rank EASE weights of one training set."""
+
+    into: np.ndarray  # (n_items, rank) P: a liked movie's contribution to the user side
+    out: np.ndarray  # (n_items, rank) Q: the movie side
+    l2: float  # EASE's λ (chosen on a carve-out of the data it was fitted on, unless given)
+    scale: float  # 1 / std of the item-item scores of a sample of users (weights are in its units)
+
+    @property
+    def rank(self) -> int:
+        return int(self.into.shape[1])
+
+    def user_part(self, likes: sp.csr_matrix) -> np.ndarray:
+        """(users, rank): the sum of P over each user's liked movies (rows of ``likes``)."""
+        return np.asarray(likes.astype(np.float32) @ self.into, dtype=np.float32)
+
+
+def fit_item_item(data: Interactions, rank: int, *, l2: float | None = None,
+                  seed: int = 0, max_items: int = MAX_ITEMS) -> ItemItem:
+    """EASE on ``data``'s likes (λ tuned as the EASE baseline does when ``l2`` is None), then
+    its rank-``rank`` truncated SVD. A movie outside EASE's items has zero rows."""
+    from sklearn.utils.extmath import randomized_svd
+
+    ease = EASE(l2, max_items=max_items).fit(data, seed=seed)
+    active = ease.active
+    n_items = data.n_items
+    rank = max(1, min(rank, len(active) - 1))
+    into = np.zeros((n_items, rank), np.float32)
+    out = np.zeros((n_items, rank), np.float32)
+    if len(active) > 1:
+        left, values, right = randomized_svd(ease.weights, n_components=rank, random_state=seed)
+        into[active] = left * values
+        out[active] = right.T
+    likes = data.likes.tocsr()
+    users = np.random.default_rng(seed).permutation(likes.shape[0])[:1000]
+    sample = (likes[users].astype(np.float32) @ into) @ out.T
+    spread = float(np.std(sample))
+    return ItemItem(into, out, float(ease.l2 or 0.0), 1.0 / spread if spread > 0 else 0.0)
