@@ -193,3 +193,48 @@ def test_no_trial_after_the_search_time() -> None:
     model = Hybrid(config, RunOptions(search_seconds=0)).fit(data, seed=0)
     assert [trial["number"] for trial in model.search["trials"]] == [0]
     assert model.config == config
+
+
+def test_item_item_part_is_low_rank_ease() -> None:
+    """The item-item part's user side times its movie side is EASE's score, up to the rank."""
+    from training.models.ease import EASE
+    from training.models.item_item import fit_item_item
+
+    data, _ = planted()
+    ease = EASE(10.0).fit(data)
+    full = fit_item_item(data, rank=1000, l2=10.0)  # capped at the liked movies - 1
+    users = np.arange(data.n_users)
+    low = full.user_part(data.likes[users]) @ full.out.T
+    exact = ease.score(users)
+    exact[exact < -1e8] = 0.0  # movies nobody liked: no EASE row, no item-item row
+    assert full.rank == len(ease.active) - 1
+    assert np.abs(low - exact).max() < 0.1 * np.abs(exact).max()
+    small = fit_item_item(data, rank=4, l2=10.0)
+    assert small.rank == 4 and small.scale > 0
+    np.testing.assert_allclose(np.std(small.user_part(data.likes) @ small.out.T) * small.scale,
+                               1.0, rtol=0.5)
+
+
+def test_item_item_weight_adds_exactly_its_part_to_the_hybrid_scores() -> None:
+    data, split = planted()
+    model = fitted("hybrid", FAST_HYBRID + (("item_item_weight", 2.0), ("item_item_rank", 8)))
+    users = np.arange(data.n_users)
+    with_part = model.score(users)
+    tables = model.item_item
+    assert tables is not None and model.network.sizes.item_item == 8
+    expected = 2.0 * tables.scale * tables.user_part(data.likes[users]) @ tables.out.T
+    model._set_item_item(data, 0.0)
+    without = model.score(users)
+    model._set_item_item(data, 2.0)  # the cached model as it was
+    np.testing.assert_allclose(with_part - without, expected, rtol=1e-3, atol=1e-3)
+
+
+def test_item_item_weight_is_chosen_on_validation() -> None:
+    model = fitted("hybrid", (("epochs", 3), ("autoencoder_epochs", 2), ("trials", 1),
+                              ("batch_size", 128), ("item_item_rank", 8)))
+    from training.models.item_item import WEIGHT_GRID
+
+    assert sorted(model.item_item_validation) == sorted(WEIGHT_GRID)
+    best = max(WEIGHT_GRID, key=model.item_item_validation.__getitem__)
+    assert model.item_item_weight == best
+    assert model.network.sizes.item_item == (8 if best else 1)
