@@ -217,11 +217,11 @@ def test_item_item_part_is_low_rank_ease() -> None:
 
 def test_item_item_weight_adds_exactly_its_part_to_the_hybrid_scores() -> None:
     data, split = planted()
-    model = fitted("hybrid", FAST_HYBRID + (("item_item_weight", 2.0), ("item_item_rank", 8)))
+    model = fitted("hybrid", FAST_HYBRID + (("item_item_weight", 2.0),))
     users = np.arange(data.n_users)
     with_part = model.score(users)
     tables = model.item_item
-    assert tables is not None and model.network.sizes.item_item == 8
+    assert tables is not None and model.network.sizes.item_item == tables.rank > 1
     expected = 2.0 * tables.scale * tables.user_part(data.likes[users]) @ tables.out.T
     model._set_item_item(data, 0.0)
     without = model.score(users)
@@ -231,10 +231,11 @@ def test_item_item_weight_adds_exactly_its_part_to_the_hybrid_scores() -> None:
 
 def test_item_item_weight_is_chosen_on_validation() -> None:
     model = fitted("hybrid", (("epochs", 3), ("autoencoder_epochs", 2), ("trials", 1),
-                              ("batch_size", 128), ("item_item_rank", 8)))
+                              ("batch_size", 128)))
     from training.models.item_item import WEIGHT_GRID
 
     assert sorted(model.item_item_validation) == sorted(WEIGHT_GRID)
     best = max(WEIGHT_GRID, key=model.item_item_validation.__getitem__)
     assert model.item_item_weight == best
-    assert model.network.sizes.item_item == (8 if best else 1)
+    tables = model.item_item
+    assert model.network.sizes.item_item == (tables.rank if best and tables else 1)

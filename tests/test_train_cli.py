@@ -26,7 +26,7 @@ def test_train_publishes_a_verified_bundle() -> None:
     assert current.is_symlink()
     bundle = Path(os.path.realpath(current))
     manifest = json.loads((bundle / "manifest.json").read_text())
-    assert manifest["schema_version"] == 1
+    assert manifest["schema_version"] == 2
     assert manifest["model"]["name"] == "hybrid"
     assert manifest["dataset"]["name"] == planted_release().name or manifest["dataset"]["layout"]
     assert manifest["dataset"]["layout"] == "ml-1m"
@@ -88,10 +88,10 @@ def test_every_hybrid_setting_refuses_a_wrong_value() -> None:
         "dim": 0, "history": 0, "epochs": 0, "batch_size": 0, "learning_rate": 0.0,
         "negatives": 0, "l2": -1.0, "user_dropout": 1.0, "content_dim": 0,
         "autoencoder_epochs": 0, "patience": 0, "min_epochs": 0, "trials": -1,
-        "cold_alpha": -1.0, "popularity_prior": -0.5,
+        "cold_alpha": -1.0, "popularity_prior": -0.5, "item_item_weight": -1.0,
     }
     assert set(wrong) == set(HybridConfig.model_fields)
-    assert len(HybridConfig.model_fields) <= 15
+    assert len(HybridConfig.model_fields) <= 16
     for name, field in HybridConfig.model_fields.items():
         assert field.description, name
         with pytest.raises(TrainingError, match=f"invalid hybrid setting: {name}:"):

@@ -67,9 +67,6 @@ class HybridConfig(BaseModel):
     popularity_prior: float | None = Field(None, ge=0.0, le=100.0,
                                            description="weight of log(1 + train likes) added "
                                            "to every score; None: chosen on validation")
-    item_item_rank: int = Field(256, ge=1, le=4096,
-                                description="rank of the low-rank EASE part appended to the "
-                                "user and movie vectors (models/item_item.py)")
     item_item_weight: float | None = Field(None, ge=0.0, le=100.0,
                                            description="weight of that part, in units of its "
                                            "scores' spread; None: chosen on validation")

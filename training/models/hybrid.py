@@ -20,7 +20,7 @@ from training.models.callbacks import Deadline, StepProgress
 from training.models.cold_items import ColdItemRegression, cold_feature_matrix
 from training.models.config import HybridConfig, RunOptions
 from training.models.distribution import distributed
-from training.models.item_item import WEIGHT_GRID, ItemItem, fit_item_item
+from training.models.item_item import RANK, WEIGHT_GRID, ItemItem, fit_item_item
 from training.models.optimizers import LazyAdam
 from training.models.popularity import Popularity
 from training.models.sampling import TripletDataset, TripletSampler
@@ -108,12 +108,12 @@ class Hybrid(Recommender):
             inside, new_users = hold_out_users(data, seed=seed)
             sub, validation = carve_validation(inside)
             validation = sample_users(validation, MAX_VALIDATION_USERS, seed)
-            self.item_item = fit_item_item(sub, config.item_item_rank, seed=seed)
+            self.item_item = fit_item_item(sub, RANK, seed=seed)
             ease_l2 = self.item_item.l2
             self._search(sub, validation, new_users, seed, progress, deadline=until(0.5),
                          search_until=started + self.run.search_seconds)
             epochs = self.best_epoch
-        self.item_item = (fit_item_item(data, config.item_item_rank, l2=ease_l2, seed=seed)
+        self.item_item = (fit_item_item(data, RANK, l2=ease_l2, seed=seed)
                           if self.item_item_weight > 0 else None)
         self._train(data, epochs, seed, progress, validation=None, deadline=until(1.0))
         self._set_item_item(data, self.item_item_weight)

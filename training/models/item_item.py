@@ -23,6 +23,9 @@ from training.models.ease import EASE
 #: EASE inverts an items × items matrix: beyond this many liked movies, only the most liked
 #: take part (8,192² float64 is 512 MiB; a larger catalogue's rare movies rely on the towers)
 MAX_ITEMS = 8_192
+#: columns of the part (EASE's truncated SVD); on both variants of ml-latest-small rank 256
+#: kept the exact EASE sum's gain within 0.001 (BENCHMARKS.md, "Item-item part")
+RANK = 256
 #: weights of the item-item part tried on validation, in units of its scores' spread
 WEIGHT_GRID = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
 
