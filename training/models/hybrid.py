@@ -203,14 +203,13 @@ class Hybrid(Recommender):
         the weight is 0 or there are no tables."""
         tables = self.item_item
         if tables is None or not weight:
-            n_items = data.n_items
             rank = self.network.sizes.item_item
-            into = out = np.zeros((n_items, rank), np.float32)
+            movies = np.zeros((data.n_items, rank), np.float32)
+            self.network.set_item_item(movies, movies, np.zeros((data.n_users, rank), np.float32))
         else:
-            into = (tables.into * np.float32(weight * tables.scale)).astype(np.float32)
-            out = tables.out
-        users = np.asarray(data.likes.tocsr().astype(np.float32) @ into, np.float32)
-        self.network.set_item_item(into, out, users)
+            factor = np.float32(weight * tables.scale)  # the part is linear in P
+            self.network.set_item_item(tables.into * factor, tables.out,
+                                       tables.user_part(data.likes) * factor)
         self._precompute()
 
     def _tune_item_item(self, data: Interactions, validation: pd.DataFrame,
