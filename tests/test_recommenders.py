@@ -99,6 +99,20 @@ def test_ease_tunes_lambda_on_validation() -> None:
     assert evaluate(model, data, split.test, fallback=popularity)["ndcg@10"] > 0
 
 
+def test_ease_weights_equal_the_closed_form_in_float64() -> None:
+    """The float32 Cholesky inverse gives Steck's B = I - P / diag(P), P = (XᵀX + λI)⁻¹."""
+    from training.models.ease import ease_weights
+
+    likes = (np.random.default_rng(0).random((300, 80)) < 0.2).astype(np.float64)
+    gram = likes.T @ likes
+    inverse = np.linalg.inv(gram + 5.0 * np.eye(80))
+    expected = np.eye(80) - inverse / np.diag(inverse)
+    np.testing.assert_allclose(ease_weights(gram.astype(np.float32), 5.0), expected,
+                               atol=1e-5 * np.abs(expected).max())
+    with pytest.raises(ValueError, match="l2 > 0"):
+        ease_weights(gram.astype(np.float32), 0.0)
+
+
 def test_popularity_prior_is_part_of_the_keras_model() -> None:
     """The prior adds prior × log(1 + train likes) to every movie's score, through a table
     inside the Keras model, so that the exported model (and the service) scores with it."""
