@@ -27,3 +27,16 @@ def test_evaluate_writes_table_and_chart(tmp_path: Path,
     assert "<svg" in svg and "popularity" in svg and "ndcg@10" in svg
     for path in (stem.with_suffix(".md"), stem.with_suffix(".png"), stem.with_suffix(".svg")):
         assert f"wrote {path}" in out
+
+
+def test_the_report_lists_what_the_hybrid_chose_per_seed() -> None:
+    from training.commands.evaluate import Row, format_table
+
+    row = Row("hybrid", runs=[{"ndcg@10": 0.12}, {"ndcg@10": 0.14}],
+              chosen=[{"negatives": 9, "item_item_weight": 0.25},
+                      {"negatives": 16, "item_item_weight": 1.0}])
+    table = format_table([row, Row("ease", runs=[{"ndcg@10": 0.13}])], "title")
+    assert "| hybrid | 0.1300 ± 0.0100 |" in table
+    assert "- seed 0: negatives 9, item_item_weight 0.25" in table
+    assert "- seed 1: negatives 16, item_item_weight 1.0" in table
+    assert "ease, chosen" not in table

@@ -253,3 +253,7 @@ def test_item_item_weight_is_chosen_on_validation() -> None:
     assert model.item_item_weight == best
     tables = model.item_item
     assert model.network.sizes.item_item == (tables.rank if best and tables else 1)
+    chosen = model.chosen()  # what evaluate logs and reports per seed
+    assert chosen["item_item_weight"] == best and chosen["trials"] == 1
+    assert chosen["popularity_prior"] == model.popularity_prior
+    assert chosen["epochs"] == model.best_epoch

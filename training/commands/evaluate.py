@@ -39,6 +39,7 @@ class Row:
     model: str
     runs: list[dict[str, float]] = field(default_factory=list)
     skipped: str | None = None
+    chosen: list[dict[str, object]] = field(default_factory=list)  # the hybrid's, per seed
 
     def summary(self, column: str) -> str:
         values = [run[column] for run in self.runs if column in run]
@@ -124,6 +125,9 @@ def run_benchmark(dataset: MovieLensDataset, protocol: str, seeds: int,
             rows[name].runs.append(metrics)
             log.info("seed %d %s: ndcg@10 %.4f (%.1f s)", seed, name, metrics["ndcg@10"],
                      seconds)
+            if isinstance(model, Hybrid):
+                rows[name].chosen.append(model.chosen())
+                log.info("seed %d %s chose on validation: %s", seed, name, model.chosen())
     return list(rows.values())
 
 
@@ -135,6 +139,11 @@ def format_table(rows: list[Row], title: str) -> str:
             lines.append(f"| {row.model} | skipped: {row.skipped} |")
             continue
         lines.append(f"| {row.model} | " + " | ".join(row.summary(c) for c in COLUMNS) + " |")
+    for row in rows:
+        if row.chosen:
+            lines += ["", f"{row.model}, chosen on validation per seed:", ""]
+            lines += [f"- seed {seed}: " + ", ".join(f"{k} {v}" for k, v in chosen.items())
+                      for seed, chosen in enumerate(row.chosen)]
     return "\n".join(lines)
 
 

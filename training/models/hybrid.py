@@ -121,6 +121,16 @@ class Hybrid(Recommender):
         self.fit_seconds = time.monotonic() - started
         return self
 
+    def chosen(self) -> dict[str, object]:
+        """What ``fit`` chose on validation (the searched settings, epochs, prior, item-item
+        weight, new-user path), for logs and reports."""
+        trials = self.search.get("trials")
+        return {**{name: getattr(self.config, name) for name in searched(self.config)},
+                "epochs": self.best_epoch, "popularity_prior": self.popularity_prior,
+                "item_item_weight": self.item_item_weight,
+                "new_user_path": self.new_user_path,
+                "trials": len(trials) if isinstance(trials, list) else 0}
+
     def _search(self, sub: Interactions, validation: pd.DataFrame,
                 new_users: pd.DataFrame | None, seed: int, progress: bool,
                 deadline: float | None, search_until: float) -> None:
