@@ -237,10 +237,60 @@ def test_item_item_weight_adds_exactly_its_part_to_the_hybrid_scores() -> None:
     tables = model.item_item
     assert tables is not None and model.network.sizes.item_item == tables.rank > 1
     expected = 2.0 * tables.scale * tables.user_part(data.likes[users]) @ tables.out.T
-    model._set_item_item(data, 0.0)
+    assert model.fresh_weight == 2.0  # no validation runs: fresh likes count as the others
+    model._set_item_item(data, 0.0, 2.0)
     without = model.score(users)
-    model._set_item_item(data, 2.0)  # the cached model as it was
+    model._set_item_item(data, 2.0, 2.0)  # the cached model as it was
     np.testing.assert_allclose(with_part - without, expected, rtol=1e-3, atol=1e-3)
+
+
+def test_feedback_simulation_feeds_the_earlier_half_and_holds_the_later() -> None:
+    from training.evaluation.feedback import FeedbackSimulation
+
+    data, split = planted()
+    later = split.test
+    sim = FeedbackSimulation(data, later)
+    fed = later.merge(sim.held, how="left", indicator=True).query("_merge == 'left_only'")
+    assert len(fed) + len(sim.held) == len(later) and len(fed) > 0
+    for user, ratings in later.groupby("user_id"):  # the held half is each user's later half
+        held = sim.held[sim.held["user_id"] == user]
+        assert len(held) == int(np.ceil(len(ratings) / 2))
+        assert held["timestamp"].min() >= ratings.nsmallest(len(ratings) - len(held),
+                                                            "timestamp")["timestamp"].max()
+    rows = sim.view.user_index(fed["user_id"].to_numpy())
+    cols = sim.view.item_index(fed["movie_id"].to_numpy())
+    assert (np.asarray(sim.view.ratings[rows, cols]).ravel() > 0).all()  # excluded from lists
+    liked = fed[fed["rating"] >= data.like_threshold]
+    for user, likes in liked.groupby("user_id"):
+        index = data.user_index(np.array([user]))[0]
+        expected = set(data.item_index(likes["movie_id"].to_numpy()).tolist())
+        expected -= set(data.ratings[index].indices.tolist())  # rated in train: not fresh
+        got = sim.fresh[index]
+        assert set((got[got > 0] - 1).tolist()) == expected
+    held_likes = sim.held[sim.held["rating"] >= data.like_threshold]
+    assert sim.users == held_likes["user_id"].nunique() > 0
+
+
+def test_fresh_likes_add_their_weighted_item_item_rows() -> None:
+    from training.evaluation.feedback import FeedbackSimulation
+
+    data, split = planted()
+    model = fitted("hybrid", FAST_HYBRID + (("item_item_weight", 2.0),))
+    sim = FeedbackSimulation(data, split.test)
+    tables = model.item_item
+    assert tables is not None
+    users = np.arange(data.n_users)
+    model._set_item_item(data, 2.0, 0.0)
+    without = sim.scorer(model).score(users)
+    model._set_item_item(data, 2.0, 3.0)
+    with_fresh = sim.scorer(model).score(users)
+    model._set_item_item(data, 2.0, 2.0)  # the cached model as it was
+    fresh_sum = np.zeros((data.n_users, tables.rank), np.float32)
+    for user, row in enumerate(sim.fresh):
+        fresh_sum[user] = tables.into[row[row > 0] - 1].sum(axis=0)
+    expected = 3.0 * tables.scale * fresh_sum @ tables.out.T
+    assert np.abs(expected).max() > 0
+    np.testing.assert_allclose(with_fresh - without, expected, rtol=1e-3, atol=1e-3)
 
 
 def test_item_item_weight_is_chosen_on_validation() -> None:
@@ -251,8 +301,11 @@ def test_item_item_weight_is_chosen_on_validation() -> None:
     assert sorted(model.item_item_validation) == sorted(WEIGHT_GRID)
     best = max(WEIGHT_GRID, key=model.item_item_validation.__getitem__)
     assert model.item_item_weight == best
-    tables = model.item_item
-    assert model.network.sizes.item_item == (tables.rank if best and tables else 1)
+    assert sorted(model.fresh_validation) == sorted(WEIGHT_GRID)  # the feedback simulation
+    assert model.fresh_weight == max(WEIGHT_GRID, key=model.fresh_validation.__getitem__)
+    tables = model.item_item  # fitted on all of train when either weight is above 0
+    assert (tables is not None) == bool(best or model.fresh_weight)
+    assert model.network.sizes.item_item == (tables.rank if tables else 1)
     chosen = model.chosen()  # what evaluate logs and reports per seed
     assert chosen["item_item_weight"] == best and chosen["trials"] == 1
     assert chosen["popularity_prior"] == model.popularity_prior

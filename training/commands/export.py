@@ -114,6 +114,8 @@ def _item_item_record(model: Hybrid) -> dict[str, Any]:
     """What the manifest keeps of the item-item part (models/item_item.py)."""
     tables = model.item_item
     return {"weight": model.item_item_weight,
+            "fresh_weight": model.fresh_weight,
+            "fresh_validation": _jsonable(model.fresh_validation),
             "rank": model.network.sizes.item_item,
             "ease_l2": tables.l2 if tables is not None else None,
             "scale": tables.scale if tables is not None else None,

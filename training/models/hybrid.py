@@ -13,6 +13,7 @@ from tqdm.auto import tqdm
 
 from bundle_format import FRESH_INPUT
 from training.data.interactions import Interactions, carve_validation, hold_out_users
+from training.evaluation.feedback import FeedbackSimulation
 from training.evaluation.protocol import evaluate, evaluate_new_users
 from training.models.autoencoder import ContentEmbeddings, train_autoencoder
 from training.models.base import Recommender
@@ -69,7 +70,11 @@ class Hybrid(Recommender):
         self.prior_validation: dict[float, float] = {}
         self.item_item_weight = 0.0
         self.item_item_validation: dict[float, float] = {}
+        # the weight of the item-item rows of likes posted after training (the `fresh` input)
+        self.fresh_weight = 0.0
+        self.fresh_validation: dict[float, float] = {}
         self.item_item: ItemItem | None = None  # the tables of the data being trained on
+        self._user_part: tuple[Interactions, ItemItem, np.ndarray] | None = None  # a cache
         self.validation_history: dict[str, list[float]] = {}
         self.validation_metrics: dict[str, float] = {}
         self.new_user_path = "demographics"  # or "popularity"; see _choose_new_user_path
@@ -98,6 +103,7 @@ class Hybrid(Recommender):
         epochs = config.epochs
         self.popularity_prior = float(config.popularity_prior or 0.0)
         self.item_item_weight = float(config.item_item_weight or 0.0)
+        self.fresh_weight = self.item_item_weight  # without validation runs, as the others
         ease_l2 = None
         if config.trials:
             # Validation runs on a carve-out pick the settings, the epoch count and the prior,
@@ -114,9 +120,9 @@ class Hybrid(Recommender):
                          search_until=started + self.run.search_seconds)
             epochs = self.best_epoch
         self.item_item = (fit_item_item(data, RANK, l2=ease_l2, seed=seed)
-                          if self.item_item_weight > 0 else None)
+                          if self.item_item_weight > 0 or self.fresh_weight > 0 else None)
         self._train(data, epochs, seed, progress, validation=None, deadline=until(1.0))
-        self._set_item_item(data, self.item_item_weight)
+        self._set_item_item(data, self.item_item_weight, self.fresh_weight)
         self._set_prior(data, self.popularity_prior)
         self.fit_seconds = time.monotonic() - started
         return self
@@ -127,7 +133,7 @@ class Hybrid(Recommender):
         trials = self.search.get("trials")
         return {**{name: getattr(self.config, name) for name in searched(self.config)},
                 "epochs": self.best_epoch, "popularity_prior": self.popularity_prior,
-                "item_item_weight": self.item_item_weight,
+                "item_item_weight": self.item_item_weight, "fresh_weight": self.fresh_weight,
                 "new_user_path": self.new_user_path,
                 "trials": len(trials) if isinstance(trials, list) else 0}
 
@@ -140,6 +146,7 @@ class Hybrid(Recommender):
         base = self.config
         study = make_study(base, seed)
         outcomes: dict[int, dict[str, object]] = {}
+        feedback = FeedbackSimulation(sub, validation)
 
         def objective(trial: optuna.Trial) -> float:
             self.config = suggest(trial, base)
@@ -154,7 +161,8 @@ class Hybrid(Recommender):
                 if base.popularity_prior is None and weight:
                     prior = self._tune_prior(sub, validation)  # again, with the part in
             else:
-                self._set_item_item(sub, weight)
+                self._set_item_item(sub, weight, weight)
+            fresh = self._tune_fresh(sub, feedback, weight, prior)
             if new_users is not None:
                 self._set_prior(sub, prior)
                 self._choose_new_user_path(sub, new_users)
@@ -162,6 +170,7 @@ class Hybrid(Recommender):
                 "best_epoch": self.best_epoch, "popularity_prior": prior,
                 "prior_validation": self.prior_validation, "item_item_weight": weight,
                 "item_item_validation": self.item_item_validation,
+                "fresh_weight": fresh, "fresh_validation": self.fresh_validation,
                 "validation_history": dict(self.history),
                 "validation_metrics": self.validation_metrics,
                 "new_user_path": self.new_user_path,
@@ -207,19 +216,22 @@ class Hybrid(Recommender):
         self.network.items.prior.set_weights([table])
         self._precompute()
 
-    def _set_item_item(self, data: Interactions, weight: float) -> None:
-        """The item-item part (models/item_item.py) at ``weight`` in the Keras model: P scaled
-        by the weight, Q, and each user's sum of P over their likes in ``data``; zeros when
-        the weight is 0 or there are no tables."""
+    def _set_item_item(self, data: Interactions, weight: float, fresh: float) -> None:
+        """The item-item part (models/item_item.py) in the Keras model: each user's sum of P
+        over their likes in ``data`` at ``weight``, P at ``fresh`` for likes posted since
+        (the ``fresh`` input), Q; zeros when both are 0 or there are no tables."""
         tables = self.item_item
-        if tables is None or not weight:
+        if tables is None or not (weight or fresh):
             rank = self.network.sizes.item_item
             movies = np.zeros((data.n_items, rank), np.float32)
             self.network.set_item_item(movies, movies, np.zeros((data.n_users, rank), np.float32))
         else:
-            factor = np.float32(weight * tables.scale)  # the part is linear in P
-            self.network.set_item_item(tables.into * factor, tables.out,
-                                       tables.user_part(data.likes) * factor)
+            cached = self._user_part
+            if cached is None or cached[0] is not data or cached[1] is not tables:
+                cached = self._user_part = (data, tables, tables.user_part(data.likes))
+            # the part is linear in P: weights scale P (in units of its scores' spread)
+            self.network.set_item_item(tables.into * np.float32(fresh * tables.scale),
+                                       tables.out, cached[2] * np.float32(weight * tables.scale))
         self._precompute()
 
     def _tune_item_item(self, data: Interactions, validation: pd.DataFrame,
@@ -230,14 +242,33 @@ class Hybrid(Recommender):
         self._set_prior(data, prior)
         results = {}
         for weight in WEIGHT_GRID:
-            self._set_item_item(data, weight)
+            self._set_item_item(data, weight, weight)
             results[weight] = evaluate(self, data, validation, fallback=fallback,
                                        with_auc=False)
         self.item_item_validation = {w: m["ndcg@10"] for w, m in results.items()}
         best = max(WEIGHT_GRID, key=self.item_item_validation.__getitem__)
         self.validation_metrics = results[best]
-        self._set_item_item(data, best)
+        self._set_item_item(data, best, best)
         return best
+
+    def _tune_fresh(self, data: Interactions, feedback: FeedbackSimulation, weight: float,
+                    prior: float) -> float:
+        """The weight of WEIGHT_GRID for likes posted after training (the ``fresh`` input)
+        with the best NDCG@10 on ``feedback`` (the smaller on a tie), at the chosen ``weight``
+        and ``prior``; ``weight`` itself when there is nothing to simulate. Leaves the model
+        with the part at ``weight`` for both (the validation runs' model)."""
+        self.fresh_validation = {}
+        if self.item_item is None or not feedback.users:
+            return weight
+        self._set_prior(data, prior)
+        fallback = Popularity().fit(data)
+        for fresh in WEIGHT_GRID:
+            self._set_item_item(data, weight, fresh)
+            self.fresh_validation[fresh] = evaluate(
+                feedback.scorer(self), feedback.view, feedback.held, fallback=fallback,
+                with_auc=False)["ndcg@10"]
+        self._set_item_item(data, weight, weight)
+        return max(WEIGHT_GRID, key=self.fresh_validation.__getitem__)
 
     def _tune_prior(self, data: Interactions, validation: pd.DataFrame) -> float:
         """The prior of PRIOR_GRID with the best validation NDCG@10 (the smaller on a tie)."""
