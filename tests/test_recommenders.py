@@ -296,13 +296,13 @@ def test_fresh_likes_add_their_weighted_item_item_rows() -> None:
 def test_item_item_weight_is_chosen_on_validation() -> None:
     model = fitted("hybrid", (("epochs", 3), ("autoencoder_epochs", 2), ("trials", 1),
                               ("batch_size", 128)))
-    from training.models.item_item import WEIGHT_GRID
+    from training.models.item_item import FRESH_GRID, WEIGHT_GRID
 
     assert sorted(model.item_item_validation) == sorted(WEIGHT_GRID)
     best = max(WEIGHT_GRID, key=model.item_item_validation.__getitem__)
     assert model.item_item_weight == best
-    assert sorted(model.fresh_validation) == sorted(WEIGHT_GRID)  # the feedback simulation
-    assert model.fresh_weight == max(WEIGHT_GRID, key=model.fresh_validation.__getitem__)
+    assert sorted(model.fresh_validation) == sorted(FRESH_GRID)  # the feedback simulation
+    assert model.fresh_weight == max(FRESH_GRID, key=model.fresh_validation.__getitem__)
     tables = model.item_item  # fitted on all of train when either weight is above 0
     assert (tables is not None) == bool(best or model.fresh_weight)
     assert model.network.sizes.item_item == (tables.rank if tables else 1)

@@ -21,7 +21,7 @@ from training.models.callbacks import Deadline, StepProgress
 from training.models.cold_items import ColdItemRegression, cold_feature_matrix
 from training.models.config import HybridConfig, RunOptions
 from training.models.distribution import distributed
-from training.models.item_item import RANK, WEIGHT_GRID, ItemItem, fit_item_item
+from training.models.item_item import FRESH_GRID, RANK, WEIGHT_GRID, ItemItem, fit_item_item
 from training.models.optimizers import LazyAdam
 from training.models.popularity import Popularity
 from training.models.sampling import TripletDataset, TripletSampler
@@ -253,7 +253,7 @@ class Hybrid(Recommender):
 
     def _tune_fresh(self, data: Interactions, feedback: FeedbackSimulation, weight: float,
                     prior: float) -> float:
-        """The weight of WEIGHT_GRID for likes posted after training (the ``fresh`` input)
+        """The weight of FRESH_GRID for likes posted after training (the ``fresh`` input)
         with the best NDCG@10 on ``feedback`` (the smaller on a tie), at the chosen ``weight``
         and ``prior``; ``weight`` itself when there is nothing to simulate. Leaves the model
         with the part at ``weight`` for both (the validation runs' model)."""
@@ -262,13 +262,13 @@ class Hybrid(Recommender):
             return weight
         self._set_prior(data, prior)
         fallback = Popularity().fit(data)
-        for fresh in WEIGHT_GRID:
+        for fresh in FRESH_GRID:
             self._set_item_item(data, weight, fresh)
             self.fresh_validation[fresh] = evaluate(
                 feedback.scorer(self), feedback.view, feedback.held, fallback=fallback,
                 with_auc=False)["ndcg@10"]
         self._set_item_item(data, weight, weight)
-        return max(WEIGHT_GRID, key=self.fresh_validation.__getitem__)
+        return max(FRESH_GRID, key=self.fresh_validation.__getitem__)
 
     def _tune_prior(self, data: Interactions, validation: pd.DataFrame) -> float:
         """The prior of PRIOR_GRID with the best validation NDCG@10 (the smaller on a tie)."""
