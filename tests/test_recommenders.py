@@ -310,3 +310,4 @@ def test_item_item_weight_is_chosen_on_validation() -> None:
     assert chosen["item_item_weight"] == best and chosen["trials"] == 1
     assert chosen["popularity_prior"] == model.popularity_prior
     assert chosen["epochs"] == model.best_epoch
+    assert chosen["negatives"] == model.config.negatives and chosen["l2"] == model.config.l2

@@ -27,7 +27,7 @@ from training.models.popularity import Popularity
 from training.models.sampling import TripletDataset, TripletSampler
 from training.models.tasks import bpr_loss
 from training.models.towers import HybridNetwork, TowerSizes
-from training.models.tuning import make_study, searched, suggest, trial_record
+from training.models.tuning import SPACE, make_study, searched, suggest, trial_record
 
 log = logging.getLogger(__name__)
 
@@ -129,9 +129,9 @@ class Hybrid(Recommender):
 
     def chosen(self) -> dict[str, object]:
         """What ``fit`` chose on validation (the searched settings, epochs, prior, item-item
-        weight, new-user path), for logs and reports."""
+        weights, new-user path), for logs and reports."""
         trials = self.search.get("trials")
-        return {**{name: getattr(self.config, name) for name in searched(self.config)},
+        return {**{name: getattr(self.config, name) for name in SPACE},
                 "epochs": self.best_epoch, "popularity_prior": self.popularity_prior,
                 "item_item_weight": self.item_item_weight, "fresh_weight": self.fresh_weight,
                 "new_user_path": self.new_user_path,
