@@ -3,6 +3,7 @@ from __future__ import annotations
 import numpy as np
 
 from training.data.interactions import Interactions, carve_validation
+from training.data.splits import MAX_VALIDATION_USERS, sample_users
 from training.evaluation.protocol import evaluate
 from training.models.base import Recommender
 from training.models.popularity import Popularity
@@ -49,9 +50,11 @@ class EASE(Recommender):
     def fit(self, data: Interactions, *, seed: int = 0, progress: bool = False) -> EASE:
         if self.l2 is None:
             sub, validation = carve_validation(data)
+            validation = sample_users(validation, MAX_VALIDATION_USERS, seed)
             fallback = Popularity().fit(sub)
             scores = {l2: evaluate(EASE(l2, self.max_items).fit(sub), sub, validation,
-                                   fallback=fallback)["ndcg@10"] for l2 in self.GRID}
+                                   fallback=fallback, with_auc=False)["ndcg@10"]
+                      for l2 in self.GRID}
             self.l2 = max(scores, key=lambda l2: scores[l2])
             self.params["l2"] = self.l2
             self.history = {"validation_ndcg@10": [scores[l2] for l2 in self.GRID]}

@@ -13,6 +13,7 @@ from tqdm.auto import tqdm
 
 from bundle_format import FRESH_INPUT
 from training.data.interactions import Interactions, carve_validation, hold_out_users
+from training.data.splits import MAX_VALIDATION_USERS, sample_users
 from training.evaluation.feedback import FeedbackSimulation
 from training.evaluation.protocol import evaluate, evaluate_new_users
 from training.models.autoencoder import ContentEmbeddings, train_autoencoder
@@ -31,20 +32,8 @@ from training.models.tuning import SPACE, make_study, searched, suggest, trial_r
 
 log = logging.getLogger(__name__)
 
-#: users whose validation ratings decide early stopping and the prior (a pass scores each of
-#: them against every movie: on 30,000 users × 60,000 movies that was a third of an epoch)
-MAX_VALIDATION_USERS = 5_000
 #: popularity priors tried on the validation carve-out
 PRIOR_GRID = (0.0, 0.1, 0.2, 0.3, 0.5, 0.8, 1.2)
-
-
-def sample_users(ratings: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
-    """The rows of a seeded sample of ``n`` of the users in ``ratings`` (all when fewer)."""
-    users = np.unique(ratings["user_id"].to_numpy())
-    if len(users) <= n:
-        return ratings
-    chosen = np.random.default_rng(seed).choice(users, n, replace=False)
-    return ratings[np.isin(ratings["user_id"].to_numpy(), chosen)].reset_index(drop=True)
 
 
 def item_feature_table(data: Interactions, codes: np.ndarray) -> np.ndarray:
