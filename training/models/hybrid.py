@@ -205,10 +205,13 @@ class Hybrid(Recommender):
         self.network.items.prior.set_weights([table])
         self._precompute()
 
-    def _set_item_item(self, data: Interactions, weight: float, fresh: float) -> None:
+    def _set_item_item(self, data: Interactions, weight: float, fresh: float,
+                       movies_changed: bool = True) -> None:
         """The item-item part (models/item_item.py) in the Keras model: each user's sum of P
         over their likes in ``data`` at ``weight``, P at ``fresh`` for likes posted since
-        (the ``fresh`` input), Q; zeros when both are 0 or there are no tables."""
+        (the ``fresh`` input), Q; zeros when both are 0 or there are no tables.
+        ``movies_changed=False``: only the weights moved and the training weight is above 0
+        (Q stays in the movie side), so the catalogue's vectors are not computed again."""
         tables = self.item_item
         if tables is None or not (weight or fresh):
             rank = self.network.sizes.item_item
@@ -221,7 +224,8 @@ class Hybrid(Recommender):
             # the part is linear in P: weights scale P (in units of its scores' spread)
             self.network.set_item_item(tables.into * np.float32(fresh * tables.scale),
                                        tables.out, cached[2] * np.float32(weight * tables.scale))
-        self._precompute()
+        if movies_changed:
+            self._precompute()
 
     def _tune_item_item(self, data: Interactions, validation: pd.DataFrame,
                         prior: float) -> float:
@@ -252,11 +256,11 @@ class Hybrid(Recommender):
         self._set_prior(data, prior)
         fallback = Popularity().fit(data)
         for fresh in FRESH_GRID:
-            self._set_item_item(data, weight, fresh)
+            self._set_item_item(data, weight, fresh, movies_changed=not weight)
             self.fresh_validation[fresh] = evaluate(
                 feedback.scorer(self), feedback.view, feedback.held, fallback=fallback,
                 with_auc=False)["ndcg@10"]
-        self._set_item_item(data, weight, weight)
+        self._set_item_item(data, weight, weight, movies_changed=not weight)
         return max(FRESH_GRID, key=self.fresh_validation.__getitem__)
 
     def _tune_prior(self, data: Interactions, validation: pd.DataFrame) -> float:
