@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +13,20 @@ from bundle_format import import_keras
 from tests.postgres import PostgresServer, create_server, remove_server, server_binaries
 
 import_keras()  # TensorFlow's native start-up lines off the test output
+
+
+@pytest.fixture(scope="session", autouse=True)
+def scratch_folder() -> Iterator[Path]:
+    """One folder for the session's ``tempfile.mkdtemp`` folders (planted releases, bundles,
+    feedback stores, the PostgreSQL cluster), removed when the session ends."""
+    root = Path(tempfile.mkdtemp(prefix="recommender-tests-"))
+    root.chmod(0o755)  # the PostgreSQL server runs as its own user inside it
+    previous, tempfile.tempdir = tempfile.tempdir, str(root)
+    try:
+        yield root
+    finally:
+        tempfile.tempdir = previous
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
