@@ -11,6 +11,7 @@ import os
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import numpy as np
 
@@ -22,6 +23,15 @@ MODEL_FILE = "model.keras"
 INDEX_FILE = "similar.faiss"
 MOVIES_FILE = "movies.json"
 CURRENT_LINK = "current"
+#: optional HNSW graphs, stored for catalogues of GRAPH_MIN_MOVIES or more (building them at
+#: the service's start took ~5 minutes for a million movies): inner product over
+#: ``[item_vectors, item_bias]`` (GET /recommend's shortlist, app/retrieval.py) and over
+#: ``similarity_vectors`` (GET /similar)
+RECOMMEND_GRAPH_FILE = "recommend-hnsw.faiss"
+SIMILAR_GRAPH_FILE = "similar-hnsw.faiss"
+GRAPH_MIN_MOVIES = 50_000
+HNSW_NEIGHBOURS = 32  # the graphs' degree M
+EF_CONSTRUCTION = 80
 
 #: every ``<name>.npy`` array of a bundle and its dtype (shapes: docs/bundle-format.md)
 ARRAYS: dict[str, str] = {
@@ -74,6 +84,22 @@ def context_features(timestamps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     daytime = ((seconds // 3600) % 24 // 6).astype(np.int32)
     weekday = ((seconds // 86400) + 3) % 7  # 1970-01-01 was a Thursday; Monday = 0
     return daytime, (weekday >= 5).astype(np.int32)
+
+
+def recommend_rows(item_vectors: np.ndarray, item_bias: np.ndarray) -> np.ndarray:
+    """``[v, b]`` per movie: a score ``u·v + b`` is their inner product with ``[u, 1]``."""
+    return np.ascontiguousarray(np.hstack([item_vectors, item_bias[:, None]]), dtype=np.float32)
+
+
+def inner_product_graph(rows: np.ndarray) -> Any:
+    """A FAISS HNSW graph with the inner-product metric over ``rows`` (faiss is imported
+    here, not at module level: the module stays light for both sides)."""
+    import faiss
+
+    index = faiss.IndexHNSWFlat(rows.shape[1], HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efConstruction = EF_CONSTRUCTION
+    index.add(np.ascontiguousarray(rows, dtype=np.float32))
+    return index
 
 
 def sha256_file(path: Path) -> str:

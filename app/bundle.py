@@ -39,6 +39,7 @@ class Bundle:
     # two-stage retrieval (app.retrieval), for catalogues of RETRIEVAL_MIN_MOVIES or more
     shortlister: Shortlister | None = None
     shortlist_recall: dict[int, float] = field(default_factory=dict)  # efSearch -> recall@10
+    stored_graphs: int = 0  # HNSW graphs read from the bundle rather than built at load
 
     @property
     def version(self) -> str:

@@ -29,7 +29,9 @@ from bundle_format import (
     MANIFEST_FILE,
     MODEL_FILE,
     MOVIES_FILE,
+    RECOMMEND_GRAPH_FILE,
     SCHEMA_VERSION,
+    SIMILAR_GRAPH_FILE,
     sha256_file,
 )
 
@@ -103,13 +105,20 @@ def load_bundle(path: Path, *, verify_users: int = 16,
     scorer.precompute_scores(score_table_bytes)
     verify_fast_path(bundle, sample, expected)
     if len(arrays["item_ids"]) >= retrieval_min_movies:
-        bundle.shortlister = Shortlister(scorer.item_vectors, scorer.item_bias)
+        recommend_graph = _load_graph(path / RECOMMEND_GRAPH_FILE, n_items=len(arrays["item_ids"]),
+                                      dim=scorer.item_vectors.shape[1] + 1)
+        similar_graph = _load_graph(path / SIMILAR_GRAPH_FILE, n_items=len(arrays["item_ids"]),
+                                    dim=arrays["similarity_vectors"].shape[1])
+        bundle.stored_graphs = sum(graph is not None for graph in (recommend_graph,
+                                                                   similar_graph))
+        bundle.shortlister = Shortlister(scorer.item_vectors, scorer.item_bias,
+                                         index=recommend_graph)
         rng = np.random.default_rng(1)
         users = rng.choice(n_users, size=min(CALIBRATION_USERS, n_users), replace=False)
         vectors = np.stack([scorer.known_user_vector(int(u), 0, 0) for u in users])
         bundle.shortlist_recall = bundle.shortlister.calibrate(
             scorer.item_vectors, scorer.item_bias, vectors)
-        bundle.index = approximate_index(arrays["similarity_vectors"])
+        bundle.index = approximate_index(arrays["similarity_vectors"], similar_graph)
     return bundle
 
 
@@ -185,6 +194,25 @@ def _load_index(path: Path, vectors: np.ndarray) -> Any:
     if index.ntotal != len(vectors) or index.d != vectors.shape[1]:
         raise BundleError(f"{path}: {index.ntotal} vectors of dimension {index.d}, the bundle "
                           f"has {len(vectors)} of dimension {vectors.shape[1]}")
+    return index
+
+
+def _load_graph(path: Path, *, n_items: int, dim: int) -> Any:
+    """The bundle's stored HNSW graph at ``path``, or None where the bundle has none (the
+    service builds it); its checksum was checked with the other files."""
+    import faiss
+
+    if not path.exists():
+        return None
+    try:
+        index = faiss.read_index(str(path))
+    except RuntimeError as exc:
+        raise BundleError(f"{path}: not a FAISS index: {str(exc)[:200]}") from None
+    if (not isinstance(index, faiss.IndexHNSW) or index.ntotal != n_items or index.d != dim
+            or index.metric_type != faiss.METRIC_INNER_PRODUCT):
+        raise BundleError(f"{path}: expected an inner-product HNSW graph of {n_items} vectors "
+                          f"of dimension {dim}, found {type(index).__name__} of {index.ntotal} "
+                          f"of dimension {index.d}")
     return index
 
 

@@ -19,9 +19,9 @@ from typing import Any
 
 import numpy as np
 
+from bundle_format import inner_product_graph, recommend_rows
+
 SHORTLIST = 100  # movies the graph search returns before exact scoring (more for deep pages)
-HNSW_NEIGHBOURS = 32  # graph degree M
-EF_CONSTRUCTION = 80
 EF_SEARCH = 100  # 60k movies: recall@10 0.991 in 0.25 ms (ef 200: 0.998, 0.43 ms)
 # search efforts tried at load until the shortlist recalls RECALL_TARGET of the exact top 10
 EF_LADDER = (100, 200, 400, 800, 1600)
@@ -30,25 +30,16 @@ RECALL_TARGET = 0.97
 SIMILAR_EF_SEARCH = 200
 
 
-def inner_product_graph(rows: np.ndarray) -> Any:
-    """A FAISS HNSW index with the inner-product metric over ``rows``."""
-    import faiss
-
-    index = faiss.IndexHNSWFlat(rows.shape[1], HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
-    index.hnsw.efConstruction = EF_CONSTRUCTION
-    index.add(np.ascontiguousarray(rows, dtype=np.float32))
-    return index
-
-
 class Shortlister:
-    """HNSW inner-product index over the movies' ``[v, b]`` rows."""
+    """HNSW inner-product index over the movies' ``[v, b]`` rows: ``index`` (the bundle's
+    stored graph), or one built here."""
 
     def __init__(self, item_vectors: np.ndarray, item_bias: np.ndarray, *,
-                 ef_search: int = EF_SEARCH) -> None:
-        rows = np.hstack([item_vectors, item_bias[:, None]])
-        self.index = inner_product_graph(rows)
+                 ef_search: int = EF_SEARCH, index: Any = None) -> None:
+        self.index = (index if index is not None
+                      else inner_product_graph(recommend_rows(item_vectors, item_bias)))
         self.ef_search = ef_search
-        self.n_items = len(rows)
+        self.n_items = len(item_vectors)
 
     def calibrate(self, item_vectors: np.ndarray, item_bias: np.ndarray, users: np.ndarray,
                   target: float = RECALL_TARGET) -> dict[int, float]:
@@ -85,11 +76,12 @@ class Shortlister:
         return found[found >= 0]
 
 
-def approximate_index(vectors: np.ndarray) -> Any:
+def approximate_index(vectors: np.ndarray, index: Any = None) -> Any:
     """An HNSW inner-product index over ``vectors`` (the unit-length similarity vectors of
     GET /similar, so inner product is cosine), in place of the bundle's flat index for
-    catalogues of RETRIEVAL_MIN_MOVIES or more; recall against the flat one in BENCHMARKS.md."""
-    index = inner_product_graph(vectors)
+    catalogues of RETRIEVAL_MIN_MOVIES or more: ``index`` (the bundle's stored graph) or one
+    built here; recall against the flat one in BENCHMARKS.md."""
+    index = index if index is not None else inner_product_graph(vectors)
     index.hnsw.efSearch = SIMILAR_EF_SEARCH
     return index
 

@@ -86,3 +86,57 @@ def models() -> Path:
     from tests.bundles import trained_models_dir
 
     return trained_models_dir()
+
+
+def _bundle_with_graphs(models: Path, into: Path, similarity_rows: int | None = None) -> Path:
+    """A copy of the planted bundle with the HNSW graphs the trainer stores for large
+    catalogues (training.commands.export.write_graphs), listed in its manifest; the similar
+    graph over the first ``similarity_rows`` movies only when given (a wrong graph)."""
+    import json
+    import shutil
+
+    import bundle_format as fmt
+    from tests.bundles import point_current
+    from training.commands.export import write_graphs
+
+    source = (models / fmt.CURRENT_LINK).resolve()
+    folder = into / source.name
+    shutil.copytree(source, folder)
+    arrays = {name: np.load(folder / f"{name}.npy")
+              for name in ("item_vectors", "item_bias", "similarity_vectors")}
+    write_graphs(folder, arrays["item_vectors"], arrays["item_bias"],
+                 arrays["similarity_vectors"][:similarity_rows])
+    manifest = json.loads((folder / fmt.MANIFEST_FILE).read_text())
+    for name in (fmt.RECOMMEND_GRAPH_FILE, fmt.SIMILAR_GRAPH_FILE):
+        manifest["files"][name] = fmt.sha256_file(folder / name)
+    (folder / fmt.MANIFEST_FILE).write_text(json.dumps(manifest))
+    point_current(into, source.name)
+    return folder
+
+
+@pytest.mark.slow
+def test_stored_graphs_are_read_rather_than_built_and_answer_the_same(
+        models: Path, tmp_path: Path) -> None:
+    from app.loading import load_bundle
+
+    folder = _bundle_with_graphs(models, tmp_path)
+    bundle = load_bundle(folder, verify_users=2, retrieval_min_movies=1)
+    assert bundle.stored_graphs == 2 and bundle.shortlister is not None
+    assert max(bundle.shortlist_recall.values()) >= 0.97
+    with client_for(models) as exact, client_for(tmp_path, retrieval_min_movies=1) as staged:
+        for query in ("/recommend/4?k=10", "/recommend/7?k=10&exclude=1,2,3"):
+            _same_items(exact.get(query).json(), staged.get(query).json(), query)
+        expected, got = exact.get("/similar/2?k=5"), staged.get("/similar/2?k=5")
+        assert [i["movie_id"] for i in expected.json()["items"]] == [
+            i["movie_id"] for i in got.json()["items"]]
+
+
+def test_a_stored_graph_of_other_movies_is_refused(models: Path, tmp_path: Path) -> None:
+    from app.errors import BundleError
+    from app.loading import load_bundle
+
+    folder = _bundle_with_graphs(models, tmp_path, similarity_rows=10)
+    with pytest.raises(BundleError, match="similar-hnsw.faiss: expected an inner-product HNSW "
+                                          "graph of .* found IndexHNSWFlat of 10"):
+        load_bundle(folder, verify_users=2, retrieval_min_movies=1)
+    load_bundle(folder, verify_users=2)  # below the threshold the graphs are not read

@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import fcntl
 import json
+import logging
 import os
 import re
 import shutil
@@ -28,6 +29,8 @@ import bundle_format as fmt
 from training.data.interactions import Interactions
 from training.models.hybrid import Hybrid
 from training.models.similarity import SimilarityChoice, similarity_vectors
+
+log = logging.getLogger(__name__)
 
 
 def movie_records(data: Interactions) -> list[dict[str, Any]]:
@@ -68,6 +71,8 @@ def write_bundle_files(folder: Path, version: str, model: Hybrid, data: Interact
     index = faiss.IndexFlatIP(blended.shape[1])
     index.add(blended)
     faiss.write_index(index, str(folder / fmt.INDEX_FILE))
+    if len(blended) >= fmt.GRAPH_MIN_MOVIES:  # read at load rather than built by the service
+        write_graphs(folder, arrays["item_vectors"], arrays["item_bias"], blended)
     model.model.save(folder / fmt.MODEL_FILE)
     (folder / fmt.MOVIES_FILE).write_text(json.dumps(movie_records(data), ensure_ascii=False))
 
@@ -108,6 +113,15 @@ def write_bundle_files(folder: Path, version: str, model: Hybrid, data: Interact
     }
     (folder / fmt.MANIFEST_FILE).write_text(json.dumps(manifest, indent=2))
     return manifest
+
+
+def write_graphs(folder: Path, item_vectors: np.ndarray, item_bias: np.ndarray,
+                 similarity: np.ndarray) -> None:
+    """The bundle's HNSW graphs (bundle_format.RECOMMEND_GRAPH_FILE, SIMILAR_GRAPH_FILE)."""
+    log.info("building the HNSW graphs of %d movies", len(item_vectors))
+    faiss.write_index(fmt.inner_product_graph(fmt.recommend_rows(item_vectors, item_bias)),
+                      str(folder / fmt.RECOMMEND_GRAPH_FILE))
+    faiss.write_index(fmt.inner_product_graph(similarity), str(folder / fmt.SIMILAR_GRAPH_FILE))
 
 
 def _item_item_record(model: Hybrid) -> dict[str, Any]:
