@@ -305,9 +305,71 @@ def test_item_item_weight_is_chosen_on_validation() -> None:
     assert model.fresh_weight == max(FRESH_GRID, key=model.fresh_validation.__getitem__)
     tables = model.item_item  # fitted on all of train when either weight is above 0
     assert (tables is not None) == bool(best or model.fresh_weight)
-    assert model.network.sizes.item_item == (tables.rank if tables else 1)
+    part = model.content_part  # likewise when its weight is above 0
+    assert (part is not None) == bool(model.content_weight)
+    ranks = (tables.rank if tables else 0) + (part.rank if part else 0)
+    assert model.network.sizes.item_item == max(1, ranks)
     chosen = model.chosen()  # what evaluate logs and reports per seed
     assert chosen["item_item_weight"] == best and chosen["trials"] == 1
     assert chosen["popularity_prior"] == model.popularity_prior
     assert chosen["epochs"] == model.best_epoch
     assert chosen["negatives"] == model.config.negatives and chosen["l2"] == model.config.l2
+
+
+def test_content_weight_is_chosen_on_movies_held_out_of_validation() -> None:
+    from training.models.content import CONTENT_GRID
+    from training.models.hybrid import CONTENT_TOLERANCE
+
+    model = fitted("hybrid", (("epochs", 3), ("autoencoder_epochs", 2), ("trials", 1),
+                              ("batch_size", 128)))
+    tried = model.content_validation
+    assert sorted(tried) == sorted(CONTENT_GRID)
+    floor = tried[0.0]["validation"] * (1 - CONTENT_TOLERANCE)
+    allowed = [w for w in CONTENT_GRID if tried[w]["validation"] >= floor]
+    assert 0.0 in allowed
+    assert model.content_weight == max(allowed, key=lambda w: tried[w]["new_movies"])
+    assert model.chosen()["content_weight"] == model.content_weight
+
+
+def test_content_part_is_the_content_cosine_of_unrated_movies() -> None:
+    from training.models.content import ContentBased, fit_content_part
+
+    data, _ = planted()
+    part = fit_content_part(data, rank=10_000)  # as wide as the content matrix: exact
+    unrated = np.diff(data.ratings.tocsc().indptr) == 0
+    assert unrated.sum() == 8 and not part.movies[~unrated].any()
+    np.testing.assert_allclose(part.movies[unrated].mean(axis=0), 0.0, atol=1e-6)
+    np.testing.assert_allclose(np.linalg.norm(part.users, axis=1), 1.0, rtol=1e-5)
+    cosine = ContentBased().fit(data).score(np.arange(data.n_users))[:, unrated]
+    # the content baseline's cosine, less each user's mean over the unrated movies
+    np.testing.assert_allclose(part.users @ part.movies[unrated].T,
+                               cosine - cosine.mean(axis=1, keepdims=True), atol=1e-5)
+    small = fit_content_part(data, rank=4)  # the truncated SVD of a wider matrix
+    assert small.rank == 4 and np.abs(small.movies[unrated]).max() > 0
+
+
+def test_content_share_reorders_unrated_movies_by_content_and_keeps_their_mean() -> None:
+    from training.models.config import HybridConfig
+    from training.models.hybrid import Hybrid
+
+    data, _ = planted()
+    model = Hybrid(HybridConfig(**dict(FAST_HYBRID)))
+    model.content_weight = 1.0  # as if chosen on validation (trials 0 keeps it): content only
+    model.fit(data, seed=0)
+    part = model.content_part
+    assert part is not None and model.network.sizes.item_item == part.rank
+    users = np.arange(data.n_users)
+    unrated = np.diff(data.ratings.tocsc().indptr) == 0
+    blended = model.score(users)
+    model._set_item_item(data, 0.0, 0.0, content=0.0)
+    towers = model.score(users)
+    model._set_item_item(data, 0.0, 0.0, content=1.0)  # the cached model as it was
+    np.testing.assert_allclose(model.score(users), blended, atol=1e-5)
+    np.testing.assert_allclose(blended[:, ~unrated], towers[:, ~unrated], atol=1e-4)
+    new, old = blended[:, unrated], towers[:, unrated]
+    np.testing.assert_allclose(new.mean(axis=1), old.mean(axis=1), atol=1e-4)
+    content = part.users @ part.movies[unrated].T
+    assert model.content_kappa > 0 and np.abs(content).max() > 0
+    np.testing.assert_allclose(new - new.mean(axis=1, keepdims=True),
+                               model.content_kappa * content, atol=1e-4)
+    assert np.std(new) == pytest.approx(np.std(old), rel=0.5)  # the spread of the towers'

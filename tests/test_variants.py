@@ -66,6 +66,20 @@ def test_hold_out_users_only_where_there_are_demographics() -> None:
     assert hold_out_users(plain)[1] is None
 
 
+def test_hold_out_movies_takes_every_rating_of_a_tenth_of_the_rated_movies() -> None:
+    from training.data.interactions import hold_out_movies
+
+    dataset = load_dataset(planted_release(), progress=False)
+    data = build_interactions(dataset, dataset.ratings)
+    inside, held = hold_out_movies(data, seed=0)
+    assert held is not None and held["movie_id"].nunique() == 12  # 10% of the 120 rated
+    assert not set(held["movie_id"]) & set(inside.train["movie_id"])
+    assert len(inside.train) + len(held) == len(data.train)
+    assert inside.n_items == data.n_items  # still in the catalogue, now without ratings
+    assert hold_out_movies(data, seed=1)[1]["movie_id"].tolist() != held["movie_id"].tolist()
+    assert hold_out_movies(data, minimum=13)[1] is None  # too few to choose anything on
+
+
 def test_the_trained_model_records_its_new_user_choice() -> None:
     import json
     import os

@@ -93,6 +93,7 @@ def write_bundle_files(folder: Path, version: str, model: Hybrid, data: Interact
                   "new_user_validation": _jsonable(model.new_user_validation),
                   "prior_validation": _jsonable(model.prior_validation),
                   "item_item": _item_item_record(model),
+                  "content_part": _content_record(model),
                   "training_history": _jsonable(model.history),
                   "validation_history": _jsonable(model.validation_history),
                   "autoencoder_history": _jsonable(model.content.history)},
@@ -130,10 +131,20 @@ def _item_item_record(model: Hybrid) -> dict[str, Any]:
     return {"weight": model.item_item_weight,
             "fresh_weight": model.fresh_weight,
             "fresh_validation": _jsonable(model.fresh_validation),
-            "rank": model.network.sizes.item_item,
+            "rank": model.network.sizes.item_item,  # the frozen columns, content part's included
             "ease_l2": tables.l2 if tables is not None else None,
             "scale": tables.scale if tables is not None else None,
             "validation": _jsonable(model.item_item_validation)}
+
+
+def _content_record(model: Hybrid) -> dict[str, Any]:
+    """What the manifest keeps of the content part (models/content.py): its ``rank`` columns
+    are the last of the frozen tables' (``item_item.rank`` counts them)."""
+    part = model.content_part
+    return {"weight": model.content_weight,
+            "rank": part.rank if part is not None else 0,
+            "kappa": model.content_kappa,
+            "validation": _jsonable(model.content_validation)}
 
 
 def _jsonable(value: Any) -> Any:

@@ -17,7 +17,7 @@ from training.data.features import (
     movie_features,
     user_features,
 )
-from training.data.splits import last_fraction_mask
+from training.data.splits import cold_movies, last_fraction_mask
 
 
 @dataclass
@@ -143,6 +143,21 @@ def hold_out_users(data: Interactions, fraction: float = 0.1, seed: int = 0,
         return data, None
     out = np.random.default_rng(seed).choice(eligible, size=n_out, replace=False)
     is_out = np.isin(data.train["user_id"].to_numpy(), out)
+    inside = build_interactions(data.dataset, data.train[~is_out].reset_index(drop=True),
+                                like_threshold=data.like_threshold,
+                                features=data.movie_features)
+    return inside, data.train[is_out].reset_index(drop=True)
+
+
+def hold_out_movies(data: Interactions, fraction: float = 0.1, seed: int = 0,
+                    minimum: int = 10) -> tuple[Interactions, pd.DataFrame | None]:
+    """(``data`` without any rating of ``fraction`` of its movies with 5+ ratings, those
+    movies' train ratings) — the coldstart protocol's cut inside train — or (``data``, None)
+    when that would hold out fewer than ``minimum`` movies."""
+    out = cold_movies(data.train, fraction=fraction, seed=seed)
+    if len(out) < minimum:
+        return data, None
+    is_out = np.isin(data.train["movie_id"].to_numpy(), out)
     inside = build_interactions(data.dataset, data.train[~is_out].reset_index(drop=True),
                                 like_threshold=data.like_threshold,
                                 features=data.movie_features)

@@ -46,20 +46,27 @@ def temporal_split(ratings: pd.DataFrame, test_fraction: float = 0.2) -> Split:
                  ratings[test].reset_index(drop=True))
 
 
+def cold_movies(ratings: pd.DataFrame, *, fraction: float = 0.1, min_ratings: int = 5,
+                seed: int = 0) -> np.ndarray:
+    """Sorted ids of a seeded ``fraction`` of the movies with >= ``min_ratings`` ratings
+    (empty when that rounds to none)."""
+    counts = ratings["movie_id"].value_counts()
+    eligible = np.sort(counts.index[counts >= min_ratings].to_numpy())
+    n_cold = int(round(fraction * len(eligible)))
+    return np.sort(np.random.default_rng(seed).choice(eligible, size=n_cold, replace=False))
+
+
 def coldstart_split(
     ratings: pd.DataFrame, *, fraction: float = 0.1, min_ratings: int = 5, seed: int = 0
 ) -> Split:
     """A seeded ``fraction`` of the movies with >= ``min_ratings`` ratings lose all of them to
     test; only those cold movies are ranking candidates."""
-    counts = ratings["movie_id"].value_counts()
-    eligible = np.sort(counts.index[counts >= min_ratings].to_numpy())
-    n_cold = int(round(fraction * len(eligible)))
-    if n_cold == 0:
+    cold = cold_movies(ratings, fraction=fraction, min_ratings=min_ratings, seed=seed)
+    if len(cold) == 0:
         raise TrainingError(
             f"no movie has {min_ratings}+ ratings in enough number to hold out {fraction:.0%}: "
             "too small for the coldstart protocol"
         )
-    cold = np.sort(np.random.default_rng(seed).choice(eligible, size=n_cold, replace=False))
     is_cold = np.isin(ratings["movie_id"].to_numpy(), cold)
     return Split("coldstart", ratings[~is_cold].reset_index(drop=True),
                  ratings[is_cold].reset_index(drop=True), candidates=cold.astype(np.int32))

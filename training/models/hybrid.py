@@ -12,7 +12,12 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from bundle_format import FRESH_INPUT
-from training.data.interactions import Interactions, carve_validation, hold_out_users
+from training.data.interactions import (
+    Interactions,
+    carve_validation,
+    hold_out_movies,
+    hold_out_users,
+)
 from training.data.splits import MAX_VALIDATION_USERS, sample_users
 from training.evaluation.feedback import FeedbackSimulation
 from training.evaluation.protocol import evaluate, evaluate_new_users
@@ -21,6 +26,7 @@ from training.models.base import Recommender
 from training.models.callbacks import Deadline, StepProgress
 from training.models.cold_items import ColdItemRegression, cold_feature_matrix
 from training.models.config import HybridConfig, RunOptions
+from training.models.content import CONTENT_GRID, ContentPart, fit_content_part
 from training.models.distribution import distributed
 from training.models.item_item import FRESH_GRID, RANK, WEIGHT_GRID, ItemItem, fit_item_item
 from training.models.optimizers import LazyAdam
@@ -34,6 +40,9 @@ log = logging.getLogger(__name__)
 
 #: popularity priors tried on the validation carve-out
 PRIOR_GRID = (0.0, 0.1, 0.2, 0.3, 0.5, 0.8, 1.2)
+#: the most the content part may lower the validation NDCG@10 (whole catalogue, relative):
+#: it is weighed on new movies, and must not push them into every list
+CONTENT_TOLERANCE = 0.005
 
 
 def item_feature_table(data: Interactions, codes: np.ndarray) -> np.ndarray:
@@ -63,6 +72,14 @@ class Hybrid(Recommender):
         self.fresh_weight = 0.0
         self.fresh_validation: dict[float, float] = {}
         self.item_item: ItemItem | None = None  # the tables of the data being trained on
+        # the content part (models/content.py): the share of the content cosine in the scores
+        # of movies nobody rated (chosen on movies held out of the validation runs), and the
+        # factor that gives it the spread of the towers' scores of those movies
+        self.content_weight = 0.0
+        self.content_kappa = 0.0
+        self._content_share = 0.0  # what _precompute applies
+        self.content_validation: dict[float, dict[str, float]] = {}
+        self.content_part: ContentPart | None = None  # of the data being trained on
         self._user_part: tuple[Interactions, ItemItem, np.ndarray] | None = None  # a cache
         self.validation_history: dict[str, list[float]] = {}
         self.validation_metrics: dict[str, float] = {}
@@ -99,19 +116,26 @@ class Hybrid(Recommender):
             # then the model is trained again on all of train: the carved-out ratings are the
             # most recent ones. Where the release has demographics, 10% of those users sit the
             # validation runs out entirely: they decide whether a new user's demographics beat
-            # popularity.
+            # popularity. So do 10% of the movies with 5+ ratings: ranked among themselves, as
+            # movies nobody rated, they weigh the content part.
             inside, new_users = hold_out_users(data, seed=seed)
+            inside, new_movies = hold_out_movies(inside, seed=seed)
             sub, validation = carve_validation(inside)
             validation = sample_users(validation, MAX_VALIDATION_USERS, seed)
+            if new_movies is not None:
+                new_movies = sample_users(new_movies, MAX_VALIDATION_USERS, seed)
             self.item_item = fit_item_item(sub, RANK, seed=seed)
             ease_l2 = self.item_item.l2
-            self._search(sub, validation, new_users, seed, progress, deadline=until(0.5),
-                         search_until=started + self.run.search_seconds)
+            self.content_part = fit_content_part(sub, seed=seed) if new_movies is not None else None
+            self._search(sub, validation, new_users, new_movies, seed, progress,
+                         deadline=until(0.5), search_until=started + self.run.search_seconds)
             epochs = self.best_epoch
         self.item_item = (fit_item_item(data, RANK, l2=ease_l2, seed=seed)
                           if self.item_item_weight > 0 or self.fresh_weight > 0 else None)
+        self.content_part = fit_content_part(data, seed=seed) if self.content_weight > 0 else None
         self._train(data, epochs, seed, progress, validation=None, deadline=until(1.0))
-        self._set_item_item(data, self.item_item_weight, self.fresh_weight)
+        self._set_item_item(data, self.item_item_weight, self.fresh_weight,
+                            content=self.content_weight)
         self._set_prior(data, self.popularity_prior)
         self.fit_seconds = time.monotonic() - started
         return self
@@ -123,11 +147,12 @@ class Hybrid(Recommender):
         return {**{name: getattr(self.config, name) for name in SPACE},
                 "epochs": self.best_epoch, "popularity_prior": self.popularity_prior,
                 "item_item_weight": self.item_item_weight, "fresh_weight": self.fresh_weight,
-                "new_user_path": self.new_user_path,
+                "content_weight": self.content_weight, "new_user_path": self.new_user_path,
                 "trials": len(trials) if isinstance(trials, list) else 0}
 
     def _search(self, sub: Interactions, validation: pd.DataFrame,
-                new_users: pd.DataFrame | None, seed: int, progress: bool,
+                new_users: pd.DataFrame | None, new_movies: pd.DataFrame | None, seed: int,
+                progress: bool,
                 deadline: float | None, search_until: float) -> None:
         """Up to ``config.trials`` validation runs (tuning.py; the first with the settings as
         given), none started after ``search_until`` or ``deadline`` except the first; keeps
@@ -152,6 +177,7 @@ class Hybrid(Recommender):
             else:
                 self._set_item_item(sub, weight, weight)
             fresh = self._tune_fresh(sub, feedback, weight, prior)
+            content = self._tune_content(sub, validation, new_movies, weight, prior)
             if new_users is not None:
                 self._set_prior(sub, prior)
                 self._choose_new_user_path(sub, new_users)
@@ -160,6 +186,7 @@ class Hybrid(Recommender):
                 "prior_validation": self.prior_validation, "item_item_weight": weight,
                 "item_item_validation": self.item_item_validation,
                 "fresh_weight": fresh, "fresh_validation": self.fresh_validation,
+                "content_weight": content, "content_validation": self.content_validation,
                 "validation_history": dict(self.history),
                 "validation_metrics": self.validation_metrics,
                 "new_user_path": self.new_user_path,
@@ -206,26 +233,42 @@ class Hybrid(Recommender):
         self._precompute()
 
     def _set_item_item(self, data: Interactions, weight: float, fresh: float,
-                       movies_changed: bool = True) -> None:
-        """The item-item part (models/item_item.py) in the Keras model: each user's sum of P
-        over their likes in ``data`` at ``weight``, P at ``fresh`` for likes posted since
-        (the ``fresh`` input), Q; zeros when both are 0 or there are no tables.
-        ``movies_changed=False``: only the weights moved and the training weight is above 0
-        (Q stays in the movie side), so the catalogue's vectors are not computed again."""
-        tables = self.item_item
-        if tables is None or not (weight or fresh):
-            rank = self.network.sizes.item_item
-            movies = np.zeros((data.n_items, rank), np.float32)
-            self.network.set_item_item(movies, movies, np.zeros((data.n_users, rank), np.float32))
-        else:
-            cached = self._user_part
-            if cached is None or cached[0] is not data or cached[1] is not tables:
-                cached = self._user_part = (data, tables, tables.user_part(data.likes))
-            # the part is linear in P: weights scale P (in units of its scores' spread)
-            self.network.set_item_item(tables.into * np.float32(fresh * tables.scale),
-                                       tables.out, cached[2] * np.float32(weight * tables.scale))
+                       movies_changed: bool = True, content: float = 0.0) -> None:
+        """The frozen parts of the Keras model, the item-item part (models/item_item.py) then
+        the content part (models/content.py): each user's sum of P over their likes in
+        ``data`` at ``weight``, P at ``fresh`` for likes posted since (the ``fresh`` input), Q;
+        the content profiles, and the unrated movies' scores blended with the content cosine
+        at the share ``content`` (_blend_content). A part is zeros at weight 0 or when it was
+        not fitted. ``movies_changed=False``: only the user
+        side moved (the item-item part's weights, the training weight above 0, so Q stays),
+        so the catalogue's vectors are not computed again."""
+        tables, part = self.item_item, self.content_part
+        rank = self.network.sizes.item_item
+        into = np.zeros((data.n_items, rank), np.float32)
+        out = np.zeros((data.n_items, rank), np.float32)
+        users = np.zeros((data.n_users, rank), np.float32)
+        start = 0
+        if tables is not None:
+            start = tables.rank
+            if weight or fresh:
+                cached = self._user_part
+                if cached is None or cached[0] is not data or cached[1] is not tables:
+                    cached = self._user_part = (data, tables, tables.user_part(data.likes))
+                # the part is linear in P: weights scale P (in units of its scores' spread)
+                into[:, :start] = tables.into * np.float32(fresh * tables.scale)
+                out[:, :start] = tables.out
+                users[:, :start] = cached[2] * np.float32(weight * tables.scale)
+        self._content_share = content if part is not None else 0.0
+        if part is not None and self._content_share:
+            users[:, start:] = part.users  # the movie side: _blend_content
+        self.network.set_item_item(into, out, users)
         if movies_changed:
             self._precompute()
+
+    def _frozen_rank(self) -> int:
+        """Columns of the frozen parts (at least 1: Keras tables are never empty)."""
+        ranks = [part.rank for part in (self.item_item, self.content_part) if part is not None]
+        return max(1, sum(ranks))
 
     def _tune_item_item(self, data: Interactions, validation: pd.DataFrame,
                         prior: float) -> float:
@@ -263,6 +306,34 @@ class Hybrid(Recommender):
         self._set_item_item(data, weight, weight, movies_changed=not weight)
         return max(FRESH_GRID, key=self.fresh_validation.__getitem__)
 
+    def _tune_content(self, data: Interactions, validation: pd.DataFrame,
+                      new_movies: pd.DataFrame | None, weight: float, prior: float) -> float:
+        """The share of CONTENT_GRID with the best NDCG@10 ranking ``new_movies`` (movies held
+        out of ``data`` entirely) among themselves, of those that keep the validation NDCG@10
+        (the whole catalogue ranked, new movies in it) within CONTENT_TOLERANCE of the part's
+        absence; 0 when there is nothing to rank. Leaves it set, at ``weight`` and ``prior``."""
+        self.content_validation = {}
+        if self.content_part is None or new_movies is None:
+            return 0.0
+        fallback = Popularity().fit(data)
+        held = np.unique(new_movies["movie_id"].to_numpy())
+        self._set_prior(data, prior)
+        for content in CONTENT_GRID:
+            self._set_item_item(data, weight, weight, content=content)
+            self.content_validation[content] = {
+                "new_movies": evaluate(self, data, new_movies, candidates=held,
+                                       fallback=fallback, with_auc=False)["ndcg@10"],
+                "validation": evaluate(self, data, validation, fallback=fallback,
+                                       with_auc=False)["ndcg@10"]}
+        floor = self.content_validation[0.0]["validation"] * (1 - CONTENT_TOLERANCE)
+        allowed = [c for c in CONTENT_GRID if self.content_validation[c]["validation"] >= floor]
+        best = max(allowed, key=lambda c: self.content_validation[c]["new_movies"])
+        log.info("content weights (new movies, validation NDCG@10): %s; chose %s",
+                 {c: (round(m["new_movies"], 4), round(m["validation"], 4))
+                  for c, m in self.content_validation.items()}, best)
+        self._set_item_item(data, weight, weight, content=best)
+        return best
+
     def _tune_prior(self, data: Interactions, validation: pd.DataFrame) -> float:
         """The prior of PRIOR_GRID with the best validation NDCG@10 (the smaller on a tie)."""
         fallback = Popularity().fit(data)
@@ -290,6 +361,7 @@ class Hybrid(Recommender):
         config = self.config
         keras.utils.set_random_seed(seed)
         self.data = data
+        self._content_share = 0.0  # a new network: its frozen parts are zeros
         self.recent_history = data.recent_likes(config.history)
         table = item_feature_table(data, self.content.codes)
         self.unrated = np.diff(data.ratings.tocsc().indptr) == 0
@@ -301,7 +373,7 @@ class Hybrid(Recommender):
             n_users=data.n_users, n_items=data.n_items, n_item_features=table.shape[1],
             n_age_groups=len(features.age_groups), n_genders=len(features.genders),
             n_occupations=len(features.occupations), history=config.history, dim=config.dim,
-            item_item=self.item_item.rank if self.item_item is not None else 1)
+            item_item=self._frozen_rank())
         self.network = HybridNetwork(sizes, l2=config.l2)
         sampler = TripletSampler(data, history=config.history, negatives=config.negatives,
                                  user_dropout=config.user_dropout, seed=seed)
@@ -366,8 +438,9 @@ class Hybrid(Recommender):
 
     def _precompute(self) -> None:
         """Movie vectors and biases for the whole catalogue. Movies without ratings get id parts
-        predicted from their features (``cold_alpha``; zero when it is 0)."""
-        data, unrated = self.data, self.unrated
+        predicted from their features (``cold_alpha``; zero when it is 0), then, at a content
+        share above 0, the content cosine blended in (_blend_content)."""
+        unrated = self.unrated
         layers = [self.network.items.ids, self.network.items.id_bias]
         tables = [layer.get_weights()[0] for layer in layers]
         widths = np.cumsum([0] + [table.shape[1] for table in tables])
@@ -380,10 +453,45 @@ class Hybrid(Recommender):
             table[0] = 0.0
             table[1:][unrated] = cold[:, start:stop]
             layer.set_weights([table])
-        items = np.arange(1, data.n_items + 1, dtype=np.int32)[None, :]
+        self._movie_outputs()
+        if self._content_share and unrated.any():
+            self._blend_content(self._content_share)
+
+    def _movie_outputs(self) -> None:
+        """The catalogue's vectors and biases, as the Keras model computes them."""
+        items = np.arange(1, self.data.n_items + 1, dtype=np.int32)[None, :]
         outputs = self.model.predict_on_batch({**self.user_inputs(np.array([0])), "items": items})
         self.item_vectors_ = np.asarray(outputs["item_vector"])[0].astype(np.float32)
         self.item_bias_ = np.asarray(outputs["item_bias"])[0].astype(np.float32)
+
+    def _blend_content(self, share: float) -> None:
+        """The scores of the movies nobody rated become ``(1 − share) ×`` the towers' deviation
+        from those movies' mean ``+ share × κ ×`` the content part's (κ: the ratio of their
+        spreads over a sample of users), so the content cosine reorders the new movies without
+        raising them, on average or in spread, against the rated ones. Written into the
+        Keras model's tables (the unrated movies' id rows and biases, and the content part's
+        movie side), so that the model and the service score alike."""
+        part, unrated, dim = self.content_part, self.unrated, self.config.dim
+        if part is None:
+            return
+        vectors, bias = self.item_vectors_[unrated, :dim], self.item_bias_[unrated]
+        centred_vectors = vectors - vectors.mean(axis=0)
+        centred_bias = bias - bias.mean()
+        sample = np.random.default_rng(0).permutation(self.data.n_users)[:1000]
+        towers = self.user_vectors(sample)[:, :dim] @ centred_vectors.T + centred_bias
+        content = part.users[sample] @ part.movies[unrated].T
+        spread = float(np.std(content))
+        self.content_kappa = float(np.std(towers)) / spread if spread > 0 else 0.0
+        items = self.network.items
+        for layer, delta in ((items.ids, centred_vectors), (items.id_bias, centred_bias[:, None])):
+            table = layer.get_weights()[0]
+            table[1:][unrated] -= np.float32(share) * delta  # v̄ + (1 − share)(v − v̄)
+            layer.set_weights([table])
+        table = items.item_item_out.get_weights()[0]
+        start = table.shape[1] - part.rank
+        table[1:, start:][unrated] = part.movies[unrated] * np.float32(share * self.content_kappa)
+        items.item_item_out.set_weights([table])
+        self._movie_outputs()
 
     def user_inputs(self, users: np.ndarray) -> dict[str, np.ndarray]:
         """Model inputs for user indices (recent liked history, demographics, last context)."""
