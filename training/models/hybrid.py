@@ -239,10 +239,12 @@ class Hybrid(Recommender):
         ``data`` at ``weight``, P at ``fresh`` for likes posted since (the ``fresh`` input), Q;
         the content profiles, and the unrated movies' scores blended with the content cosine
         at the share ``content`` (_blend_content). A part is zeros at weight 0 or when it was
-        not fitted. ``movies_changed=False``: only the user
-        side moved (the item-item part's weights, the training weight above 0, so Q stays),
-        so the catalogue's vectors are not computed again."""
+        not fitted. ``movies_changed=False``: only the user side moved (the item-item part's
+        weights, the training weight above 0, so Q stays, and the same share), so the
+        catalogue's vectors are not computed again."""
         tables, part = self.item_item, self.content_part
+        share = content if part is not None else 0.0
+        movies_changed = movies_changed or share != self._content_share
         rank = self.network.sizes.item_item
         into = np.zeros((data.n_items, rank), np.float32)
         out = np.zeros((data.n_items, rank), np.float32)
@@ -258,8 +260,8 @@ class Hybrid(Recommender):
                 into[:, :start] = tables.into * np.float32(fresh * tables.scale)
                 out[:, :start] = tables.out
                 users[:, :start] = cached[2] * np.float32(weight * tables.scale)
-        self._content_share = content if part is not None else 0.0
-        if part is not None and self._content_share:
+        self._content_share = share
+        if part is not None and share:
             users[:, start:] = part.users  # the movie side: _blend_content
         self.network.set_item_item(into, out, users)
         if movies_changed:
