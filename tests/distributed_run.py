@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -53,8 +52,8 @@ def main() -> None:
     result = {"backend": keras.backend.backend(),
               "devices": len(keras.distribution.list_devices()),
               "losses": {kind: trajectory(kind) for kind in ("none", "data", "model")}}
-    release = write_planted_ml1m(Path(tempfile.mkdtemp(prefix="planted-")))
     out = Path(sys.argv[1])
+    release = write_planted_ml1m(out.with_name(f"{out.name}-release"))  # beside it: pytest's
     result["bundle"] = str(train_command(
         str(release), str(out), progress=False,
         config=HybridConfig(epochs=2, trials=0, autoencoder_epochs=2, dim=16),
