@@ -184,13 +184,18 @@ def _layer_order(key: str) -> tuple[str, int]:
     return layer, int(position) if position.isdigit() else -1
 
 
-def _load_index(path: Path, vectors: np.ndarray) -> Any:
+def _read_index(path: Path) -> Any:
+    """The FAISS index in ``path``, or a BundleError naming it."""
     import faiss
 
     try:
-        index = faiss.read_index(str(path))
+        return faiss.read_index(str(path))
     except RuntimeError as exc:
         raise BundleError(f"{path}: not a FAISS index: {str(exc)[:200]}") from None
+
+
+def _load_index(path: Path, vectors: np.ndarray) -> Any:
+    index = _read_index(path)
     if index.ntotal != len(vectors) or index.d != vectors.shape[1]:
         raise BundleError(f"{path}: {index.ntotal} vectors of dimension {index.d}, the bundle "
                           f"has {len(vectors)} of dimension {vectors.shape[1]}")
@@ -204,10 +209,7 @@ def _load_graph(path: Path, *, n_items: int, dim: int) -> Any:
 
     if not path.exists():
         return None
-    try:
-        index = faiss.read_index(str(path))
-    except RuntimeError as exc:
-        raise BundleError(f"{path}: not a FAISS index: {str(exc)[:200]}") from None
+    index = _read_index(path)
     if (not isinstance(index, faiss.IndexHNSW) or index.ntotal != n_items or index.d != dim
             or index.metric_type != faiss.METRIC_INNER_PRODUCT):
         raise BundleError(f"{path}: expected an inner-product HNSW graph of {n_items} vectors "

@@ -125,10 +125,15 @@ def build_interactions(
 def carve_validation(data: Interactions, fraction: float = 0.1) -> tuple[Interactions,
                                                                         pd.DataFrame]:
     """Hold out each user's last ``fraction`` of train ratings (early stopping, tuning)."""
-    held = last_fraction_mask(data.train, fraction)
-    sub = build_interactions(data.dataset, data.train[~held].reset_index(drop=True),
-                             like_threshold=data.like_threshold, features=data.movie_features)
-    return sub, data.train[held].reset_index(drop=True)
+    return split_off(data, last_fraction_mask(data.train, fraction))
+
+
+def split_off(data: Interactions, held: np.ndarray) -> tuple[Interactions, pd.DataFrame]:
+    """(``data`` rebuilt from the train ratings not ``held`` (a row mask), the held rows);
+    the catalogue, like threshold and movie features stay."""
+    inside = build_interactions(data.dataset, data.train[~held].reset_index(drop=True),
+                                like_threshold=data.like_threshold, features=data.movie_features)
+    return inside, data.train[held].reset_index(drop=True)
 
 
 def hold_out_users(data: Interactions, fraction: float = 0.1, seed: int = 0,
@@ -142,11 +147,7 @@ def hold_out_users(data: Interactions, fraction: float = 0.1, seed: int = 0,
     if len(eligible) < minimum or n_out == 0:
         return data, None
     out = np.random.default_rng(seed).choice(eligible, size=n_out, replace=False)
-    is_out = np.isin(data.train["user_id"].to_numpy(), out)
-    inside = build_interactions(data.dataset, data.train[~is_out].reset_index(drop=True),
-                                like_threshold=data.like_threshold,
-                                features=data.movie_features)
-    return inside, data.train[is_out].reset_index(drop=True)
+    return split_off(data, np.isin(data.train["user_id"].to_numpy(), out))
 
 
 def hold_out_movies(data: Interactions, fraction: float = 0.1, seed: int = 0,
@@ -157,11 +158,7 @@ def hold_out_movies(data: Interactions, fraction: float = 0.1, seed: int = 0,
     out = cold_movies(data.train, fraction=fraction, seed=seed)
     if len(out) < minimum:
         return data, None
-    is_out = np.isin(data.train["movie_id"].to_numpy(), out)
-    inside = build_interactions(data.dataset, data.train[~is_out].reset_index(drop=True),
-                                like_threshold=data.like_threshold,
-                                features=data.movie_features)
-    return inside, data.train[is_out].reset_index(drop=True)
+    return split_off(data, np.isin(data.train["movie_id"].to_numpy(), out))
 
 
 def mask_seen(scores: np.ndarray, data: Interactions, users: np.ndarray) -> np.ndarray:

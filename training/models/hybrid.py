@@ -152,8 +152,7 @@ class Hybrid(Recommender):
 
     def _search(self, sub: Interactions, validation: pd.DataFrame,
                 new_users: pd.DataFrame | None, new_movies: pd.DataFrame | None, seed: int,
-                progress: bool,
-                deadline: float | None, search_until: float) -> None:
+                progress: bool, deadline: float | None, search_until: float) -> None:
         """Up to ``config.trials`` validation runs (tuning.py; the first with the settings as
         given), none started after ``search_until`` or ``deadline`` except the first; keeps
         the best run's settings (``self.config``), epoch count, prior and new-user path."""
