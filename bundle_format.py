@@ -116,9 +116,15 @@ def import_keras() -> ModuleType:
     native start-up log lines of TensorFlow and XLA (oneDNN, CUDA drivers, cuInit, absl)
     silenced: they go to file descriptor 2 before any logging setting applies, and a newcomer
     reads them as failures. Python's own errors are not hidden: they are raised after stderr
-    is restored."""
+    is restored.
+
+    TensorFlow's CPU tensors come from its best-fit-with-coalescing pool rather than from
+    malloc: XLA's per-step buffers (~50 MB for the hybrid's step) are otherwise mapped and
+    unmapped by the C library at every step, and the page faults cost as much as the step
+    (BENCHMARKS.md, "Training time": 49 → 27 ms per step on 2 cores)."""
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("TF_CPU_ALLOCATOR_USE_BFC", "true")
     if "keras" in sys.modules:
         return sys.modules["keras"]
     sys.stderr.flush()

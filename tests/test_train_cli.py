@@ -128,6 +128,24 @@ def test_tensorflow_start_up_lines_are_silenced(tmp_path: Path) -> None:
         pytest.skip("this TensorFlow build prints no start-up lines to hide")
 
 
+def test_tensorflow_cpu_tensors_come_from_its_pool() -> None:
+    """import_keras selects TensorFlow's BFC allocator for CPU tensors (a training step's XLA
+    buffers would otherwise be mapped and unmapped at every step); it keeps stats, which
+    malloc's allocator does not. An explicit TF_CPU_ALLOCATOR_USE_BFC is left as given."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TF_")}
+    code = ("import bundle_format; bundle_format.import_keras(); import tensorflow as tf; "
+            "x = tf.ones((256, 256)); y = x @ x\n"
+            "try: print(tf.config.experimental.get_memory_info('CPU:0')['peak'] > 0)\n"
+            "except ValueError as exc: print('no stats', exc)")
+    pooled = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            cwd=ROOT, env=env, check=True)
+    assert pooled.stdout.strip() == "True", pooled.stdout + pooled.stderr
+    plain = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           cwd=ROOT, env={**env, "TF_CPU_ALLOCATOR_USE_BFC": "false"},
+                           check=True)
+    assert plain.stdout.startswith("no stats"), plain.stdout + plain.stderr
+
+
 def test_dataset_too_small(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "models"
     root = write_csv_release(tmp_path / "tiny")
