@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
 import keras
 import numpy as np
@@ -37,12 +39,29 @@ from training.models.towers import HybridNetwork, TowerSizes
 from training.models.tuning import SPACE, make_study, searched, suggest, trial_record
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 #: popularity priors tried on the validation carve-out
 PRIOR_GRID = (0.0, 0.1, 0.2, 0.3, 0.5, 0.8, 1.2)
 #: the most the content part may lower the validation NDCG@10 (whole catalogue, relative):
 #: it is weighed on new movies, and must not push them into every list
 CONTENT_TOLERANCE = 0.005
+
+
+def try_grid(grid: tuple[float, ...], apply: Callable[[float], None],
+             measure: Callable[[], T]) -> dict[float, T]:
+    """``measure()`` after ``apply(value)`` for each value of ``grid``, in its order."""
+    results = {}
+    for value in grid:
+        apply(value)
+        results[value] = measure()
+    return results
+
+
+def best_of(scores: dict[float, float]) -> float:
+    """The value with the highest score; the first in order on a tie (the grids ascend, so
+    the smaller)."""
+    return max(scores, key=scores.__getitem__)
 
 
 def item_feature_table(data: Interactions, codes: np.ndarray) -> np.ndarray:
@@ -277,13 +296,11 @@ class Hybrid(Recommender):
         smaller on a tie); leaves it set."""
         fallback = Popularity().fit(data)
         self._set_prior(data, prior)
-        results = {}
-        for weight in WEIGHT_GRID:
-            self._set_item_item(data, weight, weight)
-            results[weight] = evaluate(self, data, validation, fallback=fallback,
-                                       with_auc=False)
+        results = try_grid(WEIGHT_GRID, lambda weight: self._set_item_item(data, weight, weight),
+                           lambda: evaluate(self, data, validation, fallback=fallback,
+                                            with_auc=False))
         self.item_item_validation = {w: m["ndcg@10"] for w, m in results.items()}
-        best = max(WEIGHT_GRID, key=self.item_item_validation.__getitem__)
+        best = best_of(self.item_item_validation)
         self.validation_metrics = results[best]
         self._set_item_item(data, best, best)
         return best
@@ -299,13 +316,14 @@ class Hybrid(Recommender):
             return weight
         self._set_prior(data, prior)
         fallback = Popularity().fit(data)
-        for fresh in FRESH_GRID:
-            self._set_item_item(data, weight, fresh, movies_changed=not weight)
-            self.fresh_validation[fresh] = evaluate(
-                feedback.scorer(self), feedback.view, feedback.held, fallback=fallback,
-                with_auc=False)["ndcg@10"]
+        results = try_grid(
+            FRESH_GRID,
+            lambda fresh: self._set_item_item(data, weight, fresh, movies_changed=not weight),
+            lambda: evaluate(feedback.scorer(self), feedback.view, feedback.held,
+                             fallback=fallback, with_auc=False))
+        self.fresh_validation = {fresh: m["ndcg@10"] for fresh, m in results.items()}
         self._set_item_item(data, weight, weight, movies_changed=not weight)
-        return max(FRESH_GRID, key=self.fresh_validation.__getitem__)
+        return best_of(self.fresh_validation)
 
     def _tune_content(self, data: Interactions, validation: pd.DataFrame,
                       new_movies: pd.DataFrame | None, weight: float, prior: float) -> float:
@@ -319,16 +337,16 @@ class Hybrid(Recommender):
         fallback = Popularity().fit(data)
         held = np.unique(new_movies["movie_id"].to_numpy())
         self._set_prior(data, prior)
-        for content in CONTENT_GRID:
-            self._set_item_item(data, weight, weight, content=content)
-            self.content_validation[content] = {
-                "new_movies": evaluate(self, data, new_movies, candidates=held,
-                                       fallback=fallback, with_auc=False)["ndcg@10"],
-                "validation": evaluate(self, data, validation, fallback=fallback,
-                                       with_auc=False)["ndcg@10"]}
+        self.content_validation = try_grid(
+            CONTENT_GRID,
+            lambda content: self._set_item_item(data, weight, weight, content=content),
+            lambda: {"new_movies": evaluate(self, data, new_movies, candidates=held,
+                                            fallback=fallback, with_auc=False)["ndcg@10"],
+                     "validation": evaluate(self, data, validation, fallback=fallback,
+                                            with_auc=False)["ndcg@10"]})
         floor = self.content_validation[0.0]["validation"] * (1 - CONTENT_TOLERANCE)
-        allowed = [c for c in CONTENT_GRID if self.content_validation[c]["validation"] >= floor]
-        best = max(allowed, key=lambda c: self.content_validation[c]["new_movies"])
+        best = best_of({c: m["new_movies"] for c, m in self.content_validation.items()
+                        if m["validation"] >= floor})
         log.info("content weights (new movies, validation NDCG@10): %s; chose %s",
                  {c: (round(m["new_movies"], 4), round(m["validation"], 4))
                   for c, m in self.content_validation.items()}, best)
@@ -338,12 +356,11 @@ class Hybrid(Recommender):
     def _tune_prior(self, data: Interactions, validation: pd.DataFrame) -> float:
         """The prior of PRIOR_GRID with the best validation NDCG@10 (the smaller on a tie)."""
         fallback = Popularity().fit(data)
-        results = {}
-        for prior in PRIOR_GRID:
-            self._set_prior(data, prior)
-            results[prior] = evaluate(self, data, validation, fallback=fallback, with_auc=False)
+        results = try_grid(PRIOR_GRID, lambda prior: self._set_prior(data, prior),
+                           lambda: evaluate(self, data, validation, fallback=fallback,
+                                            with_auc=False))
         self.prior_validation = {prior: m["ndcg@10"] for prior, m in results.items()}
-        best = max(PRIOR_GRID, key=self.prior_validation.__getitem__)  # first of ties: smaller
+        best = best_of(self.prior_validation)
         self.validation_metrics = results[best]
         return best
 
