@@ -229,6 +229,25 @@ def test_item_item_part_is_low_rank_ease() -> None:
                                1.0, rtol=0.5)
 
 
+def test_item_item_and_autoencoder_fits_show_progress(capsys: pytest.CaptureFixture[str]) -> None:
+    """Both run for minutes on a large release before the first epoch's bar: each shows its
+    own bar (EASE's λ grid, the last fit and the SVD; the autoencoder's epochs)."""
+    from training.models.autoencoder import train_autoencoder
+    from training.models.ease import EASE
+    from training.models.item_item import fit_item_item
+
+    data, _ = planted()
+    fit_item_item(data, rank=4, progress=True)
+    err = capsys.readouterr().err
+    assert "item-item part (EASE, SVD)" in err
+    assert f"/{len(EASE.GRID) + 2} [" in err  # 5 λ fits on a carve-out, the last, the SVD
+    train_autoencoder(data.movie_features.tfidf, dim=4, hidden=8, epochs=3, progress=True)
+    assert "content autoencoder" in (err := capsys.readouterr().err) and "/3 [" in err
+    fit_item_item(data, rank=4, l2=10.0)
+    train_autoencoder(data.movie_features.tfidf, dim=4, hidden=8, epochs=3)
+    assert capsys.readouterr().err == ""
+
+
 def test_item_item_weight_adds_exactly_its_part_to_the_hybrid_scores() -> None:
     data, split = planted()
     model = fitted("hybrid", FAST_HYBRID + (("item_item_weight", 2.0),))

@@ -9,7 +9,7 @@ import numpy as np
 import scipy.sparse as sp
 from keras import layers
 
-from training.models.callbacks import Deadline
+from training.models.callbacks import Deadline, EpochProgress
 
 
 @dataclass
@@ -20,10 +20,10 @@ class ContentEmbeddings:
 
 def train_autoencoder(tfidf: sp.csr_matrix, *, dim: int = 64, hidden: int = 256,
                       epochs: int = 30, seed: int = 0, verbose: int = 0,
-                      deadline: float | None = None) -> ContentEmbeddings:
+                      deadline: float | None = None, progress: bool = False) -> ContentEmbeddings:
     """Encoder Dense(hidden) → Dense(dim); decoder mirrors it; MSE; 10% of movies validate.
     Movies with an empty document get a zero code. ``deadline`` (time.monotonic): training
-    stops at the first step that ends after it."""
+    stops at the first step that ends after it; ``progress``: a bar over the epochs."""
     keras.utils.set_random_seed(seed)
     dense = tfidf.toarray().astype(np.float32)
     n_features = dense.shape[1]
@@ -38,7 +38,8 @@ def train_autoencoder(tfidf: sp.csr_matrix, *, dim: int = 64, hidden: int = 256,
     validation, train = dense[order[:n_val]], dense[order[n_val:]]
     fitted = model.fit(train, train, validation_data=(validation, validation), epochs=epochs,
                        batch_size=256, verbose=verbose, shuffle=True,
-                       callbacks=[Deadline(deadline)])
+                       callbacks=[Deadline(deadline),
+                                  EpochProgress(epochs, "content autoencoder", progress)])
     encoder = keras.Model(inputs, code)
     codes = np.zeros((len(dense), dim), dtype=np.float32)
     if len(has_content):

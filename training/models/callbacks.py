@@ -1,5 +1,5 @@
-"""Keras callbacks of the training loops: a time budget that cuts inside an epoch, and a
-progress bar over an epoch's steps."""
+"""Keras callbacks of the training loops: a time budget that cuts inside an epoch, and
+progress bars over an epoch's steps or a fit's epochs."""
 
 from __future__ import annotations
 
@@ -28,6 +28,21 @@ class StepProgress(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
         if self.bar is not None:
             self.bar.close()
+
+
+class EpochProgress(keras.callbacks.Callback):
+    """A progress bar over a ``fit``'s epochs (the autoencoder's, minutes on a large release)."""
+
+    def __init__(self, epochs: int, description: str, enabled: bool) -> None:
+        super().__init__()
+        self.bar = tqdm(total=epochs, desc=description, unit="epoch", disable=not enabled,
+                        leave=False)
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+        self.bar.update(1)
+
+    def on_train_end(self, logs: dict[str, float] | None = None) -> None:
+        self.bar.close()
 
 
 class Deadline(keras.callbacks.Callback):

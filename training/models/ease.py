@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from training.data.interactions import Interactions, carve_validation
@@ -47,13 +49,15 @@ class EASE(Recommender):
         self.l2 = l2
         self.max_items = max_items
 
-    def fit(self, data: Interactions, *, seed: int = 0, progress: bool = False) -> EASE:
+    def fit(self, data: Interactions, *, seed: int = 0, progress: bool = False,
+            on_fit: Callable[[], object] | None = None) -> EASE:
+        """``on_fit``: called after each inverse (the λ grid's, then the last), for progress."""
         if self.l2 is None:
             sub, validation = carve_validation(data)
             validation = sample_users(validation, MAX_VALIDATION_USERS, seed)
             fallback = Popularity().fit(sub)
-            scores = {l2: evaluate(EASE(l2, self.max_items).fit(sub), sub, validation,
-                                   fallback=fallback, with_auc=False)["ndcg@10"]
+            scores = {l2: evaluate(EASE(l2, self.max_items).fit(sub, on_fit=on_fit), sub,
+                                   validation, fallback=fallback, with_auc=False)["ndcg@10"]
                       for l2 in self.GRID}
             self.l2 = max(scores, key=lambda l2: scores[l2])
             self.params["l2"] = self.l2
@@ -67,6 +71,8 @@ class EASE(Recommender):
             self.active = np.sort(self.active[order[:self.max_items]])
         x = likes[:, self.active]
         self.weights = ease_weights((x.T @ x).toarray().astype(np.float32), self.l2)
+        if on_fit is not None:
+            on_fit()
         self.likes = likes
         self.n_items = likes.shape[1]
         return self

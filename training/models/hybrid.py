@@ -124,7 +124,7 @@ class Hybrid(Recommender):
         keras.utils.set_random_seed(seed)
         self.content = train_autoencoder(data.movie_features.tfidf, dim=config.content_dim,
                                          epochs=config.autoencoder_epochs, seed=seed,
-                                         deadline=until(0.1))
+                                         deadline=until(0.1), progress=progress)
         epochs = config.epochs
         self.popularity_prior = float(config.popularity_prior or 0.0)
         self.item_item_weight = float(config.item_item_weight or 0.0)
@@ -143,13 +143,13 @@ class Hybrid(Recommender):
             validation = sample_users(validation, MAX_VALIDATION_USERS, seed)
             if new_movies is not None:
                 new_movies = sample_users(new_movies, MAX_VALIDATION_USERS, seed)
-            self.item_item = fit_item_item(sub, RANK, seed=seed)
+            self.item_item = fit_item_item(sub, RANK, seed=seed, progress=progress)
             ease_l2 = self.item_item.l2
             self.content_part = fit_content_part(sub, seed=seed) if new_movies is not None else None
             self._search(sub, validation, new_users, new_movies, seed, progress,
                          deadline=until(0.5), search_until=started + self.run.search_seconds)
             epochs = self.best_epoch
-        self.item_item = (fit_item_item(data, RANK, l2=ease_l2, seed=seed)
+        self.item_item = (fit_item_item(data, RANK, l2=ease_l2, seed=seed, progress=progress)
                           if self.item_item_weight > 0 or self.fresh_weight > 0 else None)
         self.content_part = fit_content_part(data, seed=seed) if self.content_weight > 0 else None
         self._train(data, epochs, seed, progress, validation=None, deadline=until(1.0))
