@@ -248,6 +248,23 @@ def test_item_item_and_autoencoder_fits_show_progress(capsys: pytest.CaptureFixt
     assert capsys.readouterr().err == ""
 
 
+def test_hybrid_fit_shows_progress_of_every_stage(capsys: pytest.CaptureFixture[str]) -> None:
+    """The validation passes after the validation run (each grid value a catalogue pass and
+    an evaluation: minutes in all on ML-25M) have bars as the epochs do."""
+    from training.models.config import HybridConfig
+    from training.models.hybrid import Hybrid
+
+    data, _ = planted()
+    config = HybridConfig(epochs=2, batch_size=128, autoencoder_epochs=1, min_epochs=1,
+                          trials=1)
+    Hybrid(config).fit(data, seed=0, progress=True)
+    err = capsys.readouterr().err
+    for stage in ("content autoencoder", "item-item part (EASE, SVD)", "hybrid (validation)",
+                  "popularity prior", "item-item weight", "fresh-likes weight",
+                  "hybrid (final)", "epoch 1"):
+        assert stage in err, stage
+
+
 def test_item_item_weight_adds_exactly_its_part_to_the_hybrid_scores() -> None:
     data, split = planted()
     model = fitted("hybrid", FAST_HYBRID + (("item_item_weight", 2.0),))

@@ -49,10 +49,13 @@ CONTENT_TOLERANCE = 0.005
 
 
 def try_grid(grid: tuple[float, ...], apply: Callable[[float], None],
-             measure: Callable[[], T]) -> dict[float, T]:
-    """``measure()`` after ``apply(value)`` for each value of ``grid``, in its order."""
+             measure: Callable[[], T], description: str = "", progress: bool = False
+             ) -> dict[float, T]:
+    """``measure()`` after ``apply(value)`` for each value of ``grid``, in its order;
+    ``progress``: a bar named ``description`` (each value is a pass over the catalogue and an
+    evaluation: seconds each on a large release)."""
     results = {}
-    for value in grid:
+    for value in tqdm(grid, desc=description, disable=not progress, leave=False):
         apply(value)
         results[value] = measure()
     return results
@@ -108,11 +111,13 @@ class Hybrid(Recommender):
         self.search: dict[str, object] = {}  # the validation trials (tuning.py)
         self.best_epoch = self.config.epochs
         self.fit_seconds = 0.0
+        self.progress = False  # fit's: bars over the validation passes' grids too
 
     # ------------------------------------------------------------------ training
 
     def fit(self, data: Interactions, *, seed: int = 0, progress: bool = False) -> Hybrid:
         config = self.config
+        self.progress = progress
         started = time.monotonic()
         # with a time budget, the autoencoder may use a tenth of it, the validation run (and the
         # passes that follow it) up to half, the refit the rest; each is cut inside an epoch
@@ -298,7 +303,8 @@ class Hybrid(Recommender):
         self._set_prior(data, prior)
         results = try_grid(WEIGHT_GRID, lambda weight: self._set_item_item(data, weight, weight),
                            lambda: evaluate(self, data, validation, fallback=fallback,
-                                            with_auc=False))
+                                            with_auc=False),
+                           "item-item weight", self.progress)
         self.item_item_validation = {w: m["ndcg@10"] for w, m in results.items()}
         best = best_of(self.item_item_validation)
         self.validation_metrics = results[best]
@@ -320,7 +326,8 @@ class Hybrid(Recommender):
             FRESH_GRID,
             lambda fresh: self._set_item_item(data, weight, fresh, movies_changed=not weight),
             lambda: evaluate(feedback.scorer(self), feedback.view, feedback.held,
-                             fallback=fallback, with_auc=False))
+                             fallback=fallback, with_auc=False),
+            "fresh-likes weight", self.progress)
         self.fresh_validation = {fresh: m["ndcg@10"] for fresh, m in results.items()}
         self._set_item_item(data, weight, weight, movies_changed=not weight)
         return best_of(self.fresh_validation)
@@ -343,7 +350,8 @@ class Hybrid(Recommender):
             lambda: {"new_movies": evaluate(self, data, new_movies, candidates=held,
                                             fallback=fallback, with_auc=False)["ndcg@10"],
                      "validation": evaluate(self, data, validation, fallback=fallback,
-                                            with_auc=False)["ndcg@10"]})
+                                            with_auc=False)["ndcg@10"]},
+            "content share", self.progress)
         floor = self.content_validation[0.0]["validation"] * (1 - CONTENT_TOLERANCE)
         best = best_of({c: m["new_movies"] for c, m in self.content_validation.items()
                         if m["validation"] >= floor})
@@ -358,7 +366,8 @@ class Hybrid(Recommender):
         fallback = Popularity().fit(data)
         results = try_grid(PRIOR_GRID, lambda prior: self._set_prior(data, prior),
                            lambda: evaluate(self, data, validation, fallback=fallback,
-                                            with_auc=False))
+                                            with_auc=False),
+                           "popularity prior", self.progress)
         self.prior_validation = {prior: m["ndcg@10"] for prior, m in results.items()}
         best = best_of(self.prior_validation)
         self.validation_metrics = results[best]
