@@ -20,7 +20,7 @@ from threadpoolctl import threadpool_limits
 from app.errors import BundleError, ServiceError
 from app.feedback import Feedback
 from app.limits import BodySizeLimit
-from app.metrics import RELOADS, MetricsMiddleware, set_model_version
+from app.metrics import MetricsMiddleware
 from app.routes import feedback, movies, ops, page, recommend, users
 from app.settings import Settings, get_settings
 from app.state import ModelState
@@ -41,12 +41,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         state = ModelState(settings.model_dir, settings.verify_users, settings.score_table_mb,
                            settings.retrieval_min_movies)
         app.state.model = state
-        try:
-            bundle, _ = await state.reload()
-            RELOADS.labels("loaded").inc()
-            set_model_version(bundle.version)
-        except BundleError:
-            RELOADS.labels("refused").inc()
+        with contextlib.suppress(BundleError):  # /ready says why; the watcher tries again
+            await state.reload()
         watcher = (asyncio.create_task(state.watch(settings.watch_interval))
                    if settings.watch_interval > 0 else None)
         store = FeedbackStore(settings.feedback_url,

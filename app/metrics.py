@@ -1,12 +1,16 @@
-"""Prometheus metrics: request counts and latency per route, the live model version, and the
-feedback store (events by outcome, latency per operation, up)."""
+"""Prometheus metrics: request counts and latency per route, the live model version, bundle
+loads, two-stage retrieval's calibration, and the feedback store (events by outcome, latency
+per operation, up)."""
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+if TYPE_CHECKING:
+    from app.bundle import Bundle
 
 REGISTRY = CollectorRegistry()
 REQUESTS = Counter("recommender_requests_total", "HTTP requests", ["route", "method", "status"],
@@ -17,6 +21,11 @@ LATENCY = Histogram("recommender_request_seconds", "request latency", ["route"],
 MODEL = Gauge("recommender_model_info", "the bundle being served (value 1)", ["version"],
               registry=REGISTRY)
 RELOADS = Counter("recommender_reloads_total", "bundle loads", ["outcome"], registry=REGISTRY)
+SHORTLIST_EF = Gauge("recommender_shortlist_ef_search", "two-stage /recommend: the HNSW search "
+                     "effort chosen at load (0: every movie scored exactly)", registry=REGISTRY)
+SHORTLIST_RECALL = Gauge("recommender_shortlist_recall", "two-stage /recommend: recall@10 of "
+                         "the shortlist against exact scoring at that effort, on sample users "
+                         "at load (1 when every movie is scored exactly)", registry=REGISTRY)
 FEEDBACK_EVENTS = Counter("recommender_feedback_events_total", "feedback events posted",
                           ["outcome"], registry=REGISTRY)  # stored, duplicate, rejected
 STORE_SECONDS = Histogram("recommender_feedback_store_seconds", "feedback store latency",
@@ -30,9 +39,18 @@ FEEDBACK_STORE_UP = Gauge("recommender_feedback_store_up", "1 when the feedback 
 METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 
 
-def set_model_version(version: str) -> None:
+def record_load(bundle: Bundle) -> None:
+    """A bundle now served, whether at start-up, by the watcher or by /admin/reload."""
+    RELOADS.labels("loaded").inc()
     MODEL.clear()
-    MODEL.labels(version=version).set(1)
+    MODEL.labels(version=bundle.version).set(1)
+    effort = bundle.shortlister.ef_search if bundle.shortlister is not None else 0
+    SHORTLIST_EF.set(effort)
+    SHORTLIST_RECALL.set(bundle.shortlist_recall.get(effort, 1.0) if effort else 1.0)
+
+
+def record_refused() -> None:
+    RELOADS.labels("refused").inc()
 
 
 class MetricsMiddleware:

@@ -12,6 +12,7 @@ from pathlib import Path
 from app.bundle import Bundle
 from app.errors import BundleError
 from app.loading import load_bundle, resolve_current
+from app.metrics import record_load, record_refused
 
 log = logging.getLogger("app")
 
@@ -40,11 +41,13 @@ class ModelState:
                     score_table_bytes=self.score_table_bytes,
                     retrieval_min_movies=self.retrieval_min_movies)
             except BundleError as exc:
+                record_refused()
                 self.last_error = str(exc)
                 log.error("bundle refused, still serving %s: %s", previous, exc)
                 raise
             self.bundle = bundle
             self.last_error = None
+            record_load(bundle)
             # The bundle and TensorFlow leave ~0.5M long-lived objects; a full collection
             # scanning them took ~150 ms (the p99 of every request). Freeze them out of it.
             gc.collect()

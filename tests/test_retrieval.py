@@ -140,3 +140,34 @@ def test_a_stored_graph_of_other_movies_is_refused(models: Path, tmp_path: Path)
                                           "graph of .* found IndexHNSWFlat of 10"):
         load_bundle(folder, verify_users=2, retrieval_min_movies=1)
     load_bundle(folder, verify_users=2)  # below the threshold the graphs are not read
+
+
+def test_metrics_show_the_shortlists_calibration_and_every_load(models: Path) -> None:
+    """/metrics says which search effort the load's calibration chose and the recall it
+    measured (0 and 1 when every movie is scored exactly); a reload through ModelState.reload
+    (what the watcher of MODEL_DIR/current calls, not only /admin/reload) counts as a load
+    and sets the served version."""
+    import asyncio
+
+    from app.metrics import REGISTRY
+    from app.retrieval import EF_LADDER
+    from app.state import ModelState
+
+    def gauge(name: str) -> float | None:
+        return REGISTRY.get_sample_value(name)
+
+    with client_for(models, retrieval_min_movies=1) as staged:
+        assert staged.get("/ready").status_code == 200
+        assert gauge("recommender_shortlist_ef_search") in EF_LADDER
+        recall = gauge("recommender_shortlist_recall")
+        assert recall is not None and 0 < recall <= 1
+        assert f"recommender_shortlist_recall {recall}" in staged.get("/metrics").text
+    with client_for(models) as exact:
+        assert exact.get("/ready").status_code == 200
+        assert gauge("recommender_shortlist_ef_search") == 0
+        assert gauge("recommender_shortlist_recall") == 1
+    loads = REGISTRY.get_sample_value("recommender_reloads_total", {"outcome": "loaded"}) or 0.0
+    bundle, _ = asyncio.run(ModelState(models, verify_users=2).reload())
+    assert REGISTRY.get_sample_value("recommender_reloads_total",
+                                     {"outcome": "loaded"}) == loads + 1
+    assert REGISTRY.get_sample_value("recommender_model_info", {"version": bundle.version}) == 1

@@ -9,7 +9,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from app.deps import BundleDep, FeedbackDep, SettingsDep, StateDep
 from app.errors import BundleError
-from app.metrics import REGISTRY, RELOADS, set_model_version
+from app.metrics import REGISTRY
 from app.schemas import ErrorBody, FeedbackStatus, Health, Readiness, ReloadResult
 
 router = APIRouter(tags=["operations"])
@@ -61,10 +61,7 @@ async def reload(state: StateDep, settings: SettingsDep,
     try:
         bundle, previous = await state.reload()
     except BundleError as exc:
-        RELOADS.labels("refused").inc()
         raise HTTPException(409, detail=f"bundle refused, still serving the previous one: "
                             f"{exc}") from None
-    RELOADS.labels("loaded").inc()
-    set_model_version(bundle.version)
     return ReloadResult(reloaded=True, model_version=bundle.version, previous_version=previous)
 
