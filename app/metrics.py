@@ -46,7 +46,7 @@ def record_load(bundle: Bundle) -> None:
     MODEL.labels(version=bundle.version).set(1)
     effort = bundle.shortlister.ef_search if bundle.shortlister is not None else 0
     SHORTLIST_EF.set(effort)
-    SHORTLIST_RECALL.set(bundle.shortlist_recall.get(effort, 1.0) if effort else 1.0)
+    SHORTLIST_RECALL.set(bundle.shortlist_recall.get(effort, 1.0))  # empty when exact
 
 
 def record_refused() -> None:

@@ -153,8 +153,8 @@ def test_metrics_show_the_shortlists_calibration_and_every_load(models: Path) ->
     from app.retrieval import EF_LADDER
     from app.state import ModelState
 
-    def gauge(name: str) -> float | None:
-        return REGISTRY.get_sample_value(name)
+    def gauge(name: str, **labels: str) -> float | None:
+        return REGISTRY.get_sample_value(name, labels)
 
     with client_for(models, retrieval_min_movies=1) as staged:
         assert staged.get("/ready").status_code == 200
@@ -166,8 +166,7 @@ def test_metrics_show_the_shortlists_calibration_and_every_load(models: Path) ->
         assert exact.get("/ready").status_code == 200
         assert gauge("recommender_shortlist_ef_search") == 0
         assert gauge("recommender_shortlist_recall") == 1
-    loads = REGISTRY.get_sample_value("recommender_reloads_total", {"outcome": "loaded"}) or 0.0
+    loads = gauge("recommender_reloads_total", outcome="loaded") or 0.0
     bundle, _ = asyncio.run(ModelState(models, verify_users=2).reload())
-    assert REGISTRY.get_sample_value("recommender_reloads_total",
-                                     {"outcome": "loaded"}) == loads + 1
-    assert REGISTRY.get_sample_value("recommender_model_info", {"version": bundle.version}) == 1
+    assert gauge("recommender_reloads_total", outcome="loaded") == loads + 1
+    assert gauge("recommender_model_info", version=bundle.version) == 1

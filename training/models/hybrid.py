@@ -299,15 +299,10 @@ class Hybrid(Recommender):
                         prior: float) -> float:
         """The weight of WEIGHT_GRID with the best validation NDCG@10 at ``prior`` (the
         smaller on a tie); leaves it set."""
-        fallback = Popularity().fit(data)
         self._set_prior(data, prior)
-        results = try_grid(WEIGHT_GRID, lambda weight: self._set_item_item(data, weight, weight),
-                           lambda: evaluate(self, data, validation, fallback=fallback,
-                                            with_auc=False),
-                           "item-item weight", self.progress)
-        self.item_item_validation = {w: m["ndcg@10"] for w, m in results.items()}
-        best = best_of(self.item_item_validation)
-        self.validation_metrics = results[best]
+        self.item_item_validation, best = self._choose_on_validation(
+            data, validation, WEIGHT_GRID, lambda weight: self._set_item_item(data, weight, weight),
+            "item-item weight")
         self._set_item_item(data, best, best)
         return best
 
@@ -363,15 +358,25 @@ class Hybrid(Recommender):
 
     def _tune_prior(self, data: Interactions, validation: pd.DataFrame) -> float:
         """The prior of PRIOR_GRID with the best validation NDCG@10 (the smaller on a tie)."""
+        self.prior_validation, best = self._choose_on_validation(
+            data, validation, PRIOR_GRID, lambda prior: self._set_prior(data, prior),
+            "popularity prior")
+        return best
+
+    def _choose_on_validation(self, data: Interactions, validation: pd.DataFrame,
+                              grid: tuple[float, ...], apply: Callable[[float], None],
+                              description: str) -> tuple[dict[float, float], float]:
+        """Each value's validation NDCG@10 after ``apply(value)``, and the best value (the
+        smaller on a tie); its metrics become ``validation_metrics``."""
         fallback = Popularity().fit(data)
-        results = try_grid(PRIOR_GRID, lambda prior: self._set_prior(data, prior),
+        results = try_grid(grid, apply,
                            lambda: evaluate(self, data, validation, fallback=fallback,
                                             with_auc=False),
-                           "popularity prior", self.progress)
-        self.prior_validation = {prior: m["ndcg@10"] for prior, m in results.items()}
-        best = best_of(self.prior_validation)
+                           description, self.progress)
+        scores = {value: m["ndcg@10"] for value, m in results.items()}
+        best = best_of(scores)
         self.validation_metrics = results[best]
-        return best
+        return scores, best
 
     def _train(self, data: Interactions, epochs: int, seed: int, progress: bool,
                validation: pd.DataFrame | None, deadline: float | None = None,
