@@ -25,7 +25,7 @@ def planted_release() -> Path:
 def trained_models_dir() -> Path:
     """A models directory whose `current` is a freshly trained bundle."""
     out = Path(tempfile.mkdtemp(prefix="models-hybrid-"))
-    train_command(str(planted_release()), str(out), config=HybridConfig(epochs=4, trials=2),
+    train_command(str(planted_release()), str(out), config=HybridConfig(epochs=4, trials=1),
                   progress=False)
     return out
 

@@ -61,8 +61,8 @@ def test_queries_are_the_last_liked_train_movie() -> None:
 
 def test_evaluate_similar_protocol(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["-q", "evaluate", "--data", str(planted_release()), "--protocol", "similar",
-                 "--set", "epochs=2", "--set", "autoencoder_epochs=2", "--report-dir",
-                 str(tmp_path)])
+                 "--set", "epochs=2", "--set", "autoencoder_epochs=2", "--set", "trials=1",
+                 "--report-dir", str(tmp_path)])
     assert code == 0
     out = capsys.readouterr().out
     for method in ("served: svd item-kNN + content, chosen on validation", "content",
