@@ -23,11 +23,11 @@ MODEL_FILE = "model.keras"
 INDEX_FILE = "similar.faiss"
 MOVIES_FILE = "movies.json"
 CURRENT_LINK = "current"
-#: optional HNSW graphs, stored for catalogues of GRAPH_MIN_MOVIES or more (building them at
-#: the service's start took ~5 minutes for a million movies): inner product over
-#: ``[item_vectors, item_bias]`` (GET /recommend's shortlist, app/retrieval.py) and over
-#: ``similarity_vectors`` (GET /similar)
-RECOMMEND_GRAPH_FILE = "recommend-hnsw.faiss"
+#: optional approximate indexes, stored for catalogues of GRAPH_MIN_MOVIES or more (building
+#: them at the service's start took minutes for a million movies): an inverted-file index
+#: with the inner-product metric over ``[item_vectors, item_bias]`` (GET /recommend's
+#: shortlist, app/retrieval.py), and an HNSW graph over ``similarity_vectors`` (GET /similar)
+RECOMMEND_INDEX_FILE = "recommend-ivf.faiss"
 SIMILAR_GRAPH_FILE = "similar-hnsw.faiss"
 GRAPH_MIN_MOVIES = 50_000
 HNSW_NEIGHBOURS = 32  # the graphs' degree M
@@ -89,6 +89,24 @@ def context_features(timestamps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def recommend_rows(item_vectors: np.ndarray, item_bias: np.ndarray) -> np.ndarray:
     """``[v, b]`` per movie: a score ``u·v + b`` is their inner product with ``[u, 1]``."""
     return np.ascontiguousarray(np.hstack([item_vectors, item_bias[:, None]]), dtype=np.float32)
+
+
+def inner_product_ivf(rows: np.ndarray, seed: int = 0) -> Any:
+    """A FAISS inverted-file index (IVF-Flat) with the inner-product metric over ``rows``:
+    about 2·√n lists from k-means on up to 64 rows per list; a search scans the ``nprobe``
+    lists whose centroids score highest, and ranks their rows exactly."""
+    import faiss
+
+    rows = np.ascontiguousarray(rows, dtype=np.float32)
+    n, dim = rows.shape
+    lists = int(max(1, min(n // 39, round(2 * np.sqrt(n)))))  # FAISS wants 39+ rows per list
+    index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, lists, faiss.METRIC_INNER_PRODUCT)
+    index.cp.niter = 10
+    index.cp.seed = seed
+    sample = np.random.default_rng(seed).choice(n, size=min(n, 64 * lists), replace=False)
+    index.train(rows[np.sort(sample)])
+    index.add(rows)
+    return index
 
 
 def inner_product_graph(rows: np.ndarray) -> Any:

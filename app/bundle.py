@@ -38,8 +38,8 @@ class Bundle:
     version_json: str = '""'
     # two-stage retrieval (app.retrieval), for catalogues of RETRIEVAL_MIN_MOVIES or more
     shortlister: Shortlister | None = None
-    shortlist_recall: dict[int, float] = field(default_factory=dict)  # efSearch -> recall@10
-    stored_graphs: int = 0  # HNSW graphs read from the bundle rather than built at load
+    shortlist_recall: dict[int, float] = field(default_factory=dict)  # nprobe -> recall@10
+    stored_graphs: int = 0  # approximate indexes read from the bundle rather than built at load
 
     @property
     def version(self) -> str:

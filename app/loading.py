@@ -4,8 +4,12 @@ and nothing is unpickled. A bundle that fails any check raises BundleError and i
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
 import os
+import shutil
+import stat
 import subprocess  # nosec B404 (runs app.verify_model with this interpreter)
 import sys
 import tempfile
@@ -17,19 +21,19 @@ import numpy as np
 
 from app.bundle import Bundle
 from app.errors import BundleError
-from app.inputs import context_now
 from app.render import movie_fragments
 from app.retrieval import Shortlister, approximate_index
 from app.scoring import FastScorer
 from bundle_format import (
     ARRAYS,
     CURRENT_LINK,
+    DAYTIME_BUCKETS,
     FRESH_INPUT,
     INDEX_FILE,
     MANIFEST_FILE,
     MODEL_FILE,
     MOVIES_FILE,
-    RECOMMEND_GRAPH_FILE,
+    RECOMMEND_INDEX_FILE,
     SCHEMA_VERSION,
     SIMILAR_GRAPH_FILE,
     sha256_file,
@@ -75,7 +79,9 @@ def load_bundle(path: Path, *, verify_users: int = 16,
     arrays: dict[str, np.ndarray] = {}
     for name in ARRAYS:
         try:
-            arrays[name] = np.load(path / f"{name}.npy", allow_pickle=False)
+            # Memory-mapped, read only: the workers of one host share the pages of a bundle's
+            # arrays instead of each holding a copy (a bundle folder is never rewritten).
+            arrays[name] = np.load(path / f"{name}.npy", allow_pickle=False, mmap_mode="r")
         except (ValueError, OSError) as exc:
             raise BundleError(f"{path / name}.npy: not a plain array: {exc}") from None
     _check_shapes(path, arrays)
@@ -85,7 +91,7 @@ def load_bundle(path: Path, *, verify_users: int = 16,
                           f"{len(arrays['item_ids'])} item ids")
 
     sample = verification_sample(arrays, manifest, n_users=verify_users)
-    weights, expected = run_keras_model(path / MODEL_FILE, sample)
+    weights, expected = verified_answer(path / MODEL_FILE, files[MODEL_FILE], sample)
     try:
         scorer = FastScorer(weights, arrays["item_vectors"], arrays["item_bias"])
     except ValueError as exc:
@@ -105,14 +111,16 @@ def load_bundle(path: Path, *, verify_users: int = 16,
     scorer.precompute_scores(score_table_bytes)
     verify_fast_path(bundle, sample, expected)
     if len(arrays["item_ids"]) >= retrieval_min_movies:
-        recommend_graph = _load_graph(path / RECOMMEND_GRAPH_FILE, n_items=len(arrays["item_ids"]),
+        recommend_index = _load_graph(path / RECOMMEND_INDEX_FILE, "IndexIVFFlat",
+                                      n_items=len(arrays["item_ids"]),
                                       dim=scorer.item_vectors.shape[1] + 1)
-        similar_graph = _load_graph(path / SIMILAR_GRAPH_FILE, n_items=len(arrays["item_ids"]),
+        similar_graph = _load_graph(path / SIMILAR_GRAPH_FILE, "IndexHNSWFlat",
+                                    n_items=len(arrays["item_ids"]),
                                     dim=arrays["similarity_vectors"].shape[1])
-        bundle.stored_graphs = sum(graph is not None for graph in (recommend_graph,
+        bundle.stored_graphs = sum(index is not None for index in (recommend_index,
                                                                    similar_graph))
         bundle.shortlister = Shortlister(scorer.item_vectors, scorer.item_bias,
-                                         index=recommend_graph)
+                                         index=recommend_index)
         rng = np.random.default_rng(1)
         users = rng.choice(n_users, size=min(CALIBRATION_USERS, n_users), replace=False)
         vectors = np.stack([scorer.known_user_vector(int(u), 0, 0) for u in users])
@@ -151,10 +159,71 @@ def _check_shapes(path: Path, arrays: dict[str, np.ndarray]) -> None:
         raise BundleError(f"{path / 'user_history.npy'}: movie index out of range")
 
 
-def run_keras_model(path: Path, sample: Sample) -> tuple[dict[str, list[np.ndarray]],
-                                                         np.ndarray]:
+KerasAnswer = tuple[dict[str, list[np.ndarray]], np.ndarray]
+#: the last Keras answer: (model checksum, sample digest) -> (tower weights, scores)
+_last_answer: dict[tuple[str, str], KerasAnswer] = {}
+ANSWERS_KEPT = 4  # Keras answers kept on disk, newest first (each holds the user tables)
+
+
+def verified_answer(path: Path, checksum: str, sample: Sample) -> KerasAnswer:
+    """run_keras_model's answer for the model file at ``path`` (whose sha256, ``checksum``,
+    the caller has just checked) on ``sample``.
+
+    The answer is a function of the file's bytes and the sample alone (the sample is too:
+    verification_sample), so it is kept: in this process the last one (a reload of an
+    unchanged model, a bundle whose arrays changed but not its model, skips TensorFlow), and
+    on this host in a folder private to the user (answer_folder), where the other workers of
+    a ``WORKERS=n`` service find it: one TensorFlow check per bundle and host, under a lock,
+    instead of one per worker at once. Its arrays are read-only, as the scorer only reads
+    them."""
+    key = (checksum, sample.digest())
+    answer = _last_answer.get(key)
+    if answer is None:
+        answer = _shared_answer(path, key, sample)
+        for array in (*(a for values in answer[0].values() for a in values), answer[1]):
+            array.setflags(write=False)
+        _last_answer.clear()  # one entry: the previous bundle's tables are not held
+        _last_answer[key] = answer
+    return answer
+
+
+def answer_folder() -> Path | None:
+    """``<tmp>/recommender-verify-<uid>``, created with mode 0700; None (no sharing) when it
+    cannot be made or another user could write to it."""
+    folder = Path(tempfile.gettempdir()) / f"recommender-verify-{os.getuid()}"
+    try:
+        folder.mkdir(mode=0o700, exist_ok=True)
+        info = folder.lstat()
+    except OSError:
+        return None
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
+        return None
+    return folder
+
+
+def _shared_answer(path: Path, key: tuple[str, str], sample: Sample) -> KerasAnswer:
+    folder = answer_folder()
+    if folder is None:
+        return run_keras_model(path, sample)
+    file = folder / (hashlib.sha256("/".join(key).encode()).hexdigest()[:40] + ".npz")
+    with open(folder / "lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if file.exists():
+            try:
+                return _read_answer(file)
+            except (OSError, ValueError, KeyError):
+                file.unlink(missing_ok=True)  # a damaged copy: check again
+        answer = run_keras_model(path, sample, keep=file)
+        for old in sorted(folder.glob("*.npz"), key=lambda f: f.stat().st_mtime,
+                          reverse=True)[ANSWERS_KEPT:]:
+            old.unlink(missing_ok=True)
+        return answer
+
+
+def run_keras_model(path: Path, sample: Sample, *, keep: Path | None = None) -> KerasAnswer:
     """The user tower's weights and the Keras model's scores of ``sample``, from a short-lived
-    process (app.verify_model) so that this one never holds TensorFlow."""
+    process (app.verify_model) so that this one never holds TensorFlow; its answer file is
+    moved to ``keep`` when given."""
     with tempfile.TemporaryDirectory(prefix="verify-") as folder:
         request, out = Path(folder) / "request.npz", Path(folder) / "out.npz"
         np.savez(request, items=sample.items, **sample.inputs)  # type: ignore[arg-type]
@@ -169,13 +238,21 @@ def run_keras_model(path: Path, sample: Sample) -> tuple[dict[str, list[np.ndarr
             lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
             reason = lines[-1] if lines else f"exit status {done.returncode}"
             raise BundleError(f"{path}: {reason}")
-        with np.load(out, allow_pickle=False) as result:
-            expected = result["scores"]
-            weights: dict[str, list[np.ndarray]] = {}
-            for key in sorted(result.files, key=_layer_order):
-                if key != "scores":
-                    layer, _, _ = key.rpartition(":")
-                    weights.setdefault(layer, []).append(result[key])
+        answer = _read_answer(out)
+        if keep is not None:
+            shutil.move(out, keep.with_suffix(".part"))
+            os.replace(keep.with_suffix(".part"), keep)
+    return answer
+
+
+def _read_answer(file: Path) -> KerasAnswer:
+    with np.load(file, allow_pickle=False) as result:
+        expected = result["scores"]
+        weights: dict[str, list[np.ndarray]] = {}
+        for name in sorted(result.files, key=_layer_order):
+            if name != "scores":
+                layer, _, _ = name.rpartition(":")
+                weights.setdefault(layer, []).append(result[name])
     return weights, expected
 
 
@@ -184,12 +261,15 @@ def _layer_order(key: str) -> tuple[str, int]:
     return layer, int(position) if position.isdigit() else -1
 
 
-def _read_index(path: Path) -> Any:
-    """The FAISS index in ``path``, or a BundleError naming it."""
+def _read_index(path: Path, kind: str = "IndexFlatIP") -> Any:
+    """The FAISS index in ``path``, or a BundleError naming it. Its vectors (a flat or HNSW
+    index's storage, an IVF index's lists: ``kind`` says which to expect) are memory-mapped,
+    read only, as the arrays are: the workers of one host share them."""
     import faiss
 
+    flags = faiss.IO_FLAG_MMAP if kind == "IndexIVFFlat" else faiss.IO_FLAG_MMAP_IFC
     try:
-        return faiss.read_index(str(path))
+        return faiss.read_index(str(path), flags)
     except RuntimeError as exc:
         raise BundleError(f"{path}: not a FAISS index: {str(exc)[:200]}") from None
 
@@ -202,18 +282,19 @@ def _load_index(path: Path, vectors: np.ndarray) -> Any:
     return index
 
 
-def _load_graph(path: Path, *, n_items: int, dim: int) -> Any:
-    """The bundle's stored HNSW graph at ``path``, or None where the bundle has none (the
-    service builds it); its checksum was checked with the other files."""
+def _load_graph(path: Path, kind: str, *, n_items: int, dim: int) -> Any:
+    """The bundle's stored approximate index at ``path`` (a FAISS ``kind`` with the
+    inner-product metric), or None where the bundle has none (the service builds it); its
+    checksum was checked with the other files."""
     import faiss
 
     if not path.exists():
         return None
-    index = _read_index(path)
-    if (not isinstance(index, faiss.IndexHNSW) or index.ntotal != n_items or index.d != dim
+    index = _read_index(path, kind)
+    if (type(index).__name__ != kind or index.ntotal != n_items or index.d != dim
             or index.metric_type != faiss.METRIC_INNER_PRODUCT):
-        raise BundleError(f"{path}: expected an inner-product HNSW graph of {n_items} vectors "
-                          f"of dimension {dim}, found {type(index).__name__} of {index.ntotal} "
+        raise BundleError(f"{path}: expected an inner-product {kind} of {n_items} vectors of "
+                          f"dimension {dim}, found {type(index).__name__} of {index.ntotal} "
                           f"of dimension {index.d}")
     return index
 
@@ -244,11 +325,20 @@ class Sample:
     inputs: dict[str, np.ndarray]  # user-side model inputs; the last row is a visitor
     items: np.ndarray  # (rows, m) movie indices scored for each row
 
+    def digest(self) -> str:
+        """sha256 of every array of the sample, names and shapes included."""
+        content = hashlib.sha256()
+        for name, array in sorted({**self.inputs, "items": self.items}.items()):
+            content.update(f"{name}:{array.dtype}:{array.shape};".encode())
+            content.update(np.ascontiguousarray(array).tobytes())
+        return content.hexdigest()
+
 
 def verification_sample(arrays: dict[str, np.ndarray], manifest: dict[str, Any], *,
                         n_users: int = 16) -> Sample:
     """``n_users`` known users and one visitor with five liked movies, each scored on 64
-    movies, in the context of now."""
+    movies; row i in context i of the daytime × weekend grid (every context once in 8 rows).
+    A function of the bundle alone, so that the Keras answer can be kept (verified_answer)."""
     n_items = len(arrays["item_ids"])
     rng = np.random.default_rng(0)
     users = rng.choice(len(arrays["user_ids"]), size=min(n_users, len(arrays["user_ids"])),
@@ -257,16 +347,16 @@ def verification_sample(arrays: dict[str, np.ndarray], manifest: dict[str, Any],
     visitor = np.zeros((1, int(manifest["history_length"])), np.int32)
     shown = min(len(liked), visitor.shape[1])
     visitor[0, visitor.shape[1] - shown:] = liked[len(liked) - shown:] + 1
-    context = context_now()
     rows = len(users) + 1
+    grid = np.arange(rows, dtype=np.int32) % (len(DAYTIME_BUCKETS) * 2)
     inputs = {
         "user": np.append(users + 1, 0).astype(np.int32),
         "history": np.vstack([arrays["user_history"][users], visitor]).astype(np.int32),
         "age_group": np.append(arrays["user_age_group"][users], 0).astype(np.int32),
         "gender": np.append(arrays["user_gender"][users], 0).astype(np.int32),
         "occupation": np.append(arrays["user_occupation"][users], 0).astype(np.int32),
-        "daytime": np.repeat(context["daytime"], rows).astype(np.int32),
-        "weekend": np.repeat(context["weekend"], rows).astype(np.int32),
+        "daytime": grid % len(DAYTIME_BUCKETS),
+        "weekend": grid // len(DAYTIME_BUCKETS),
         # the known users' likes are in their item-item rows; the visitor's are all fresh
         FRESH_INPUT: np.vstack([np.zeros((len(users), shown), np.int32),
                                 visitor[:, visitor.shape[1] - shown:]]),

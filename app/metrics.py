@@ -21,8 +21,9 @@ LATENCY = Histogram("recommender_request_seconds", "request latency", ["route"],
 MODEL = Gauge("recommender_model_info", "the bundle being served (value 1)", ["version"],
               registry=REGISTRY)
 RELOADS = Counter("recommender_reloads_total", "bundle loads", ["outcome"], registry=REGISTRY)
-SHORTLIST_EF = Gauge("recommender_shortlist_ef_search", "two-stage /recommend: the HNSW search "
-                     "effort chosen at load (0: every movie scored exactly)", registry=REGISTRY)
+SHORTLIST_NPROBE = Gauge("recommender_shortlist_nprobe", "two-stage /recommend: the IVF lists "
+                         "searched, chosen at load (0: every movie scored exactly)",
+                         registry=REGISTRY)
 SHORTLIST_RECALL = Gauge("recommender_shortlist_recall", "two-stage /recommend: recall@10 of "
                          "the shortlist against exact scoring at that effort, on sample users "
                          "at load (1 when every movie is scored exactly)", registry=REGISTRY)
@@ -44,8 +45,8 @@ def record_load(bundle: Bundle) -> None:
     RELOADS.labels("loaded").inc()
     MODEL.clear()
     MODEL.labels(version=bundle.version).set(1)
-    effort = bundle.shortlister.ef_search if bundle.shortlister is not None else 0
-    SHORTLIST_EF.set(effort)
+    effort = bundle.shortlister.nprobe if bundle.shortlister is not None else 0
+    SHORTLIST_NPROBE.set(effort)
     SHORTLIST_RECALL.set(bundle.shortlist_recall.get(effort, 1.0))  # empty when exact
 
 

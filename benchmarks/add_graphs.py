@@ -1,6 +1,8 @@
-"""Copy a bundle exported before the trainer stored HNSW graphs, and add them as the trainer
-now does for catalogues of 50,000+ movies (training.commands.export.write_graphs), with their
-checksums in the copy's manifest: serving benchmarks of such a bundle without retraining it.
+"""Copy a bundle exported before the trainer stored its approximate indexes (or stored an HNSW
+graph for /recommend, as it did until 2026-12-06), and add the missing ones as the trainer
+now writes them for catalogues of 50,000+ movies (training.commands.export.write_graphs),
+with their checksums in the copy's manifest: serving benchmarks of such a bundle without
+retraining it.
 
     python -m benchmarks.add_graphs .bench/models-60k/current .bench/models-60k-graphs
 """
@@ -13,10 +15,12 @@ import shutil
 import time
 from pathlib import Path
 
+import faiss
 import numpy as np
 
 import bundle_format as fmt
-from training.commands.export import write_graphs
+
+REPLACED = "recommend-hnsw.faiss"  # /recommend's HNSW graph, replaced by the IVF index
 
 
 def main() -> None:
@@ -27,16 +31,19 @@ def main() -> None:
     source = args.bundle.resolve()
     args.models.mkdir(parents=True, exist_ok=False)
     folder = args.models / source.name
-    shutil.copytree(source, folder)
-    arrays = {name: np.load(folder / f"{name}.npy")
-              for name in ("item_vectors", "item_bias", "similarity_vectors")}
-    start = time.perf_counter()
-    write_graphs(folder, arrays["item_vectors"], arrays["item_bias"],
-                 arrays["similarity_vectors"])
-    print(f"graphs of {len(arrays['item_bias'])} movies built and written in "
-          f"{time.perf_counter() - start:.1f} s")
+    shutil.copytree(source, folder, ignore=shutil.ignore_patterns(REPLACED))
     manifest = json.loads((folder / fmt.MANIFEST_FILE).read_text())
-    for name in (fmt.RECOMMEND_GRAPH_FILE, fmt.SIMILAR_GRAPH_FILE):
+    manifest["files"].pop(REPLACED, None)
+    start = time.perf_counter()
+    if not (folder / fmt.RECOMMEND_INDEX_FILE).exists():
+        rows = fmt.recommend_rows(np.load(folder / "item_vectors.npy"),
+                                  np.load(folder / "item_bias.npy"))
+        faiss.write_index(fmt.inner_product_ivf(rows), str(folder / fmt.RECOMMEND_INDEX_FILE))
+    if not (folder / fmt.SIMILAR_GRAPH_FILE).exists():
+        faiss.write_index(fmt.inner_product_graph(np.load(folder / "similarity_vectors.npy")),
+                          str(folder / fmt.SIMILAR_GRAPH_FILE))
+    print(f"indexes built and written in {time.perf_counter() - start:.1f} s")
+    for name in (fmt.RECOMMEND_INDEX_FILE, fmt.SIMILAR_GRAPH_FILE):
         manifest["files"][name] = fmt.sha256_file(folder / name)
     (folder / fmt.MANIFEST_FILE).write_text(json.dumps(manifest, indent=2))
     (args.models / fmt.CURRENT_LINK).symlink_to(source.name)

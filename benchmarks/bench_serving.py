@@ -5,7 +5,8 @@
 
 Starts both with uvicorn (the trivial app with one worker, the service with ``--workers``;
 access log off) on loopback, measures the service's startup (process start to /ready = 200,
-every worker) and resident memory (the largest process's, and the sum with the supervisor),
+every worker) and resident memory (the largest process's, the sum with the supervisor, and
+the sum of proportional shares, which counts pages the workers share once),
 then runs wrk against the trivial app's /recommend, the service's /recommend/{random known
 user} and /similar/{random movie} at each connection count. Prints a markdown table and a JSON line.
 """
@@ -62,11 +63,13 @@ def processes(root: int) -> list[int]:
 
 
 def memory(root: int) -> dict[str, float]:
-    """RSS of the heaviest process of the tree and of all of them (MiB)."""
-    sizes = [rss_mib(pid) for pid in processes(root)]
-    sizes = [s for s in sizes if s == s]
+    """RSS of the heaviest process of the tree and of all of them, and the tree's PSS, which
+    counts the pages the workers share (the bundle's memory-mapped arrays) once (MiB)."""
+    pids = processes(root)
+    sizes = [s for s in (rss_mib(pid) for pid in pids) if s == s]
+    shares = [s for s in (pss_mib(pid) for pid in pids) if s == s]
     return {"rss_max_process_mib": round(max(sizes), 1), "rss_total_mib": round(sum(sizes), 1),
-            "processes": len(sizes)}
+            "pss_total_mib": round(sum(shares), 1), "processes": len(sizes)}
 
 
 def wait_ready(url: str, timeout: float = 180.0) -> float:
@@ -89,6 +92,17 @@ def rss_mib(pid: int) -> float:
         return float("nan")
     for line in lines:
         if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def pss_mib(pid: int) -> float:
+    try:
+        lines = Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()
+    except OSError:
+        return float("nan")
+    for line in lines:
+        if line.startswith("Pss:"):
             return int(line.split()[1]) / 1024
     return float("nan")
 
@@ -130,6 +144,8 @@ def main() -> None:
     parser.add_argument("--connections", default="1,16,64")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--endpoints", default="recommend,similar")
+    parser.add_argument("--ready-timeout", type=float, default=180.0,
+                        help="seconds the service may take to answer /ready")
     args = parser.parse_args()
     bundle = Path(os.path.realpath(args.model_dir / "current"))
     users = np.load(bundle / "user_ids.npy")
@@ -145,7 +161,7 @@ def main() -> None:
     try:
         wait_ready(f"http://127.0.0.1:{trivial_port}/recommend/1")
         for _ in range(8 * args.workers):  # each worker answers some: all must be ready
-            wait_ready(f"http://127.0.0.1:{service_port}/ready")
+            wait_ready(f"http://127.0.0.1:{service_port}/ready", args.ready_timeout)
         startup = time.perf_counter() - launched
         rss_ready = memory(service.pid)
         targets = {

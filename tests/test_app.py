@@ -266,6 +266,45 @@ def test_fast_path_equals_keras(models: Path) -> None:
         np.testing.assert_allclose(bundle.scorer.scores(inputs), expected, atol=1e-4)
 
 
+def test_tensorflow_runs_once_per_model_file_on_a_host(models: Path, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Loading an unchanged model again reuses the Keras answer, in this process and, through
+    the private answer folder, in another worker (this one with its memory cleared); a model
+    file with other bytes (the same weights with a zip comment) goes through TensorFlow
+    again; a folder that other users could write to is not used."""
+    import zipfile
+
+    from app import loading
+    from tests.bundles import resign
+
+    runs: list[Path] = []
+    real = loading.run_keras_model
+    monkeypatch.setattr(loading, "run_keras_model",
+                        lambda path, sample, **kw: runs.append(path) or real(path, sample, **kw))
+    monkeypatch.setattr(loading, "_last_answer", {})
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    source = Path(os.path.realpath(models / "current"))
+    first, again = load_bundle(source), load_bundle(source)
+    assert runs == [source / "model.keras"]
+    np.testing.assert_array_equal(first.scorer.user_ids, again.scorer.user_ids)
+    with pytest.raises(ValueError, match="read-only"):
+        again.scorer.user_ids[0, 0] = 1.0
+    folder = loading.answer_folder()
+    assert folder == tmp_path / f"recommender-verify-{os.getuid()}"
+    assert folder.stat().st_mode & 0o777 == 0o700 and len(list(folder.glob("*.npz"))) == 1
+    loading._last_answer.clear()  # another worker of the same host
+    load_bundle(source)
+    assert runs == [source / "model.keras"]
+    copy = _copy_models(models, tmp_path) / source.name
+    with zipfile.ZipFile(copy / "model.keras", "a") as archive:
+        archive.comment = b"same weights, other bytes"
+    resign(copy)
+    load_bundle(copy)
+    assert runs == [source / "model.keras", copy / "model.keras"]
+    folder.chmod(0o777)
+    assert loading.answer_folder() is None
+
+
 def test_admin_reload_needs_token(models: Path, client: TestClient) -> None:
     with client_for(models) as no_admin:
         assert no_admin.post("/admin/reload").status_code == 404

@@ -1,4 +1,4 @@
-"""Two-stage retrieval (app.retrieval): the HNSW shortlist's recall against exact scoring, and
+"""Two-stage retrieval (app.retrieval): the IVF shortlist's recall against exact scoring, and
 the service's answers through it against its exact path on the same bundle."""
 
 from __future__ import annotations
@@ -25,9 +25,11 @@ def _catalogue(n_items: int, dim: int, seed: int) -> tuple[np.ndarray, np.ndarra
 def test_the_shortlist_recalls_the_exact_top_10() -> None:
     vectors, bias = _catalogue(20_000, 32, seed=0)
     shortlister = Shortlister(vectors, bias)
-    users = np.random.default_rng(1).normal(size=(200, 32)).astype(np.float32)
+    users = np.random.default_rng(1).normal(size=(250, 32)).astype(np.float32)
+    tried = shortlister.calibrate(vectors, bias, users[200:])  # as the service does at load
+    assert list(tried)[-1] == shortlister.nprobe < shortlister.index.nlist
     recalls = []
-    for user in users:
+    for user in users[:200]:
         exact = np.argsort(-(vectors @ user + bias), kind="stable")[:10]
         ranked, scores = exact_top(vectors, bias, user, shortlister.search(user, 200))
         recalls.append(len(set(ranked[:10]) & set(exact)) / 10)
@@ -50,7 +52,7 @@ def test_the_service_answers_the_same_through_two_stage_retrieval(models: Path) 
     """The planted bundle served with retrieval from one movie on (every request two-stage)
     and exactly: the same lists and scores, for a known user, a page of their list, an
     exclusion, a user with fresh feedback, a visitor, and the popularity path; a genre filter
-    falls back to exact scoring. /similar through the HNSW index answers as the flat one."""
+    falls back to exact scoring. /similar through the HNSW graph answers as the flat index."""
     with client_for(models) as exact, client_for(models, retrieval_min_movies=1) as staged:
         for movie in (1, 2, 50):
             expected, got = exact.get(f"/similar/{movie}?k=5"), staged.get(f"/similar/{movie}?k=5")
@@ -89,7 +91,7 @@ def models() -> Path:
 
 
 def _bundle_with_graphs(models: Path, into: Path, similarity_rows: int | None = None) -> Path:
-    """A copy of the planted bundle with the HNSW graphs the trainer stores for large
+    """A copy of the planted bundle with the approximate indexes the trainer stores for large
     catalogues (training.commands.export.write_graphs), listed in its manifest; the similar
     graph over the first ``similarity_rows`` movies only when given (a wrong graph)."""
     import json
@@ -107,7 +109,7 @@ def _bundle_with_graphs(models: Path, into: Path, similarity_rows: int | None = 
     write_graphs(folder, arrays["item_vectors"], arrays["item_bias"],
                  arrays["similarity_vectors"][:similarity_rows])
     manifest = json.loads((folder / fmt.MANIFEST_FILE).read_text())
-    for name in (fmt.RECOMMEND_GRAPH_FILE, fmt.SIMILAR_GRAPH_FILE):
+    for name in (fmt.RECOMMEND_INDEX_FILE, fmt.SIMILAR_GRAPH_FILE):
         manifest["files"][name] = fmt.sha256_file(folder / name)
     (folder / fmt.MANIFEST_FILE).write_text(json.dumps(manifest))
     point_current(into, source.name)
@@ -136,8 +138,8 @@ def test_a_stored_graph_of_other_movies_is_refused(models: Path, tmp_path: Path)
     from app.loading import load_bundle
 
     folder = _bundle_with_graphs(models, tmp_path, similarity_rows=10)
-    with pytest.raises(BundleError, match="similar-hnsw.faiss: expected an inner-product HNSW "
-                                          "graph of .* found IndexHNSWFlat of 10"):
+    with pytest.raises(BundleError, match="similar-hnsw.faiss: expected an inner-product "
+                                          "IndexHNSWFlat of .* found IndexHNSWFlat of 10"):
         load_bundle(folder, verify_users=2, retrieval_min_movies=1)
     load_bundle(folder, verify_users=2)  # below the threshold the graphs are not read
 
@@ -150,7 +152,6 @@ def test_metrics_show_the_shortlists_calibration_and_every_load(models: Path) ->
     import asyncio
 
     from app.metrics import REGISTRY
-    from app.retrieval import EF_LADDER
     from app.state import ModelState
 
     def gauge(name: str, **labels: str) -> float | None:
@@ -158,13 +159,14 @@ def test_metrics_show_the_shortlists_calibration_and_every_load(models: Path) ->
 
     with client_for(models, retrieval_min_movies=1) as staged:
         assert staged.get("/ready").status_code == 200
-        assert gauge("recommender_shortlist_ef_search") in EF_LADDER
+        nprobe = gauge("recommender_shortlist_nprobe")
+        assert nprobe is not None and nprobe >= 1
         recall = gauge("recommender_shortlist_recall")
         assert recall is not None and 0 < recall <= 1
         assert f"recommender_shortlist_recall {recall}" in staged.get("/metrics").text
     with client_for(models) as exact:
         assert exact.get("/ready").status_code == 200
-        assert gauge("recommender_shortlist_ef_search") == 0
+        assert gauge("recommender_shortlist_nprobe") == 0
         assert gauge("recommender_shortlist_recall") == 1
     loads = gauge("recommender_reloads_total", outcome="loaded") or 0.0
     bundle, _ = asyncio.run(ModelState(models, verify_users=2).reload())

@@ -118,10 +118,11 @@ def write_bundle_files(folder: Path, version: str, model: Hybrid, data: Interact
 
 def write_graphs(folder: Path, item_vectors: np.ndarray, item_bias: np.ndarray,
                  similarity: np.ndarray) -> None:
-    """The bundle's HNSW graphs (bundle_format.RECOMMEND_GRAPH_FILE, SIMILAR_GRAPH_FILE)."""
-    log.info("building the HNSW graphs of %d movies", len(item_vectors))
-    faiss.write_index(fmt.inner_product_graph(fmt.recommend_rows(item_vectors, item_bias)),
-                      str(folder / fmt.RECOMMEND_GRAPH_FILE))
+    """The bundle's approximate indexes (bundle_format.RECOMMEND_INDEX_FILE, an IVF index, and
+    SIMILAR_GRAPH_FILE, an HNSW graph)."""
+    log.info("building the approximate indexes of %d movies", len(item_vectors))
+    faiss.write_index(fmt.inner_product_ivf(fmt.recommend_rows(item_vectors, item_bias)),
+                      str(folder / fmt.RECOMMEND_INDEX_FILE))
     faiss.write_index(fmt.inner_product_graph(similarity), str(folder / fmt.SIMILAR_GRAPH_FILE))
 
 
