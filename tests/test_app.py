@@ -305,6 +305,18 @@ def test_tensorflow_runs_once_per_model_file_on_a_host(models: Path, tmp_path: P
     assert loading.answer_folder() is None
 
 
+def test_bundle_arrays_are_read_only_maps_of_its_files(models: Path) -> None:
+    """The workers of a host share the bundle's pages: its arrays are memory-mapped, and the
+    scorer serves from those maps rather than copies."""
+    bundle = load_bundle(Path(os.path.realpath(models / "current")), verify_users=2)
+    for name in ("item_vectors", "similarity_vectors", "seen_indices"):
+        array = bundle.arrays[name]
+        assert isinstance(array, np.memmap) and not array.flags.writeable, name
+    assert np.shares_memory(bundle.scorer.item_vectors, bundle.arrays["item_vectors"])
+    with pytest.raises(ValueError, match="read-only"):
+        bundle.arrays["popularity"][0] = 1.0
+
+
 def test_admin_reload_needs_token(models: Path, client: TestClient) -> None:
     with client_for(models) as no_admin:
         assert no_admin.post("/admin/reload").status_code == 404
