@@ -5,9 +5,10 @@
 Builds the hybrid's training model with the default sizes (dim 128, history 50, 64 negatives,
 batch 512, 86 frozen feature columns as on ml-latest-small) for each catalogue size, and
 times ``--steps`` Adam steps on random triplets after a warm-up (XLA compiled, as in
-training). Prints triplets per second and milliseconds per step for each size: the step
-should cost the same whatever the catalogue holds. Runs on whichever Keras backend
-``KERAS_BACKEND`` selects (TensorFlow by default; JAX on the GPU machine).
+training; ``--xla off|both`` without it, and the first step's time, compilation included).
+Prints triplets per second and milliseconds per step for each size: the step should cost
+the same whatever the catalogue holds. Runs on whichever Keras backend ``KERAS_BACKEND``
+selects (TensorFlow by default; JAX on the GPU machine).
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ import numpy as np
 from bundle_format import import_keras
 
 
-def measure(n_items: int, n_users: int, steps: int, batch: int = 512) -> dict[str, float]:
+def measure(n_items: int, n_users: int, steps: int, batch: int = 512,
+            jit: bool = True) -> dict[str, float]:
     from training.models.config import HybridConfig
     from training.models.tasks import bpr_loss
     from training.models.towers import HybridNetwork, TowerSizes
@@ -34,7 +36,7 @@ def measure(n_items: int, n_users: int, steps: int, batch: int = 512) -> dict[st
     from training.models.optimizers import LazyAdam
 
     model.compile(optimizer=LazyAdam(config.learning_rate), loss=bpr_loss,
-                  jit_compile=True)
+                  jit_compile=jit)
     rng = np.random.default_rng(0)
 
     def random_batch() -> dict[str, np.ndarray]:
@@ -52,13 +54,17 @@ def measure(n_items: int, n_users: int, steps: int, batch: int = 512) -> dict[st
 
     batches = [random_batch() for _ in range(16)]
     target = np.zeros((batch, 1), np.float32)
-    for inputs in batches[:3]:
-        model.train_on_batch(inputs, target)  # compiles
+    start = time.perf_counter()
+    model.train_on_batch(batches[0], target)  # traces (and compiles with XLA)
+    first_s = time.perf_counter() - start
+    for inputs in batches[1:3]:
+        model.train_on_batch(inputs, target)
     start = time.perf_counter()
     for step in range(steps):
         model.train_on_batch(batches[step % len(batches)], target)
     elapsed = time.perf_counter() - start
-    return {"items": n_items, "users": n_users, "ms_per_step": round(1000 * elapsed / steps, 2),
+    return {"items": n_items, "users": n_users, "xla": jit, "first_step_s": round(first_s, 2),
+            "ms_per_step": round(1000 * elapsed / steps, 2),
             "triplets_per_s": round(steps * batch / elapsed)}
 
 
@@ -67,11 +73,14 @@ def main() -> None:
     parser.add_argument("--items", default="10000,60000,250000")
     parser.add_argument("--users", type=int, default=30_000)
     parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--xla", default="on", choices=("on", "off", "both"),
+                        help="compile the step with XLA (the trainer does from XLA_MIN_STEPS)")
     args = parser.parse_args()
     keras = import_keras()
     print(json.dumps({"backend": keras.backend.backend()}))
     for n_items in (int(x) for x in args.items.split(",")):
-        print(json.dumps(measure(n_items, args.users, args.steps)), flush=True)
+        for jit in {"on": (True,), "off": (False,), "both": (True, False)}[args.xla]:
+            print(json.dumps(measure(n_items, args.users, args.steps, jit=jit)), flush=True)
 
 
 if __name__ == "__main__":

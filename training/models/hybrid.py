@@ -42,6 +42,11 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 #: popularity priors tried on the validation carve-out
+#: training steps (batches × epochs) from which a run compiles its step with XLA: compiling
+#: costs ~3 s more than tracing, the compiled 512-triplet step saves ~22 ms (BENCHMARKS.md,
+#: "XLA pays from"), so it pays from ~150 steps; ml-latest-small's runs take thousands
+XLA_MIN_STEPS = 500
+
 PRIOR_GRID = (0.0, 0.1, 0.2, 0.3, 0.5, 0.8, 1.2)
 #: the most the content part may lower the validation NDCG@10 (whole catalogue, relative):
 #: it is weighed on new movies, and must not push them into every list
@@ -414,10 +419,10 @@ class Hybrid(Recommender):
         self.network.set_item_features(table)
         batches = TripletDataset(sampler, config.batch_size, outputs=trainer.output.shape[-1],
                                  multiple=devices)
-        # XLA: 2.3x faster per epoch on the 2-core CPU (TensorFlow's "auto" leaves it off);
-        # JAX always compiles.
+        # XLA: 2.3x faster per epoch on the 2-core CPU (TensorFlow's "auto" leaves it off),
+        # once the run has the steps to pay for its compilation; JAX always compiles.
         trainer.compile(optimizer=LazyAdam(config.learning_rate), loss=bpr_loss,
-                        jit_compile=True)
+                        jit_compile=len(batches) * epochs >= XLA_MIN_STEPS)
         self.history = {"loss": [], "val_ndcg@10": [], "seconds": []}
         fallback = Popularity().fit(data)
         best, best_weights, waited = -1.0, None, 0
