@@ -85,26 +85,24 @@ def wait_ready(url: str, timeout: float = 180.0) -> float:
     raise TimeoutError(url)
 
 
-def rss_mib(pid: int) -> float:
+def proc_mib(pid: int, file: str, field: str) -> float:
+    """``field`` (a kB line) of ``/proc/<pid>/<file>`` in MiB; NaN when the process is gone."""
     try:
-        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+        lines = Path(f"/proc/{pid}/{file}").read_text().splitlines()
     except OSError:
         return float("nan")
     for line in lines:
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def rss_mib(pid: int) -> float:
+    return proc_mib(pid, "status", "VmRSS")
 
 
 def pss_mib(pid: int) -> float:
-    try:
-        lines = Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()
-    except OSError:
-        return float("nan")
-    for line in lines:
-        if line.startswith("Pss:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    return proc_mib(pid, "smaps_rollup", "Pss")
 
 
 def lua_script(paths: list[str]) -> str:
