@@ -181,11 +181,10 @@ def fresh_user(bundle: Bundle, user: int, events: Sequence[Event]
 def two_stage(bundle: Bundle, vector: np.ndarray | None, blocked: np.ndarray, k: int,
               offset: int) -> str:
     """The ``items`` array from an approximate shortlist scored exactly (app.retrieval), or
-    from the popularity order when ``vector`` is None; ``blocked`` never comes back. The
-    shortlist is longer by ``len(blocked)``, so that as many movies as the calibration
-    measured are left once the user's rated ones are out (a heavy user's list would otherwise
-    be scored in full); when fewer than ``offset + k`` are left all the same, every movie is
-    scored instead."""
+    from the popularity order when ``vector`` is None; ``blocked`` never comes back: the
+    search skips those movies, so the shortlist holds as many others as the calibration
+    measured (a heavy user's list would otherwise be mostly rated movies); when it holds
+    fewer than ``offset + k``, every movie is scored instead."""
     scorer = bundle.scorer
     if vector is None:
         order = bundle.popularity_order[:offset + k + len(blocked)]
@@ -194,9 +193,7 @@ def two_stage(bundle: Bundle, vector: np.ndarray | None, blocked: np.ndarray, k:
         return render.items_json(bundle.movie_json, order, popularity[order])
     if bundle.shortlister is None:
         raise RuntimeError("two-stage retrieval without a shortlister")
-    candidates = bundle.shortlister.search(vector,
-                                           max(SHORTLIST, 2 * (offset + k)) + len(blocked))
-    candidates = candidates[~np.isin(candidates, blocked)]
+    candidates = bundle.shortlister.search(vector, max(SHORTLIST, 2 * (offset + k)), blocked)
     if len(candidates) < offset + k:
         scores = scorer.item_vectors @ vector + scorer.item_bias
         scores[blocked] = -np.inf

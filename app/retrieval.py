@@ -62,8 +62,11 @@ class Shortlister:
                 break
         return tried
 
-    def search(self, vector: np.ndarray, n: int) -> np.ndarray:
-        """Indices of up to ``n`` movies with (approximately) the highest ``vector·v + b``."""
+    def search(self, vector: np.ndarray, n: int,
+               blocked: np.ndarray | None = None) -> np.ndarray:
+        """Indices of up to ``n`` movies with (approximately) the highest ``vector·v + b``,
+        none of ``blocked`` (skipped inside the search, so a user who rated thousands of
+        movies costs what anyone else does)."""
         import faiss
 
         query = np.zeros((1, len(vector) + 1), np.float32)
@@ -71,9 +74,12 @@ class Shortlister:
         query[0, len(vector)] = 1.0
         n = min(n, self.n_items)
         lists, nprobe = int(self.index.nlist), self.nprobe
+        skip = (faiss.IDSelectorBatch(np.asarray(blocked, dtype=np.int64))
+                if blocked is not None and len(blocked) else None)
+        keep = faiss.IDSelectorNot(skip) if skip is not None else None
         while True:  # lists holding fewer than n movies (a deep page): search more of them
             # per call, never on the shared index: requests run concurrently
-            params = faiss.SearchParametersIVF(nprobe=nprobe)  # type: ignore[call-arg]
+            params = faiss.SearchParametersIVF(nprobe=nprobe, sel=keep)  # type: ignore[call-arg]
             _, found = self.index.search(query, n, params=params)
             found = found[0][found[0] >= 0]
             if len(found) >= n or nprobe >= lists:

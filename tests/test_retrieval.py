@@ -47,6 +47,20 @@ def test_a_shortlist_never_repeats_a_movie_and_grows_on_demand() -> None:
     assert shortlister.search(np.ones(16, np.float32), 10**6).size <= 3_000
 
 
+def test_blocked_movies_are_skipped_inside_the_search() -> None:
+    """A user who rated the 500 best movies still gets a full shortlist of others, and an
+    exhaustive search's top 10 are the exact next 10."""
+    vectors, bias = _catalogue(3_000, 16, seed=3)
+    shortlister = Shortlister(vectors, bias)
+    user = np.random.default_rng(4).normal(size=16).astype(np.float32)
+    exact = np.argsort(-(vectors @ user + bias), kind="stable")
+    blocked = exact[:500]
+    found = shortlister.search(user, 50, blocked)
+    assert len(found) == 50 and not set(found.tolist()) & set(blocked.tolist())
+    shortlister.nprobe = shortlister.index.nlist
+    assert set(shortlister.search(user, 10, blocked).tolist()) == set(exact[500:510].tolist())
+
+
 @pytest.mark.slow
 def test_the_service_answers_the_same_through_two_stage_retrieval(models: Path) -> None:
     """The planted bundle served with retrieval from one movie on (every request two-stage)
