@@ -111,10 +111,10 @@ def load_bundle(path: Path, *, verify_users: int = 16,
     scorer.precompute_scores(score_table_bytes)
     verify_fast_path(bundle, sample, expected)
     if len(arrays["item_ids"]) >= retrieval_min_movies:
-        recommend_index = _load_graph(path / RECOMMEND_INDEX_FILE, "IndexIVFFlat",
+        recommend_index = _load_stored_index(path / RECOMMEND_INDEX_FILE, "IndexIVFFlat",
                                       n_items=len(arrays["item_ids"]),
                                       dim=scorer.item_vectors.shape[1] + 1)
-        similar_graph = _load_graph(path / SIMILAR_GRAPH_FILE, "IndexHNSWFlat",
+        similar_graph = _load_stored_index(path / SIMILAR_GRAPH_FILE, "IndexHNSWFlat",
                                     n_items=len(arrays["item_ids"]),
                                     dim=arrays["similarity_vectors"].shape[1])
         bundle.stored_graphs = sum(index is not None for index in (recommend_index,
@@ -282,7 +282,7 @@ def _load_index(path: Path, vectors: np.ndarray) -> Any:
     return index
 
 
-def _load_graph(path: Path, kind: str, *, n_items: int, dim: int) -> Any:
+def _load_stored_index(path: Path, kind: str, *, n_items: int, dim: int) -> Any:
     """The bundle's stored approximate index at ``path`` (a FAISS ``kind`` with the
     inner-product metric), or None where the bundle has none (the service builds it); its
     checksum was checked with the other files."""

@@ -41,12 +41,11 @@ from training.models.tuning import SPACE, make_study, searched, suggest, trial_r
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-#: popularity priors tried on the validation carve-out
 #: training steps (batches × epochs) from which a run compiles its step with XLA: compiling
 #: costs ~3 s more than tracing, the compiled 512-triplet step saves ~22 ms (BENCHMARKS.md,
 #: "XLA pays from"), so it pays from ~150 steps; ml-latest-small's runs take thousands
 XLA_MIN_STEPS = 500
-
+#: popularity priors tried on the validation carve-out
 PRIOR_GRID = (0.0, 0.1, 0.2, 0.3, 0.5, 0.8, 1.2)
 #: the most the content part may lower the validation NDCG@10 (whole catalogue, relative):
 #: it is weighed on new movies, and must not push them into every list
