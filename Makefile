@@ -30,8 +30,8 @@ test: $(VENV)/.installed  ## the whole suite (the README's test command)
 
 lint: $(VENV)/.installed  ## ruff (imports, bugbear, ...), mypy and bandit on the public code
 	$(BIN)/ruff check .
-	$(BIN)/mypy app training bundle_format.py feedback_store.py
-	$(BIN)/bandit -q -r app training bundle_format.py feedback_store.py
+	$(BIN)/mypy app training recommender_core
+	$(BIN)/bandit -q -r app training recommender_core
 
 bench: $(VENV)/.installed  ## serving benchmark against the trivial app (needs wrk)
 	$(BIN)/python -m benchmarks.bench_serving --model-dir $(MODEL_DIR)

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from app.retrieval import Shortlister
-from app.scoring import FastScorer
+from recommender_core.scoring import FastScorer
 
 NEIGHBOUR_CACHE = 101  # movies cached per /similar query movie (k up to 100)
 

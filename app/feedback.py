@@ -23,7 +23,13 @@ from typing import TypeVar
 
 from app.errors import FeedbackUnavailable
 from app.metrics import FEEDBACK_STORE_UP, STORE_SECONDS
-from feedback_store import Event, FeedbackStore, StoredEvent, StoreError, StoreUnavailable
+from recommender_core.feedback_store import (
+    Event,
+    FeedbackStore,
+    StoredEvent,
+    StoreError,
+    StoreUnavailable,
+)
 
 log = logging.getLogger("app")
 T = TypeVar("T")

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from app.bundle import Bundle
-from bundle_format import FRESH_INPUT, context_features
-from feedback_store import Event
+from recommender_core.bundle_format import FRESH_INPUT, context_features
+from recommender_core.feedback_store import Event
 
 AGE_GROUP_STARTS = {"Under 18": 1, "18-24": 18, "25-34": 25, "35-44": 35, "45-49": 45,
                     "50-55": 50, "56+": 56}

@@ -21,7 +21,7 @@ from app.inputs import (
     with_feedback,
 )
 from app.retrieval import SHORTLIST, exact_top
-from feedback_store import Event
+from recommender_core.feedback_store import Event
 
 Strategy = Literal["personalized", "cold_start", "history"]
 FRESH_BYTES = 64 << 20  # score rows of users with feedback a bundle keeps (LRU)

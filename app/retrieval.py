@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from bundle_format import inner_product_graph, inner_product_ivf, recommend_rows
+from recommender_core.bundle_format import inner_product_graph, inner_product_ivf, recommend_rows
 
 SHORTLIST = 100  # movies the search returns before exact scoring (more for deep pages)
 # lists searched, tried at load until the shortlist recalls RECALL_TARGET of the exact top 10

@@ -18,7 +18,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-import bundle_format as fmt
+from recommender_core import bundle_format as fmt
 
 REPLACED = "recommend-hnsw.faiss"  # /recommend's HNSW graph, replaced by the IVF index
 

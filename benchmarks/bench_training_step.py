@@ -19,7 +19,7 @@ import time
 
 import numpy as np
 
-from bundle_format import import_keras
+from recommender_core.bundle_format import import_keras
 
 
 def measure(n_items: int, n_users: int, steps: int, batch: int = 512,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sys
 
-from bundle_format import import_keras
+from recommender_core.bundle_format import import_keras
 
 import_keras()
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-import bundle_format as fmt
+from recommender_core import bundle_format as fmt
 
 #: the movie tower's tables (rows: movie index + 1, row 0 pads), and the noise each new row
 #: gets, as a share of the table's per-column spread (0: copied as it is)
@@ -89,7 +89,7 @@ def expand(source: Path, out: Path, n_movies: int, seed: int = 0) -> Path:
     """Write the grown bundle to ``out``/<version> and point ``out/current`` at it."""
     from faiss import IndexFlatIP, write_index
 
-    from bundle_format import import_keras
+    from recommender_core.bundle_format import import_keras
     from training.commands.export import write_graphs
 
     keras = import_keras()

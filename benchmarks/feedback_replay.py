@@ -33,7 +33,7 @@ import pandas as pd
 import scipy.sparse as sp
 from tqdm import tqdm
 
-from bundle_format import import_keras
+from recommender_core.bundle_format import import_keras
 from tests.servers import running_service
 from training.data.dataset import load_dataset
 from training.data.download import resolve_data

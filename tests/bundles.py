@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from app.bundle import Bundle
-from bundle_format import MODEL_FILE, import_keras, sha256_file
+from recommender_core.bundle_format import MODEL_FILE, import_keras, sha256_file
 from tests.movielens_files import write_planted_ml1m
 from training.commands.train import train_command
 from training.models.config import HybridConfig

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bundle_format import import_keras
+from recommender_core.bundle_format import import_keras
 from tests.postgres import PostgresServer, create_server, remove_server, server_binaries
 
 import_keras()  # TensorFlow's native start-up lines off the test output
@@ -51,7 +51,7 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path}/nested/feedback.sqlite"
         return
-    from feedback_store import FeedbackStore
+    from recommender_core.feedback_store import FeedbackStore
 
     server: PostgresServer = request.getfixturevalue("postgres_server")
     database = f"test_{time.monotonic_ns()}"

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bundle_format import context_features
+from recommender_core.bundle_format import context_features
 from tests.movielens_files import write_csv_release, write_ml1m
 from tests.paths import BUNDLED
 from training.data.dataset import load_dataset

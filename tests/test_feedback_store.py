@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
-import feedback_store as fs
-from feedback_store import Event, FeedbackStore, StoreError, StoreUnavailable
+from recommender_core import feedback_store as fs
+from recommender_core.feedback_store import Event, FeedbackStore, StoreError, StoreUnavailable
 from tests.postgres import PostgresServer
 
 

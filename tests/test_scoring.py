@@ -6,8 +6,8 @@ import keras
 import numpy as np
 import pytest
 
-from app.scoring import FastScorer, keras_scores, tower_weights
-from bundle_format import FRESH_INPUT, USER_INPUTS
+from recommender_core.bundle_format import FRESH_INPUT, USER_INPUTS
+from recommender_core.scoring import FastScorer, keras_scores, tower_weights
 from training.models.towers import HybridNetwork, TowerSizes
 
 N_ITEMS, HISTORY, BATCH = 40, 6, 12

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from keras import ops
 
-from bundle_format import USER_INPUTS
+from recommender_core.bundle_format import USER_INPUTS
 from training.models.tasks import bpr_loss
 from training.models.towers import HybridNetwork, TowerSizes, dot_scores
 

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from feedback_store import Event, FeedbackStore
+from recommender_core.feedback_store import Event, FeedbackStore
 from tests.bundles import planted_release
 from training.commands.cli import main
 from training.data.dataset import load_dataset

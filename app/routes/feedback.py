@@ -24,7 +24,7 @@ from app.schemas import (
     StoredFeedback,
     UserPath,
 )
-from feedback_store import Event
+from recommender_core.feedback_store import Event
 
 router = APIRouter(tags=["feedback"])
 ERRORS: dict[int | str, dict[str, Any]] = {

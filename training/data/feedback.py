@@ -10,7 +10,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from feedback_store import FeedbackStore, StoreError, StoreUnavailable, normalise_url
+from recommender_core.feedback_store import (
+    FeedbackStore,
+    StoreError,
+    StoreUnavailable,
+    normalise_url,
+)
 from training.data.dataset import MovieLensDataset
 from training.errors import TrainingError
 

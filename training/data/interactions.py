@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from bundle_format import context_features
+from recommender_core.bundle_format import context_features
 from training.data.dataset import MovieLensDataset
 from training.data.features import (
     DEFAULT_LIKE_THRESHOLD,

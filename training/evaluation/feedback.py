@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 import pandas as pd
 
-from bundle_format import FRESH_INPUT
+from recommender_core.bundle_format import FRESH_INPUT
 from training.data.interactions import Interactions, build_interactions
 from training.data.splits import last_fraction_mask
 

@@ -13,7 +13,7 @@ import optuna
 import pandas as pd
 from tqdm.auto import tqdm
 
-from bundle_format import FRESH_INPUT
+from recommender_core.bundle_format import FRESH_INPUT
 from training.data.interactions import (
     Interactions,
     carve_validation,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from bundle_format import context_features
+from recommender_core.bundle_format import context_features
 from training.data.interactions import Interactions
 
 

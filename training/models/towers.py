@@ -17,7 +17,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from bundle_format import DAYTIME_BUCKETS, FRESH_INPUT, USER_INPUTS, Layers
+from recommender_core.bundle_format import DAYTIME_BUCKETS, FRESH_INPUT, USER_INPUTS, Layers
 
 
 @dataclass(frozen=True)

@@ -205,7 +205,8 @@ class FeedbackStore:
     def _create(self) -> list[int]:
         metadata.create_all(self.engine)
         with self.engine.begin() as connection:
-            versions = [int(v) for v in connection.scalars(select(schema_table.c.version))]
+            stored: list[Any] = list(connection.scalars(select(schema_table.c.version)))
+            versions = [int(v) for v in stored]
             if not versions:
                 connection.execute(schema_table.insert(), {"version": SCHEMA_VERSION})
                 versions = [SCHEMA_VERSION]

@@ -15,14 +15,22 @@ from typing import Any
 
 import numpy as np
 
-#: bumped when a file, array, input or layer below changes meaning
-SCHEMA_VERSION = 2
+#: bumped when a file, array, input or layer below changes meaning (docs/upgrading.md)
+SCHEMA_VERSION = 3
 
 MANIFEST_FILE = "manifest.json"
 MODEL_FILE = "model.keras"
 INDEX_FILE = "similar.faiss"
 MOVIES_FILE = "movies.json"
 CURRENT_LINK = "current"
+#: the user tower's weights the numpy scorer reads, and the reference sample with the Keras
+#: model's scores of it (recommender_core.verification); schema 3 on
+TOWER_FILE = "user_tower.npz"
+REFERENCE_FILE = "reference.npz"
+#: the command that writes a bundle this version reads, named by every refusal
+RETRAIN_HINT = ("retrain with `python -m training train --data <dataset> --out <models dir>` "
+                "or switch to a bundle of this schema with `python -m training bundles use "
+                "<version>`")
 #: optional approximate indexes, stored for catalogues of GRAPH_MIN_MOVIES or more (building
 #: them at the service's start took minutes for a million movies): an inverted-file index
 #: with the inner-product metric over ``[item_vectors, item_bias]`` (GET /recommend's
@@ -55,8 +63,6 @@ USER_INPUTS = ("user", "history", "age_group", "gender", "occupation", "daytime"
 #: the inference model's input of movies liked since training (index + 1, 0 pads; batch, any
 #: length): their item-item rows are added to the user's (docs/bundle-format.md)
 FRESH_INPUT = "fresh"
-#: the Keras model's outputs
-OUTPUTS = ("score", "user_vector", "item_vector", "item_bias")
 
 
 class Layers:
@@ -127,6 +133,55 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+class BundleFileError(ValueError):
+    """A bundle folder this version cannot read: the message names the file and why."""
+
+
+def required_files() -> set[str]:
+    """The files every bundle of SCHEMA_VERSION holds (the approximate indexes are optional)."""
+    return {f"{name}.npy" for name in ARRAYS} | {MODEL_FILE, INDEX_FILE, MOVIES_FILE,
+                                                 TOWER_FILE, REFERENCE_FILE}
+
+
+def read_manifest(path: Path) -> dict[str, Any]:
+    """The manifest of the bundle folder ``path``, whatever its schema; BundleFileError when
+    it is missing or not a JSON object."""
+    import json
+
+    manifest_path = path / MANIFEST_FILE
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except (OSError, ValueError) as exc:
+        raise BundleFileError(f"{manifest_path}: unreadable manifest: {exc}") from None
+    if not isinstance(manifest, dict):
+        raise BundleFileError(f"{manifest_path}: unreadable manifest: not a JSON object")
+    return manifest
+
+
+def check_files(path: Path) -> dict[str, Any]:
+    """The manifest of the bundle folder ``path`` once its schema is SCHEMA_VERSION, every
+    required file is present and listed, and every listed file has its recorded sha256;
+    BundleFileError naming the first file that is not."""
+    manifest = read_manifest(path)
+    found = manifest.get("schema_version")
+    if found != SCHEMA_VERSION:
+        raise BundleFileError(f"{path / MANIFEST_FILE}: schema version {found!r}, this version "
+                              f"reads {SCHEMA_VERSION}: {RETRAIN_HINT}")
+    files = manifest.get("files")
+    if not isinstance(files, dict):
+        raise BundleFileError(f"{path / MANIFEST_FILE}: no file checksums")
+    for name in sorted(required_files() | set(files)):
+        file = path / name
+        if name not in files:
+            raise BundleFileError(f"{file}: not listed in the manifest")
+        if not file.is_file():
+            raise BundleFileError(f"{file}: missing")
+        if sha256_file(file) != files[name]:
+            raise BundleFileError(f"{file}: checksum mismatch (the file was altered or "
+                                  "truncated)")
+    return manifest
 
 
 def import_keras() -> ModuleType:

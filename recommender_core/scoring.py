@@ -1,11 +1,12 @@
 """The exact fast path: the hybrid's inference model computed in numpy.
 
 Everything that depends only on movies is computed once at load (the movie tower's vectors
-and biases are stored in the bundle; the user tower's weights are read from the Keras model
-once, in a short-lived process: app.verify_model), and the user tower is linear, so a known
+and biases are stored in the bundle, and so are the user tower's weights: the trainer reads
+them from the Keras model with tower_weights), and the user tower is linear, so a known
 user's vector is a fixed part plus a context part, both precomputed: a request is one lookup
-and one vectorised pass over the catalogue. The loader checks this path against the Keras
-model and refuses a bundle where they disagree.
+and one vectorised pass over the catalogue. The trainer checks this path against the Keras
+model before export, and the service against the Keras scores stored in the bundle
+(recommender_core.verification), refusing a bundle where they disagree.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from bundle_format import FRESH_INPUT, Layers
+from recommender_core.bundle_format import FRESH_INPUT, Layers
 
 #: the Keras layers whose weights the numpy path reads
 TOWER_LAYERS = (Layers.USER_ID, Layers.AGE, Layers.GENDER, Layers.OCCUPATION, Layers.DAYTIME,
