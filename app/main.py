@@ -24,7 +24,7 @@ from app.metrics import MetricsMiddleware
 from app.routes import feedback, movies, ops, page, recommend, users
 from app.settings import Settings, get_settings
 from app.state import ModelState
-from feedback_store import FeedbackStore
+from recommender_core.feedback_store import FeedbackStore
 
 log = logging.getLogger("app")
 
@@ -38,7 +38,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # from fighting over cores (multithreaded OpenBLAS collapses under load).
         threadpool_limits(1)
         faiss.omp_set_num_threads(1)
-        state = ModelState(settings.model_dir, settings.verify_users, settings.score_table_mb,
+        state = ModelState(settings.model_dir, settings.score_table_mb,
                            settings.retrieval_min_movies)
         app.state.model = state
         with contextlib.suppress(BundleError):  # /ready says why; the watcher tries again

@@ -8,7 +8,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from feedback_store import normalise_url
+from recommender_core.feedback_store import normalise_url
 
 
 class Settings(BaseSettings):
@@ -36,7 +36,6 @@ class Settings(BaseSettings):
     retrieval_min_movies: int = Field(50_000, ge=1, description="from this many movies on, "
                                       "/recommend scores an HNSW shortlist exactly instead of "
                                       "every movie (two-stage retrieval; app.retrieval)")
-    verify_users: int = Field(16, ge=1, description="users checked fast path vs Keras at load")
     feedback_url: str = Field("sqlite:///feedback/feedback.sqlite",
                               description="the feedback store: sqlite:///path (relative to the "
                               "working directory; created on first use) or "

@@ -18,11 +18,10 @@ log = logging.getLogger("app")
 
 
 class ModelState:
-    def __init__(self, model_dir: Path, verify_users: int, score_table_mb: int = 512,
+    def __init__(self, model_dir: Path, score_table_mb: int = 512,
                  retrieval_min_movies: int = 50_000) -> None:
         self.retrieval_min_movies = retrieval_min_movies
         self.model_dir = model_dir
-        self.verify_users = verify_users
         self.score_table_bytes = score_table_mb << 20
         self.bundle: Bundle | None = None
         self.last_error: str | None = None
@@ -37,7 +36,7 @@ class ModelState:
                 target = resolve_current(self.model_dir)
                 self.last_seen_target = target
                 bundle = await asyncio.to_thread(
-                    load_bundle, target, verify_users=self.verify_users,
+                    load_bundle, target,
                     score_table_bytes=self.score_table_bytes,
                     retrieval_min_movies=self.retrieval_min_movies)
             except BundleError as exc:
@@ -48,7 +47,7 @@ class ModelState:
             self.bundle = bundle
             self.last_error = None
             record_load(bundle)
-            # The bundle and TensorFlow leave ~0.5M long-lived objects; a full collection
+            # A bundle leaves ~0.5M long-lived objects; a full collection
             # scanning them took ~150 ms (the p99 of every request). Freeze them out of it.
             gc.collect()
             gc.freeze()

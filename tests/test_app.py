@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,8 +19,8 @@ from app.errors import BundleError
 from app.inputs import user_inputs
 from app.loading import load_bundle
 from app.main import create_app
-from app.scoring import keras_scores
 from app.settings import Settings
+from recommender_core.scoring import keras_scores
 from tests.bundles import keras_model_of, trained_models_dir
 from tests.paths import ROOT
 
@@ -64,25 +66,23 @@ def _imports(path: Path) -> set[str]:
     return names
 
 
-@pytest.mark.parametrize("shared", ["bundle_format.py", "feedback_store.py"])
-def test_app_and_training_share_only_the_on_disk_contracts(shared: str) -> None:
-    """The service never imports the trainer, nor the trainer the service: the modules both
-    may import are bundle_format and feedback_store (the bundle and the feedback database),
-    which import neither side nor TensorFlow/Keras at module level."""
+def test_app_and_training_share_only_the_core_package() -> None:
+    """The service never imports the trainer, nor the trainer the service: what both may
+    import is recommender_core (the bundle's contract and scorer, the feedback database),
+    which imports neither side nor TensorFlow/Keras at module level; nothing importable lies
+    at the repository root."""
+    assert not list(ROOT.glob("*.py"))
     for side, other in (("app", "training"), ("training", "app")):
         for path in (ROOT / side).rglob("*.py"):
             names = _imports(path)
             assert not any(n == other or n.startswith(f"{other}.") for n in names), path
-            outside = {n.split(".")[0] for n in names} & {
-                p.stem for p in ROOT.glob("*.py")}
-            assert outside <= {"bundle_format", "feedback_store"}, (path, outside)
-    module = ROOT / shared
-    assert not any(n.split(".")[0] in ("app", "training") for n in _imports(module))
-    top_level = {alias.name.split(".")[0] for node in ast.parse(module.read_text()).body
-                 if isinstance(node, ast.Import | ast.ImportFrom)
-                 for alias in (node.names if isinstance(node, ast.Import)
-                               else [ast.alias(node.module or "")])}
-    assert not top_level & {"keras", "tensorflow"}, top_level  # only import_keras loads them
+    for module in (ROOT / "recommender_core").rglob("*.py"):
+        assert not any(n.split(".")[0] in ("app", "training") for n in _imports(module))
+        top_level = {alias.name.split(".")[0] for node in ast.parse(module.read_text()).body
+                     if isinstance(node, ast.Import | ast.ImportFrom)
+                     for alias in (node.names if isinstance(node, ast.Import)
+                                   else [ast.alias(node.module or "")])}
+        assert not top_level & {"keras", "tensorflow"}, (module, top_level)
 
 
 def test_health_ready_model(client: TestClient) -> None:
@@ -266,49 +266,38 @@ def test_fast_path_equals_keras(models: Path) -> None:
         np.testing.assert_allclose(bundle.scorer.scores(inputs), expected, atol=1e-4)
 
 
-def test_tensorflow_runs_once_per_model_file_on_a_host(models: Path, tmp_path: Path,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    """Loading an unchanged model again reuses the Keras answer, in this process and, through
-    the private answer folder, in another worker (this one with its memory cleared); a model
-    file with other bytes (the same weights with a zip comment) goes through TensorFlow
-    again; a folder that other users could write to is not used."""
-    import zipfile
+def test_loading_a_bundle_imports_no_tensorflow(models: Path) -> None:
+    """The service verifies a bundle against the Keras scores the trainer stored in it, so an
+    API process never imports TensorFlow, Keras or JAX (the serve extra has none of them)."""
+    code = ("import sys; from pathlib import Path; from app.loading import load_bundle; "
+            f"load_bundle(Path({str(os.path.realpath(models / 'current'))!r})); "
+            "print(sorted({m.split('.')[0] for m in sys.modules} "
+            "& {'tensorflow', 'keras', 'jax'}))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=ROOT, check=True)
+    assert done.stdout.strip() == "[]", done.stdout + done.stderr
 
-    from app import loading
-    from tests.bundles import resign
 
-    runs: list[Path] = []
-    real = loading.run_keras_model
-    monkeypatch.setattr(loading, "run_keras_model",
-                        lambda path, sample, **kw: runs.append(path) or real(path, sample, **kw))
-    monkeypatch.setattr(loading, "_last_answer", {})
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    source = Path(os.path.realpath(models / "current"))
-    first, again = load_bundle(source), load_bundle(source)
-    assert runs == [source / "model.keras"]
-    np.testing.assert_array_equal(first.scorer.user_ids, again.scorer.user_ids)
-    with pytest.raises(ValueError, match="read-only"):
-        again.scorer.user_ids[0, 0] = 1.0
-    folder = loading.answer_folder()
-    assert folder == tmp_path / f"recommender-verify-{os.getuid()}"
-    assert folder.stat().st_mode & 0o777 == 0o700 and len(list(folder.glob("*.npz"))) == 1
-    loading._last_answer.clear()  # another worker of the same host
-    load_bundle(source)
-    assert runs == [source / "model.keras"]
-    copy = _copy_models(models, tmp_path) / source.name
-    with zipfile.ZipFile(copy / "model.keras", "a") as archive:
-        archive.comment = b"same weights, other bytes"
-    resign(copy)
-    load_bundle(copy)
-    assert runs == [source / "model.keras", copy / "model.keras"]
-    folder.chmod(0o777)
-    assert loading.answer_folder() is None
+def test_export_refuses_a_model_the_numpy_path_scores_differently(models: Path) -> None:
+    """The trainer's own check: tower weights that do not reproduce the Keras model's scores
+    (here, movie biases shifted after training) stop the export with a one-line error."""
+    from training.commands.export import write_verified_scorer
+    from training.errors import TrainingError
+
+    bundle = load_bundle(Path(os.path.realpath(models / "current")))
+    model = keras_model_of(bundle)
+    arrays = {name: np.array(array) for name, array in bundle.arrays.items()}
+    with tempfile.TemporaryDirectory() as folder:
+        assert write_verified_scorer(Path(folder), model, arrays, bundle.history_length) < 1e-4
+        arrays["item_bias"] = arrays["item_bias"] + np.float32(0.5)
+        with pytest.raises(TrainingError, match="fast scoring path differs from the Keras"):
+            write_verified_scorer(Path(folder), model, arrays, bundle.history_length)
 
 
 def test_bundle_arrays_are_read_only_maps_of_its_files(models: Path) -> None:
     """The workers of a host share the bundle's pages: its arrays are memory-mapped, and the
     scorer serves from those maps rather than copies."""
-    bundle = load_bundle(Path(os.path.realpath(models / "current")), verify_users=2)
+    bundle = load_bundle(Path(os.path.realpath(models / "current")))
     for name in ("item_vectors", "similarity_vectors", "seen_indices"):
         array = bundle.arrays[name]
         assert isinstance(array, np.memmap) and not array.flags.writeable, name
@@ -448,8 +437,8 @@ def test_openapi_documents_the_hot_routes_parameters(client: TestClient) -> None
 
 def test_score_table_equals_per_request_scoring(models: Path) -> None:
     path = Path(os.path.realpath(models / "current"))
-    table = load_bundle(path, verify_users=2)
-    direct = load_bundle(path, verify_users=2, score_table_bytes=0)
+    table = load_bundle(path)
+    direct = load_bundle(path, score_table_bytes=0)
     assert table.scorer.user_scores is not None and direct.scorer.user_scores is None
     for user in range(0, len(table.arrays["user_ids"]), 7):
         for daytime, weekend in ((0, 0), (2, 1), (3, 0)):

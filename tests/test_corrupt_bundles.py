@@ -66,17 +66,39 @@ def faiss_not_an_index(bundle: Path) -> None:
     resign(bundle)
 
 
-def keras_unsafe(bundle: Path) -> None:
-    import keras
-
-    inputs = keras.Input((2,))
-    model = keras.Model(inputs, keras.layers.Lambda(lambda x: x * 2)(inputs))
-    model.save(bundle / "model.keras")
+def tower_altered(bundle: Path) -> None:
+    with np.load(bundle / "user_tower.npz") as stored:
+        weights = {name: stored[name] for name in stored.files}
+    weights["user_out:1"] = weights["user_out:1"] + np.float32(0.25)
+    np.savez(bundle / "user_tower.npz", **weights)
     resign(bundle)
 
 
-def keras_not_a_zip(bundle: Path) -> None:
-    (bundle / "model.keras").write_bytes(b"PK\x03\x04 not really a zip")
+def tower_layer_missing(bundle: Path) -> None:
+    with np.load(bundle / "user_tower.npz") as stored:
+        weights = {name: stored[name] for name in stored.files if not name.startswith("user_age")}
+    np.savez(bundle / "user_tower.npz", **weights)
+    resign(bundle)
+
+
+def tower_pickle(bundle: Path) -> None:
+    np.savez(bundle / "user_tower.npz", **{"user_id:0": np.array([{"evil": 1}], dtype=object)})
+    resign(bundle)
+
+
+def reference_scores_altered(bundle: Path) -> None:
+    with np.load(bundle / "reference.npz") as stored:
+        reference = {name: stored[name] for name in stored.files}
+    reference["scores"] = reference["scores"] - np.float32(0.01)
+    np.savez(bundle / "reference.npz", **reference)
+    resign(bundle)
+
+
+def reference_sample_easier(bundle: Path) -> None:
+    """Scores that match, on a sample of the bundle's choosing (one user, no visitor)."""
+    with np.load(bundle / "reference.npz") as stored:
+        reference = {name: stored[name][:1] for name in stored.files}
+    np.savez(bundle / "reference.npz", **reference)
     resign(bundle)
 
 
@@ -119,8 +141,12 @@ CORRUPTIONS: dict[str, tuple[Callable[[Path], None], str]] = {
     "wrong shape": (wrong_shape, "item_vectors.npy: shape"),
     "faiss size mismatch": (faiss_size_mismatch, "vectors of dimension"),
     "faiss garbage": (faiss_not_an_index, "similar.faiss: not a FAISS index"),
-    "keras lambda (unsafe)": (keras_unsafe, "does not load in safe mode"),
-    "keras not a zip": (keras_not_a_zip, "does not load in safe mode"),
+    "user tower altered": (tower_altered, "fast scoring path differs from the Keras model"),
+    "user tower without a layer": (tower_layer_missing, "user_tower.npz: not the user tower"),
+    "user tower with a pickle": (tower_pickle, "user_tower.npz: not the user tower"),
+    "reference scores altered": (reference_scores_altered, "fast scoring path differs"),
+    "reference sample of the bundle's choosing": (reference_sample_easier,
+                                                 "reference sample is not the one"),
     "pickle where an array should be": (pickle_instead_of_array, "popularity.npy: not a plain"),
     "file not in manifest": (unlisted_file, "seen_indices.npy: not listed in the manifest"),
     "fast path disagrees with keras": (fast_path_disagrees, "fast scoring path differs"),

@@ -111,7 +111,7 @@ def _bundle_with_graphs(models: Path, into: Path, similarity_rows: int | None = 
     import json
     import shutil
 
-    import bundle_format as fmt
+    from recommender_core import bundle_format as fmt
     from tests.bundles import point_current
     from training.commands.export import write_graphs
 
@@ -136,7 +136,7 @@ def test_stored_graphs_are_read_rather_than_built_and_answer_the_same(
     from app.loading import load_bundle
 
     folder = _bundle_with_graphs(models, tmp_path)
-    bundle = load_bundle(folder, verify_users=2, retrieval_min_movies=1)
+    bundle = load_bundle(folder, retrieval_min_movies=1)
     assert bundle.stored_graphs == 2 and bundle.shortlister is not None
     assert max(bundle.shortlist_recall.values()) >= 0.97
     with client_for(models) as exact, client_for(tmp_path, retrieval_min_movies=1) as staged:
@@ -154,8 +154,8 @@ def test_a_stored_graph_of_other_movies_is_refused(models: Path, tmp_path: Path)
     folder = _bundle_with_graphs(models, tmp_path, similarity_rows=10)
     with pytest.raises(BundleError, match="similar-hnsw.faiss: expected an inner-product "
                                           "IndexHNSWFlat of .* found IndexHNSWFlat of 10"):
-        load_bundle(folder, verify_users=2, retrieval_min_movies=1)
-    load_bundle(folder, verify_users=2)  # below the threshold the graphs are not read
+        load_bundle(folder, retrieval_min_movies=1)
+    load_bundle(folder)  # below the threshold the graphs are not read
 
 
 def test_metrics_show_the_shortlists_calibration_and_every_load(models: Path) -> None:
@@ -183,6 +183,6 @@ def test_metrics_show_the_shortlists_calibration_and_every_load(models: Path) ->
         assert gauge("recommender_shortlist_nprobe") == 0
         assert gauge("recommender_shortlist_recall") == 1
     loads = gauge("recommender_reloads_total", outcome="loaded") or 0.0
-    bundle, _ = asyncio.run(ModelState(models, verify_users=2).reload())
+    bundle, _ = asyncio.run(ModelState(models).reload())
     assert gauge("recommender_reloads_total", outcome="loaded") == loads + 1
     assert gauge("recommender_model_info", version=bundle.version) == 1

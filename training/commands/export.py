@@ -1,4 +1,5 @@
-"""Write a model bundle (docs/bundle-format.md), atomically, and point ``current`` at it.
+"""Write a model bundle's files (docs/bundle-format.md); training.commands.bundles publishes
+the folder atomically and points ``current`` at it.
 
 The bundle is the only interface with the service. Everything is JSON, ``.npy`` (loaded with
 ``allow_pickle=False``), a ``.keras`` file (loaded in safe mode) and a FAISS index; the manifest
@@ -7,17 +8,9 @@ records the sha256 of every file so that the service can refuse a bundle that wa
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import fcntl
 import json
 import logging
-import os
-import re
-import shutil
-import tempfile
-import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,8 +18,18 @@ from typing import Any
 import faiss
 import numpy as np
 
-import bundle_format as fmt
+from recommender_core import bundle_format as fmt
+from recommender_core.scoring import keras_scores, tower_weights
+from recommender_core.verification import (
+    VerificationError,
+    build_scorer,
+    check_scores,
+    verification_sample,
+    write_reference,
+    write_tower,
+)
 from training.data.interactions import Interactions
+from training.errors import TrainingError
 from training.models.hybrid import Hybrid
 from training.models.similarity import SimilarityChoice, similarity_vectors
 
@@ -74,6 +77,7 @@ def write_bundle_files(folder: Path, version: str, model: Hybrid, data: Interact
     if len(blended) >= fmt.GRAPH_MIN_MOVIES:  # read at load rather than built by the service
         write_graphs(folder, arrays["item_vectors"], arrays["item_bias"], blended)
     model.model.save(folder / fmt.MODEL_FILE)
+    write_verified_scorer(folder, model.model, arrays, model.config.history)
     (folder / fmt.MOVIES_FILE).write_text(json.dumps(movie_records(data), ensure_ascii=False))
 
     features = data.user_features
@@ -116,6 +120,25 @@ def write_bundle_files(folder: Path, version: str, model: Hybrid, data: Interact
     return manifest
 
 
+def write_verified_scorer(folder: Path, keras_model: Any, arrays: dict[str, np.ndarray],
+                          history_length: int) -> float:
+    """The user tower's weights (bundle_format.TOWER_FILE) and the reference sample with the
+    Keras model's scores of it (REFERENCE_FILE), once the numpy scorer built from those weights
+    reproduces the scores: a model the service would score differently is never published.
+    Returns the largest difference."""
+    weights = tower_weights(keras_model)
+    sample = verification_sample(arrays, history_length)
+    expected = keras_scores(keras_model, sample.inputs, sample.items)
+    try:
+        difference = check_scores(build_scorer(weights, arrays), sample, expected)
+    except VerificationError as exc:
+        raise TrainingError(f"export: {exc}") from None
+    write_tower(folder / fmt.TOWER_FILE, weights)
+    write_reference(folder / fmt.REFERENCE_FILE, sample, expected)
+    log.info("numpy scorer checked against the Keras model: max difference %.1e", difference)
+    return difference
+
+
 def write_graphs(folder: Path, item_vectors: np.ndarray, item_bias: np.ndarray,
                  similarity: np.ndarray) -> None:
     """The bundle's approximate indexes (bundle_format.RECOMMEND_INDEX_FILE, an IVF index, and
@@ -151,84 +174,3 @@ def _content_record(model: Hybrid) -> dict[str, Any]:
 def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=lambda v: v.tolist() if hasattr(v, "tolist")
                                  else str(v)))
-
-
-@contextlib.contextmanager
-def models_lock(models_dir: Path) -> Iterator[None]:
-    """An exclusive lock on the models directory while a bundle is published."""
-    models_dir.mkdir(parents=True, exist_ok=True)
-    with open(models_dir / ".lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def publish_bundle(models_dir: Path, version: str, write: Any) -> Path:
-    """Call ``write(folder)`` on a temporary folder inside ``models_dir``, then rename it to
-    ``version`` and switch the ``current`` symlink; on any failure nothing is left behind and
-    ``current`` is unchanged."""
-    models_dir.mkdir(parents=True, exist_ok=True)
-    remove_stale_staging(models_dir)
-    staging = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=models_dir))
-    staging.chmod(0o755)  # mkdtemp makes it private; the service may run as another user
-    try:
-        write(staging)
-        for path in staging.iterdir():
-            with open(path, "rb") as handle:
-                os.fsync(handle.fileno())
-        with models_lock(models_dir):
-            final = models_dir / version
-            if final.exists():
-                raise FileExistsError(f"{final} already exists")
-            staging.rename(final)
-            link = models_dir / f".current-{version}"
-            link.symlink_to(version)
-            os.replace(link, models_dir / fmt.CURRENT_LINK)
-            _fsync_directory(models_dir)  # the rename and the switch survive a power cut
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return final
-
-
-STALE_AFTER_S = 3600.0
-# ".<version>-<mkdtemp suffix>" staging folders and ".current-<version>" links.
-_LEFTOVER = re.compile(r"^\.(current-)?\d{8}T\d{12}Z-")
-
-
-def remove_stale_staging(models_dir: Path, *, older_than: float = STALE_AFTER_S) -> list[Path]:
-    """Remove what a trainer killed mid-export left: hidden staging folders and half-made
-    ``.current-*`` links older than ``older_than`` seconds (a live export holds its staging
-    folder for seconds, so an hour old means dead). ``current`` never points at them."""
-    removed = []
-    now = time.time()
-    for path in models_dir.glob(".*"):
-        if not _LEFTOVER.match(path.name):  # never .lock, .cache (downloads) or the like
-            continue
-        try:
-            age = now - path.lstat().st_mtime
-        except FileNotFoundError:
-            continue
-        if age < older_than:
-            continue
-        if path.is_symlink() or not path.is_dir():
-            path.unlink(missing_ok=True)
-        else:
-            shutil.rmtree(path, ignore_errors=True)
-        removed.append(path)
-    return removed
-
-
-def _fsync_directory(path: Path) -> None:
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
-def new_version(model_name: str) -> str:
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    return f"{stamp}-{model_name}"

@@ -1,0 +1,157 @@
+"""The proof that the numpy scorer is the Keras model: a reference sample of users and movies,
+scored by Keras at export and stored in the bundle with the user tower's weights, which the
+service's numpy path must reproduce before a bundle is served.
+
+The trainer (training.commands.export) writes ``user_tower.npz`` (the weights the numpy path
+reads) and ``reference.npz`` (the sample's inputs and the Keras model's scores of it), after
+checking the numpy path on them itself; the service (app.loading) rebuilds the sample from the
+bundle's arrays, requires it to equal the stored one (a bundle cannot bring an easier sample),
+and compares its numpy scores with the stored Keras scores. The API needs no TensorFlow.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from recommender_core.bundle_format import DAYTIME_BUCKETS, FRESH_INPUT, USER_INPUTS
+from recommender_core.scoring import FastScorer
+
+#: known users in the reference sample (plus one visitor)
+VERIFICATION_USERS = 16
+#: largest difference allowed between the numpy path's scores and the Keras model's
+TOLERANCE = 1e-4
+
+
+class VerificationError(ValueError):
+    """The numpy path does not reproduce the reference, or the reference is malformed."""
+
+
+@dataclass(frozen=True)
+class Sample:
+    """Users and movies on which the numpy path is checked against the Keras model."""
+
+    users: np.ndarray  # known user indices (rows 0..len-1 of ``inputs``)
+    inputs: dict[str, np.ndarray]  # user-side model inputs; the last row is a visitor
+    items: np.ndarray  # (rows, m) movie indices scored for each row
+
+    def digest(self) -> str:
+        """sha256 of every array of the sample, names and shapes included."""
+        content = hashlib.sha256()
+        for name, array in sorted({**self.inputs, "items": self.items,
+                                   "users": self.users}.items()):
+            content.update(f"{name}:{array.dtype}:{array.shape};".encode())
+            content.update(np.ascontiguousarray(array).tobytes())
+        return content.hexdigest()
+
+
+def verification_sample(arrays: Mapping[str, np.ndarray], history_length: int, *,
+                        n_users: int = VERIFICATION_USERS) -> Sample:
+    """``n_users`` known users and one visitor with five liked movies, each scored on 64
+    movies; row i in context i of the daytime × weekend grid (every context once in 8 rows).
+    A function of the bundle's arrays alone, so both sides build the same one."""
+    n_items = len(arrays["item_ids"])
+    rng = np.random.default_rng(0)
+    users = rng.choice(len(arrays["user_ids"]), size=min(n_users, len(arrays["user_ids"])),
+                       replace=False).astype(np.int64)
+    liked = rng.choice(n_items, size=min(5, n_items), replace=False)
+    visitor = np.zeros((1, int(history_length)), np.int32)
+    shown = min(len(liked), visitor.shape[1])
+    visitor[0, visitor.shape[1] - shown:] = liked[len(liked) - shown:] + 1
+    rows = len(users) + 1
+    grid = np.arange(rows, dtype=np.int32) % (len(DAYTIME_BUCKETS) * 2)
+    inputs = {
+        "user": np.append(users + 1, 0).astype(np.int32),
+        "history": np.vstack([arrays["user_history"][users], visitor]).astype(np.int32),
+        "age_group": np.append(arrays["user_age_group"][users], 0).astype(np.int32),
+        "gender": np.append(arrays["user_gender"][users], 0).astype(np.int32),
+        "occupation": np.append(arrays["user_occupation"][users], 0).astype(np.int32),
+        "daytime": grid % len(DAYTIME_BUCKETS),
+        "weekend": grid // len(DAYTIME_BUCKETS),
+        # the known users' likes are in their item-item rows; the visitor's are all fresh
+        FRESH_INPUT: np.vstack([np.zeros((len(users), shown), np.int32),
+                                visitor[:, visitor.shape[1] - shown:]]),
+    }
+    width = min(64, n_items)
+    items = np.broadcast_to(rng.choice(n_items, size=width, replace=False), (rows, width))
+    return Sample(users=users, inputs=inputs, items=np.ascontiguousarray(items, np.int64))
+
+
+def build_scorer(weights: Mapping[str, list[np.ndarray]],
+                 arrays: Mapping[str, np.ndarray]) -> FastScorer:
+    """The numpy scorer of a bundle, with every known user's vector precomputed."""
+    scorer = FastScorer(weights, arrays["item_vectors"], arrays["item_bias"])
+    n_users = len(arrays["user_ids"])
+    scorer.precompute_users({
+        "user": np.arange(1, n_users + 1, dtype=np.int32), "history": arrays["user_history"],
+        "age_group": arrays["user_age_group"], "gender": arrays["user_gender"],
+        "occupation": arrays["user_occupation"],
+        "daytime": np.zeros(n_users, np.int32), "weekend": np.zeros(n_users, np.int32),
+        FRESH_INPUT: np.zeros((n_users, 1), np.int32),
+    })
+    return scorer
+
+
+def numpy_scores(scorer: FastScorer, sample: Sample) -> np.ndarray:
+    """The numpy path's scores of ``sample`` (rows × movies): the precomputed path for the
+    known users (the one requests take), the full user tower for the visitor."""
+    inputs = sample.inputs
+    fast = scorer.scores(inputs)
+    fast[:len(sample.users)] = np.stack([
+        scorer.known_user_scores(int(u), int(d), int(w))
+        for u, d, w in zip(sample.users, inputs["daytime"], inputs["weekend"], strict=False)])
+    return np.take_along_axis(fast, sample.items, axis=1)
+
+
+def check_scores(scorer: FastScorer, sample: Sample, expected: np.ndarray) -> float:
+    """The largest difference between the numpy path and ``expected`` (the Keras model's
+    scores of ``sample``); VerificationError when it is not below TOLERANCE."""
+    got = numpy_scores(scorer, sample)
+    if got.shape != expected.shape:
+        raise VerificationError(f"reference scores of shape {expected.shape}, the sample "
+                                f"gives {got.shape}")
+    difference = float(np.max(np.abs(got - expected))) if got.size else 0.0
+    if not difference < TOLERANCE:
+        raise VerificationError(f"the fast scoring path differs from the Keras model by "
+                                f"{difference:.2e} (tolerance {TOLERANCE:.0e})")
+    return difference
+
+
+def write_tower(path: Path, weights: Mapping[str, list[np.ndarray]]) -> None:
+    """The user tower's weights as ``<layer>:<position>`` arrays of one ``.npz``."""
+    np.savez(path, **{f"{layer}:{i}": np.asarray(value, np.float32)  # type: ignore[arg-type]
+                      for layer, values in weights.items() for i, value in enumerate(values)})
+
+
+def read_tower(path: Path) -> dict[str, list[np.ndarray]]:
+    """write_tower's weights by layer, in position order (no pickles)."""
+    weights: dict[str, dict[int, np.ndarray]] = {}
+    with np.load(path, allow_pickle=False) as stored:
+        for name in stored.files:
+            layer, _, position = name.rpartition(":")
+            if not layer or not position.isdigit():
+                raise VerificationError(f"unexpected array {name!r}")
+            weights.setdefault(layer, {})[int(position)] = stored[name]
+    return {layer: [values[i] for i in sorted(values)] for layer, values in weights.items()}
+
+
+def write_reference(path: Path, sample: Sample, scores: np.ndarray) -> None:
+    """The sample and the Keras model's scores of it."""
+    arrays = {"users": sample.users, "items": sample.items,
+              "scores": np.asarray(scores, np.float32), **sample.inputs}
+    np.savez(path, **arrays)  # type: ignore[arg-type]
+
+
+def read_reference(path: Path) -> tuple[Sample, np.ndarray]:
+    """write_reference's sample and scores (no pickles)."""
+    with np.load(path, allow_pickle=False) as stored:
+        missing = {"users", "items", "scores", *USER_INPUTS, FRESH_INPUT} - set(stored.files)
+        if missing:
+            raise VerificationError(f"no {', '.join(sorted(missing))}")
+        sample = Sample(users=stored["users"], items=stored["items"],
+                        inputs={name: stored[name] for name in (*USER_INPUTS, FRESH_INPUT)})
+        return sample, stored["scores"]
