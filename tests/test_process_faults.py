@@ -20,7 +20,7 @@ from app.loading import load_bundle
 from tests.bundles import planted_release, trained_models_dir
 from tests.paths import ROOT
 from tests.servers import free_port, start_service, wait_ready
-from training.commands.export import remove_stale_staging
+from training.commands.bundles import remove_stale_staging
 
 
 def _copy_current(tmp_path: Path) -> tuple[Path, str]:
@@ -100,7 +100,7 @@ def test_trainer_killed_mid_export_leaves_previous_bundle(tmp_path: Path) -> Non
         (models / "current").symlink_to(previous)
     assert killed_mid_export
     assert os.readlink(models / "current") == previous
-    load_bundle(models / previous, verify_users=4)  # still complete and verified
+    load_bundle(models / previous)  # still complete and verified
     leftovers = [p for p in models.iterdir() if p.name.startswith(".2")]
     assert leftovers, "the kill should leave the hidden staging folder behind"
     assert remove_stale_staging(models) == []  # young: maybe a live export, kept
@@ -115,7 +115,7 @@ def test_trainer_killed_mid_export_leaves_previous_bundle(tmp_path: Path) -> Non
 PUBLISHER = """
 import sys, time
 from pathlib import Path
-from training.commands.export import publish_bundle
+from training.commands.bundles import publish_bundle
 
 models, worker = Path(sys.argv[1]), sys.argv[2]
 for i in range(6):

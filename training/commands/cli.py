@@ -1,4 +1,4 @@
-"""``python -m training``: train, evaluate, download, synthesize, inspect.
+"""``python -m training``: train, evaluate, bundles, download, synthesize, inspect.
 
 Each command imports what it needs when it runs: TensorFlow (seconds to import) only for
 train and evaluate, and only after the arguments and the data path were checked, through
@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bundle_format import import_keras
+from recommender_core.bundle_format import import_keras
 from training.data.download import download, resolve_data
 from training.data.synthetic import SHAPES, SyntheticShape, write_release
 from training.data.variants import VARIANTS
@@ -74,7 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="merge the ratings posted to the service (POST /feedback) into "
                        "the data: the service's FEEDBACK_URL, or a path to its SQLite file")
     train.add_argument("--if-missing", action="store_true",
-                       help="do nothing if OUT/current already exists (docker compose up)")
+                       help="do nothing if OUT/current is a bundle this version can serve; "
+                       "train (saying why) when it is missing, of another schema or damaged "
+                       "(docker compose up)")
 
     evaluate = commands.add_parser("evaluate", help="print the quality protocol's metrics table")
     evaluate.add_argument("--data", required=True, help=data_help)
@@ -96,6 +98,22 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--report-dir", default="reports",
                           help="where the table (.md) and its chart (.png, .svg) are written, "
                           "as DATASET-PROTOCOL.* (default: reports)")
+
+    bundles = commands.add_parser("bundles", help="list, switch or prune the bundles of a "
+                                  "models directory (docs/upgrading.md)")
+    bundles.add_argument("--models", default="models",
+                         help="models directory (default: models)")
+    actions = bundles.add_subparsers(dest="action", required=True, metavar="ACTION")
+    listing = actions.add_parser("list", help="every bundle: version, schema, data, size, "
+                                 "which is current and whether this version can serve it")
+    listing.add_argument("--verify", action="store_true",
+                         help="also check every file's checksum (reads every bundle)")
+    use = actions.add_parser("use", help="point current at VERSION (atomically; a running "
+                             "service picks it up)")
+    use.add_argument("version")
+    prune = actions.add_parser("prune", help="delete all but the newest N bundles (never the "
+                               "current one)")
+    prune.add_argument("--keep", type=int, required=True, metavar="N")
 
     download = commands.add_parser("download", help="download and verify a release")
     download.add_argument("release", help="release name, e.g. ml-1m")
@@ -128,6 +146,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
 
 
+def _bundles(args: argparse.Namespace) -> int:
+    from training.commands import bundles
+
+    models = Path(args.models)
+    if args.action == "list":
+        if not models.is_dir():
+            raise TrainingError(f"{models}: no models directory")
+        print(bundles.format_bundles(bundles.list_bundles(models, checksums=args.verify)))
+    elif args.action == "use":
+        print(bundles.use_bundle(models, args.version))
+    else:
+        deleted = bundles.prune_bundles(models, args.keep)
+        print("\n".join(f"deleted {version}" for version in deleted) or "nothing to delete")
+    return 0
+
+
 def _hybrid_config(args: argparse.Namespace) -> HybridConfig:
     assignments = list(args.set)
     if getattr(args, "epochs", None) is not None:
@@ -154,11 +188,20 @@ def _run(args: argparse.Namespace) -> int:
         stats = dataset_statistics(dataset)
         print(json.dumps(stats, indent=2) if args.json else format_statistics(stats))
         return 0
+    if args.command == "bundles":
+        return _bundles(args)
     if args.command == "train":
         out = Path(args.out)
-        if args.if_missing and (out / "current").exists():
-            print(f"{out / 'current'} exists; nothing to do (--if-missing)")
-            return 0
+        if args.if_missing:
+            from training.commands.bundles import unservable_reason
+
+            current = out / "current"
+            reason = (unservable_reason(current) if current.exists()
+                      else f"{current}: no bundle")
+            if reason is None:
+                print(f"{current} can be served by this version; nothing to do (--if-missing)")
+                return 0
+            print(f"training a new bundle (--if-missing): {reason}", file=sys.stderr)
         config = _hybrid_config(args)
         run = _run_options(args)
         data = str(resolve_data(args.data, progress=progress))

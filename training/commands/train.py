@@ -6,8 +6,9 @@ import logging
 import time
 from pathlib import Path
 
-from feedback_store import redacted
-from training.commands.export import new_version, publish_bundle, write_bundle_files
+from recommender_core.feedback_store import redacted
+from training.commands.bundles import new_version, publish_bundle
+from training.commands.export import write_bundle_files
 from training.data.dataset import MovieLensDataset, load_dataset
 from training.data.download import resolve_data
 from training.data.feedback import merge_feedback, read_events
