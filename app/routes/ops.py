@@ -5,20 +5,20 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from app.deps import BundleDep, FeedbackDep, SettingsDep, StateDep
 from app.errors import BundleError
-from app.metrics import REGISTRY
+from app.metrics import exposition
 from app.schemas import ErrorBody, FeedbackStatus, Health, Readiness, ReloadResult
+from recommender_core import __version__
 
 router = APIRouter(tags=["operations"])
 
 
 @router.get("/health", response_model=Health)
 async def health() -> Health:
-    """The process is alive (a model may still be loading)."""
-    return Health(status="ok")
+    """The process is alive (a model may still be loading); the package's version."""
+    return Health(status="ok", version=__version__)
 
 
 @router.get("/ready", response_model=Readiness, responses={503: {"model": Readiness}})
@@ -43,7 +43,9 @@ async def model_manifest(bundle: BundleDep) -> dict[str, Any]:
 
 @router.get("/metrics", response_class=Response)
 async def metrics() -> Response:
-    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+    """Prometheus exposition: with WORKERS above 1, the sum over every worker (app.metrics)."""
+    body, content_type = exposition()
+    return Response(body, media_type=content_type)
 
 
 @router.post("/admin/reload", response_model=ReloadResult,
