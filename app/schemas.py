@@ -216,6 +216,7 @@ class UserProfile(BaseModel):
 
 class Health(BaseModel):
     status: Literal["ok"]
+    version: str = Field(description="the recommender's package version")
 
 
 class Readiness(BaseModel):

@@ -86,7 +86,9 @@ def test_app_and_training_share_only_the_core_package() -> None:
 
 
 def test_health_ready_model(client: TestClient) -> None:
-    assert client.get("/health").json() == {"status": "ok"}
+    from recommender_core import __version__
+
+    assert client.get("/health").json() == {"status": "ok", "version": __version__}
     ready = client.get("/ready")
     assert ready.status_code == 200 and ready.json()["ready"] is True
     manifest = client.get("/model").json()
