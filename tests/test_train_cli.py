@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from recommender_core import __version__
 from tests.bundles import planted_release, trained_models_dir
 from tests.movielens_files import write_csv_release
 from tests.paths import ROOT
@@ -26,7 +27,8 @@ def test_train_publishes_a_verified_bundle() -> None:
     assert current.is_symlink()
     bundle = Path(os.path.realpath(current))
     manifest = json.loads((bundle / "manifest.json").read_text())
-    assert manifest["schema_version"] == 2
+    assert manifest["schema_version"] == 3
+    assert manifest["trainer_version"] == __version__
     assert manifest["model"]["name"] == "hybrid"
     assert manifest["dataset"]["name"] == planted_release().name or manifest["dataset"]["layout"]
     assert manifest["dataset"]["layout"] == "ml-1m"
@@ -35,8 +37,8 @@ def test_train_publishes_a_verified_bundle() -> None:
     assert len(manifest["model"]["autoencoder_history"]["loss"]) > 0
     for name, digest in manifest["files"].items():
         assert hashlib.sha256((bundle / name).read_bytes()).hexdigest() == digest
-    assert {"model.keras", "similar.faiss", "item_vectors.npy", "movies.json"} <= set(
-        manifest["files"])
+    assert {"model.keras", "similar.faiss", "item_vectors.npy", "movies.json",
+            "user_tower.npz", "reference.npz"} <= set(manifest["files"])
     assert not [p for p in models.iterdir() if p.name.startswith(".") and p.is_dir()]
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import faiss
 import numpy as np
 
+from recommender_core import __version__
 from recommender_core import bundle_format as fmt
 from recommender_core.scoring import keras_scores, tower_weights
 from recommender_core.verification import (
@@ -84,6 +85,7 @@ def write_bundle_files(folder: Path, version: str, model: Hybrid, data: Interact
     dataset = data.dataset
     manifest = {
         "schema_version": fmt.SCHEMA_VERSION,
+        "trainer_version": __version__,
         "version": version,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "model": {"name": model.name, "params": model.config.model_dump(mode="json"),
