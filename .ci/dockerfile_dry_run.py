@@ -1,7 +1,8 @@
 """Run the Dockerfile's steps without a Docker engine: every COPY source must exist, and every
 RUN command is executed, as written, in a staging folder laid out as the image would be, with
 a fresh virtualenv's python first on PATH (the image's `python`). Handles the instructions this
-project's Dockerfile uses (FROM, ENV, WORKDIR, COPY, RUN, USER, EXPOSE, HEALTHCHECK, CMD)."""
+project's Dockerfile uses (FROM ... AS stage, ENV, WORKDIR, COPY, RUN, USER, EXPOSE, HEALTHCHECK,
+CMD): each target (api, trainer) is built from its chain of stages in its own staging folder."""
 
 from __future__ import annotations
 
@@ -51,9 +52,33 @@ def copy_tree(source: Path, destination: Path) -> None:
             shutil.copy2(path, target)
 
 
-def main() -> int:
-    steps = instructions((ROOT / "Dockerfile").read_text())
-    stage = Path(tempfile.mkdtemp(prefix="docker-dry-run-"))
+def stages(steps: list[tuple[str, str]]) -> dict[str, tuple[str, list[tuple[str, str]]]]:
+    """Each ``FROM image AS name`` stage: its parent (an image or an earlier stage's name)
+    and its instructions."""
+    found: dict[str, tuple[str, list[tuple[str, str]]]] = {}
+    current: list[tuple[str, str]] = []
+    for keyword, rest in steps:
+        if keyword == "FROM":
+            parts = rest.split()
+            name = parts[2] if len(parts) == 3 and parts[1].upper() == "AS" else str(len(found))
+            current = []
+            found[name] = (parts[0], current)
+        else:
+            current.append((keyword, rest))
+    return found
+
+
+def chain(found: dict[str, tuple[str, list[tuple[str, str]]]], target: str
+          ) -> list[tuple[str, str]]:
+    """The instructions that build ``target``: its ancestors' first."""
+    parent, steps = found[target]
+    return (chain(found, parent) if parent in found else []) + steps
+
+
+def build(steps: list[tuple[str, str]], target: str) -> tuple[Path, dict[str, str], int]:
+    """Run ``steps`` in a staging folder with a fresh virtualenv; returns the folder, the
+    environment and the number of RUN commands."""
+    stage = Path(tempfile.mkdtemp(prefix=f"docker-dry-run-{target}-"))
     env_dir = stage / "venv"
     venv.EnvBuilder(with_pip=True).create(env_dir)
     env = dict(os.environ, PATH=f"{env_dir / 'bin'}:{os.environ['PATH']}")
@@ -67,37 +92,59 @@ def main() -> int:
                 env[name] = value
         elif keyword == "COPY":
             parts = [p for p in shlex.split(rest) if not p.startswith("--")]
-            *sources, target = parts
+            *sources, target_path = parts
             for source in sources:
                 path = ROOT / source
                 if not path.exists():
-                    print(f"Dockerfile: COPY source {source} does not exist", file=sys.stderr)
-                    return 1
-                destination = (workdir / target if not target.startswith("/")
-                               else stage / target.lstrip("/"))
+                    raise SystemExit(f"Dockerfile: COPY source {source} does not exist")
+                destination = (workdir / target_path if not target_path.startswith("/")
+                               else stage / target_path.lstrip("/"))
                 if path.is_dir():
                     copy_tree(path, destination)
                 else:
-                    if target.endswith("/"):
+                    if target_path.endswith("/"):
                         destination = destination / path.name
                     destination.parent.mkdir(parents=True, exist_ok=True)
                     shutil.copy2(path, destination)
         elif keyword == "RUN":
-            print(f"+ {rest}", flush=True)
+            print(f"+ [{target}] {rest}", flush=True)
             subprocess.run(rest, shell=True, cwd=workdir, env=env, check=True)  # noqa: S602
             ran += 1
-    # The installed image must be able to start both roles.
-    subprocess.run(["python", "-m", "training", "--help"], cwd=stage, env=env, check=True,
-                   stdout=subprocess.DEVNULL)
-    subprocess.run(["python", "-c", "import app.main, app.healthcheck"], cwd=stage, env=env,
-                   check=True)
-    leaked = [p for p in (stage / "srv" / "models").rglob("*") if p.name != ".gitkeep"]
+    leaked = [p for p in (workdir / "models").rglob("*") if p.name != ".gitkeep"]
     if leaked:
-        print(f"Dockerfile: local bundles would be copied into the image: {leaked[:3]}",
-              file=sys.stderr)
+        raise SystemExit(f"Dockerfile: local bundles would be copied into the image: "
+                         f"{leaked[:3]}")
+    return stage, env, ran
+
+
+def main() -> int:
+    found = stages(instructions((ROOT / "Dockerfile").read_text()))
+    missing = {"api", "trainer"} - set(found)
+    if missing:
+        print(f"Dockerfile: no {', '.join(sorted(missing))} stage", file=sys.stderr)
         return 1
-    print(f"Dockerfile dry run: {ran} RUN commands passed")
+    ran = 0
+    # The api image: the service starts, and TensorFlow is not there.
+    stage, env, count = build(chain(found, "api"), "api")
+    ran += count
+    workdir = stage / "srv"
+    subprocess.run(["python", "-c", "import app.main, app.healthcheck"], cwd=workdir, env=env,
+                   check=True)
+    for heavy in ("tensorflow", "keras", "jax", "pandas"):
+        if subprocess.run(["python", "-c", f"import {heavy}"], cwd=workdir, env=env,
+                          capture_output=True, check=False).returncode == 0:
+            print(f"Dockerfile: the api image installs {heavy}", file=sys.stderr)
+            return 1
     shutil.rmtree(stage, ignore_errors=True)
+    # The trainer image: the trainer starts where the image's CMD runs it.
+    stage, env, count = build(chain(found, "trainer"), "trainer")
+    ran += count
+    subprocess.run(["python", "-m", "training", "bundles", "--help"], cwd=stage / "srv",
+                   env=env, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(["python", "-c", "import tensorflow, keras"], cwd=stage / "srv", env=env,
+                   check=True)
+    shutil.rmtree(stage, ignore_errors=True)
+    print(f"Dockerfile dry run: api and trainer targets, {ran} RUN commands passed")
     return 0
 
 

@@ -1,5 +1,5 @@
-"""`python -m app.healthcheck URL`: exit 0 when URL answers 200 (the container's health check;
-no curl in a slim image)."""
+"""`python -m app.healthcheck [URL]`: exit 0 when URL (default: /ready on :8000) answers 200
+(the containers' HEALTHCHECK: healthy once a verified bundle is served; no curl in a slim image)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import urllib.request
 
 
 def main(argv: list[str]) -> int:
-    url = argv[1] if len(argv) > 1 else "http://127.0.0.1:8000/health"
+    url = argv[1] if len(argv) > 1 else "http://127.0.0.1:8000/ready"
     if not url.startswith(("http://", "https://")):
         print(f"unhealthy: {url}: not an http(s) URL", file=sys.stderr)
         return 2
