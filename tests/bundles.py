@@ -53,7 +53,7 @@ def resign(bundle: Path) -> None:
 
 
 def keras_model_of(bundle: Bundle) -> Any:
-    """The bundle's Keras inference model, loaded here (the service itself never holds it:
-    app.verify_model reads it in a short-lived process)."""
+    """The bundle's Keras inference model, loaded here (the service never loads it: it checks
+    its numpy path against the Keras scores the trainer stored in the bundle)."""
     keras = import_keras()
     return keras.saving.load_model(bundle.path / MODEL_FILE, safe_mode=True, compile=False)
