@@ -155,3 +155,79 @@ def test_replicas_see_each_others_writes_through_the_change_log(store_url: str) 
         assert await b.history(42) == () and not b.has_events(42)
 
     asyncio.run(scenario())
+
+
+def test_concurrent_writes_share_transactions_and_each_gets_its_own_answer(
+        store_url: str) -> None:
+    """Group commit: writers that wait while a transaction commits go into the next one
+    together (fewer commits than writers), each still learns whether its own event was stored
+    (one of two writers of the same event_id), and every event is in the store."""
+    from sqlalchemy import event as sa_event
+
+    store = FeedbackStore(store_url)
+    store.open()
+    commits: list[int] = []
+    sa_event.listen(store.engine, "commit", lambda _connection: commits.append(1))
+    writers = 24
+    barrier = threading.Barrier(writers)
+    answers: dict[int, list[bool]] = {}
+
+    def write(worker: int) -> None:
+        barrier.wait()
+        event_id = "same" if worker < 2 else f"w{worker}"
+        answers[worker] = store.add([Event(100 + worker, 7, 4.0, 1000 + worker, event_id)])
+
+    threads = [threading.Thread(target=write, args=(w,)) for w in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(answers) == writers
+    assert sorted(answers[0] + answers[1]) == [False, True]
+    assert all(answers[w] == [True] for w in range(2, writers))
+    assert len(commits) < writers - 1, len(commits)
+    stored = store.all_events()
+    assert len(stored) == writers - 1
+    assert {e.event_id for e in stored} == {"same", *(f"w{w}" for w in range(2, writers))}
+
+
+def test_a_failing_write_does_not_fail_the_others_of_its_group(tmp_path: Path) -> None:
+    """A write that cannot be stored (here a user id SQLite cannot hold) fails alone: the
+    writes grouped with it are committed and answered."""
+    store = FeedbackStore(f"sqlite:///{tmp_path / 'feedback.sqlite'}")
+    store.open()
+    release = threading.Event()
+    original = store._commit
+    calls: list[int] = []
+
+    def slow_first_commit(batch: list[fs._Write]) -> None:
+        calls.append(len(batch))
+        if len(calls) == 1:
+            release.wait(5)  # hold the lock while the others queue up
+        original(batch)
+
+    store._commit = slow_first_commit  # type: ignore[method-assign]
+    results: dict[str, object] = {}
+
+    def write(name: str, user: int) -> None:
+        try:
+            results[name] = store.add([Event(user, 1, 4.0, 1, name)])
+        except Exception as exc:  # noqa: BLE001
+            results[name] = exc
+
+    first = threading.Thread(target=write, args=("first", 1))
+    first.start()
+    time.sleep(0.2)
+    others = [threading.Thread(target=write, args=(name, user))
+              for name, user in (("good", 2), ("poison", 2 ** 70), ("also-good", 3))]
+    for thread in others:
+        thread.start()
+    time.sleep(0.3)
+    release.set()
+    for thread in (first, *others):
+        thread.join(timeout=30)
+    assert results["first"] == [True] and results["good"] == [True]
+    assert results["also-good"] == [True]
+    assert isinstance(results["poison"], OverflowError)
+    assert calls[1] == 3  # the three queued writes were tried as one group first
+    assert {e.event_id for e in store.all_events()} == {"first", "good", "also-good"}
