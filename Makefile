@@ -13,6 +13,7 @@ UV_VERSION ?= 0.13.9
 .PHONY: run serve train test lint lock check-lock test-latest check-serve bench screenshots clean
 
 $(BIN)/python:
+	@$(PYTHON) requirements/check_lock.py
 	$(PYTHON) -m venv $(VENV)
 
 check-lock:  ## the lock matches pyproject (one line and exit 1 when not)
