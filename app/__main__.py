@@ -76,6 +76,7 @@ def main() -> None:
     settings = get_settings()
     logging.basicConfig(level=settings.log_level.upper() if settings.log_level != "trace"
                         else "DEBUG", format="%(levelname)s:     %(message)s")
+    logging.getLogger("faiss.loader").setLevel(logging.WARNING)  # which CPU build it tried
     warning = open_writes_warning(settings)
     if warning:
         log.warning(warning)
