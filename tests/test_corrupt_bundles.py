@@ -81,6 +81,34 @@ def tower_layer_missing(bundle: Path) -> None:
     resign(bundle)
 
 
+def tower_of_another_dtype(bundle: Path) -> None:
+    with np.load(bundle / "user_tower.npz") as stored:
+        weights = {name: stored[name].astype(np.float64) for name in stored.files}
+    np.savez(bundle / "user_tower.npz", **weights)
+    resign(bundle)
+
+
+def reference_of_fewer_users(bundle: Path) -> None:
+    """A consistent reference (the sample of 3 users, scored truly) is still refused: the
+    number of users checked is not the bundle's to choose."""
+    from recommender_core.verification import (
+        build_scorer,
+        numpy_scores,
+        read_tower,
+        verification_sample,
+        write_reference,
+    )
+
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    arrays = {name: np.load(bundle / f"{name}.npy") for name in (
+        "item_ids", "user_ids", "item_vectors", "item_bias", "user_history",
+        "user_age_group", "user_gender", "user_occupation")}
+    sample = verification_sample(arrays, manifest["history_length"], n_users=3)
+    scores = numpy_scores(build_scorer(read_tower(bundle / "user_tower.npz"), arrays), sample)
+    write_reference(bundle / "reference.npz", sample, scores)
+    resign(bundle)
+
+
 def tower_pickle(bundle: Path) -> None:
     np.savez(bundle / "user_tower.npz", **{"user_id:0": np.array([{"evil": 1}], dtype=object)})
     resign(bundle)
@@ -144,6 +172,8 @@ CORRUPTIONS: dict[str, tuple[Callable[[Path], None], str]] = {
     "user tower altered": (tower_altered, "fast scoring path differs from the Keras model"),
     "user tower without a layer": (tower_layer_missing, "user_tower.npz: not the user tower"),
     "user tower with a pickle": (tower_pickle, "user_tower.npz: not the user tower"),
+    "user tower of float64": (tower_of_another_dtype, "user_tower.npz: not the user tower"),
+    "reference of fewer users": (reference_of_fewer_users, "reference sample is not the one"),
     "reference scores altered": (reference_scores_altered, "fast scoring path differs"),
     "reference sample of the bundle's choosing": (reference_sample_easier,
                                                  "reference sample is not the one"),
