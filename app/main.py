@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, MutableMapping
+from typing import Any
 
 import faiss
 from fastapi import FastAPI, Request, Response
@@ -19,14 +20,28 @@ from threadpoolctl import threadpool_limits
 
 from app.errors import BundleError, ServiceError
 from app.feedback import Feedback
+from app.hot import HotReads
 from app.limits import BodySizeLimit
 from app.metrics import MetricsMiddleware
 from app.routes import feedback, movies, ops, page, recommend, users
 from app.settings import Settings, get_settings
 from app.state import ModelState
+from recommender_core import __version__
 from recommender_core.feedback_store import FeedbackStore
 
 log = logging.getLogger("app")
+
+
+class Service(FastAPI):
+    """The FastAPI app, whose ASGI entry first offers each HTTP request to the lean path of
+    the hot reads (app.hot); what it does not answer goes through FastAPI as usual."""
+
+    hot: HotReads
+
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and await self.hot(scope, send):
+            return
+        await super().__call__(scope, receive, send)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -57,8 +72,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 task.cancel()
         await asyncio.to_thread(store.close)
 
-    app = FastAPI(title="MovieLens hybrid recommender", version="0.1.0", lifespan=lifespan)
+    app = Service(title="MovieLens hybrid recommender", version=__version__, lifespan=lifespan)
     app.state.settings = settings
+    app.hot = HotReads(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware)
     for module in (recommend, feedback, users, movies, ops, page):

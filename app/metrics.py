@@ -107,12 +107,26 @@ def _alive(pid: int) -> bool:
     return True
 
 
+_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+
+def record_request(route: str, method: str, status: int, seconds: float) -> None:
+    """Count one request and its latency (the label children are kept: ``labels()`` takes a
+    lock and builds a tuple key every call)."""
+    key = (route, method, status)
+    children = _children.get(key)
+    if children is None:
+        children = (REQUESTS.labels(route, method, str(status)), LATENCY.labels(route))
+        _children[key] = children
+    children[0].inc()
+    children[1].observe(seconds)
+
+
 class MetricsMiddleware:
     """Pure ASGI middleware (Starlette's BaseHTTPMiddleware costs a task per request)."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
-        self.children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -131,11 +145,4 @@ class MetricsMiddleware:
         finally:
             route = getattr(scope.get("route"), "path", "unmatched")
             method = scope["method"] if scope["method"] in METHODS else "OTHER"  # bounded labels
-            key = (route, method, status[0])
-            children = self.children.get(key)
-            if children is None:  # labels() takes a lock and builds a tuple key every call
-                children = (REQUESTS.labels(route, method, str(status[0])),
-                            LATENCY.labels(route))
-                self.children[key] = children
-            children[0].inc()
-            children[1].observe(time.perf_counter() - start)
+            record_request(route, method, status[0], time.perf_counter() - start)

@@ -1,4 +1,5 @@
-"""Serving benchmark: the real service on a bundle vs a trivial FastAPI app, loaded by wrk.
+"""Serving benchmark: the real service on a bundle vs a trivial FastAPI app and a bare ASGI
+app (benchmarks/bare_app.py), loaded by wrk.
 
     python benchmarks/bench_serving.py --model-dir models [--duration 10] [--connections 1,16,64]
         [--workers 1] [--endpoints recommend,similar]
@@ -105,6 +106,16 @@ def pss_mib(pid: int) -> float:
     return proc_mib(pid, "smaps_rollup", "Pss")
 
 
+def lua_distinct(prefix: str, ids: list[int], max_offset: int) -> str:
+    """Requests that seldom repeat: a random id and a random offset 0..``max_offset`` each,
+    so the service's answer cache (app.hot) rarely holds the answer."""
+    body = ",".join(str(int(i)) for i in ids)
+    return (f"local ids = {{{body}}}\nmath.randomseed(43)\n"
+            "request = function() return wrk.format('GET', "
+            f"'{prefix}' .. ids[math.random(#ids)] .. '?k=10&offset=' .. "
+            f"math.random(0, {max_offset})) end\n")
+
+
 def lua_script(paths: list[str]) -> str:
     body = ",".join(json.dumps(p) for p in paths)
     return (f"local paths = {{{body}}}\nmath.randomseed(42)\n"
@@ -152,17 +163,21 @@ def main() -> None:
     env = dict(os.environ, MODEL_DIR=str(args.model_dir), WATCH_INTERVAL="0",
                TF_CPP_MIN_LOG_LEVEL="3")
 
-    trivial_port, service_port = free_port(), free_port()
+    trivial_port, service_port, bare_port = free_port(), free_port(), free_port()
     trivial = start("benchmarks.trivial_app:app", trivial_port, env)
+    bare = start("benchmarks.bare_app:app", bare_port, env)
     launched = time.perf_counter()
     service = start("app.main:app", service_port, env, args.workers)
     try:
         wait_ready(f"http://127.0.0.1:{trivial_port}/recommend/1")
+        wait_ready(f"http://127.0.0.1:{bare_port}/recommend/1")
         for _ in range(8 * args.workers):  # each worker answers some: all must be ready
             wait_ready(f"http://127.0.0.1:{service_port}/ready", args.ready_timeout)
         startup = time.perf_counter() - launched
         rss_ready = memory(service.pid)
         targets = {
+            "bare ASGI /recommend": (f"http://127.0.0.1:{bare_port}",
+                                     [f"/recommend/{u}?k=10" for u in rng.choice(users, 500)]),
             "trivial /recommend": (f"http://127.0.0.1:{trivial_port}",
                                    [f"/recommend/{u}?k=10" for u in rng.choice(users, 500)]),
             "/recommend": (f"http://127.0.0.1:{service_port}",
@@ -170,30 +185,44 @@ def main() -> None:
             "/similar": (f"http://127.0.0.1:{service_port}",
                          [f"/similar/{m}?k=10" for m in rng.choice(movies, 500)]),
         }
-        wanted = {f"/{name}" for name in args.endpoints.split(",")} | {"trivial /recommend"}
+        wanted = {f"/{name}" for name in args.endpoints.split(",")} | {
+            "trivial /recommend", "bare ASGI /recommend"}
         targets = {name: target for name, target in targets.items() if name in wanted}
+        scripts = {name: (base, lua_script(paths)) for name, (base, paths) in targets.items()}
+        service_base = f"http://127.0.0.1:{service_port}"
+        if "/recommend" in wanted:
+            scripts["/recommend, every request new"] = (
+                service_base, lua_distinct("/recommend/", users.tolist(), 999))
+        if "/similar" in wanted:
+            scripts["/similar, every request new"] = (
+                # offsets within the neighbour cache (app.bundle.NEIGHBOUR_CACHE)
+                service_base, lua_distinct("/similar/", movies.tolist(), 89))
         rows = []
         for connections in [int(c) for c in args.connections.split(",")]:
-            for name, (base, paths) in targets.items():
-                run_wrk(base, lua_script(paths), connections, 2)  # warm-up
-                result = run_wrk(base, lua_script(paths), connections, args.duration)
+            for name, (base, script) in scripts.items():
+                run_wrk(base, script, connections, 2)  # warm-up
+                result = run_wrk(base, script, connections, args.duration)
                 rows.append({"endpoint": name, "connections": connections, **result})
                 print(json.dumps(rows[-1]), flush=True)
         rss_after = memory(service.pid)
     finally:
-        for process in (trivial, service):
+        for process in (trivial, bare, service):
             os.killpg(process.pid, signal.SIGTERM)
             process.wait(timeout=30)
 
     floor = {r["connections"]: r["rps"] for r in rows if r["endpoint"].startswith("trivial")}
+    bare_floor = {r["connections"]: r["rps"] for r in rows
+                  if r["endpoint"].startswith("bare")}
     print(f"\nbundle {bundle.name}; {args.workers} worker(s); startup to /ready {startup:.1f} s; "
           f"RSS at ready {rss_ready}, after the load {rss_after}\n")
-    print("| endpoint | connections | requests/s | vs trivial | p50 ms | p99 ms | errors |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("| endpoint | connections | requests/s | vs trivial | vs bare ASGI | p50 ms | p99 ms "
+          "| errors |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         share = r["rps"] / floor[r["connections"]]
+        bare_share = r["rps"] / bare_floor[r["connections"]]
         print(f"| {r['endpoint']} | {r['connections']} | {r['rps']:.0f} | {share:.2f}× | "
-              f"{r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['errors']} |")
+              f"{bare_share:.2f}× | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['errors']} |")
     print(json.dumps({"startup_s": startup, "rss_ready_mib": rss_ready,
                       "rss_after_mib": rss_after, "rows": rows}))
 
