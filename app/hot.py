@@ -21,6 +21,7 @@ a list whose context changed while it was computed is not kept.
 from __future__ import annotations
 
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
@@ -88,7 +89,8 @@ class HotReads:
         self.cache_bytes = cache_bytes
         self._cache: OrderedDict[Key, bytes] = OrderedDict()
         self._cached_bytes = 0
-        self._bundle: Any = None  # the bundle the cache holds answers of
+        # the bundle the cache holds answers of (weakly: a replaced bundle is not kept alive)
+        self._bundle: weakref.ref[Any] | None = None
 
     async def __call__(self, scope: Mapping[str, Any], send: Any) -> bool:
         """Answer ``scope`` (an HTTP request) and return True, or return False untouched."""
@@ -123,10 +125,10 @@ class HotReads:
         bundle = state.model.bundle
         if bundle is None:
             return None
-        if bundle is not self._bundle:
+        if self._bundle is None or self._bundle() is not bundle:
             self._cache.clear()
             self._cached_bytes = 0
-            self._bundle = bundle
+            self._bundle = weakref.ref(bundle)
         settings = state.settings
         k = min(query[0] or settings.default_k, settings.max_k)
         offset = query[1]

@@ -77,7 +77,7 @@ def test_the_answer_cache_is_bounded_and_per_bundle(client: TestClient) -> None:
             assert client.get(f"/recommend/{user}?k=5").status_code == 200
         assert 0 < hot._cached_bytes <= 5_000
         assert len(hot._cache) < len(users)
-        assert hot._bundle is client.app.state.model.bundle
+        assert hot._bundle is not None and hot._bundle() is client.app.state.model.bundle
     finally:
         hot.cache_bytes = kept
 
@@ -128,3 +128,26 @@ def test_lean_answers_are_counted_as_the_routes(client: TestClient,
     assert len(answered) == 6
     assert (count("/recommend/{user_id}"), count("/similar/{movie_id}")) == (
         before[0] + 3, before[1] + 3)
+
+
+def test_kept_answers_are_the_served_bundles(tmp_path: Path) -> None:
+    """After a reload the lean path answers from the new bundle, not from what it kept."""
+    import shutil
+
+    from tests.bundles import point_current, resign, set_version
+
+    source = Path(os.path.realpath(trained_models_dir() / "current"))
+    models = tmp_path / "models"
+    for version in ("first", "second"):
+        shutil.copytree(source, models / version)
+        set_version(models / version, version)
+        resign(models / version)
+    point_current(models, "first")
+    user = _ids("user_ids")[2]
+    with client_for(models, admin_token="t") as client:
+        assert client.get(f"/recommend/{user}").json()["model_version"] == "first"
+        assert client.get(f"/recommend/{user}").json()["model_version"] == "first"  # kept
+        point_current(models, "second")
+        assert client.post("/admin/reload",
+                           headers={"Authorization": "Bearer t"}).status_code == 200
+        assert client.get(f"/recommend/{user}").json()["model_version"] == "second"
