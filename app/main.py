@@ -32,6 +32,9 @@ from recommender_core.feedback_store import FeedbackStore
 log = logging.getLogger("app")
 
 
+ROUTERS = (recommend, feedback, users, movies, ops, page)
+
+
 class Service(FastAPI):
     """The FastAPI app, whose ASGI entry first offers each HTTP request to the lean path of
     the hot reads (app.hot); what it does not answer goes through FastAPI as usual."""
@@ -77,7 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.hot = HotReads(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware)
-    for module in (recommend, feedback, users, movies, ops, page):
+    for module in ROUTERS:
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=page.STATIC), name="static")
 
@@ -93,7 +96,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return await http_exception_handler(request, exc)
         # Starlette's Allow names the methods of the first route on the path only; one path
         # can have several (GET and DELETE /users/{id}/feedback).
-        allowed = sorted({method for route in app.routes if isinstance(route, APIRoute)
+        # (the routers' own routes: FastAPI 0.16x no longer lists included routes flat)
+        allowed = sorted({method for module in ROUTERS for route in module.router.routes
+                          if isinstance(route, APIRoute)
                           and route.path_regex.match(request.url.path)
                           for method in route.methods or ()})
         return JSONResponse({"detail": exc.detail}, status_code=405,

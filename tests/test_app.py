@@ -495,3 +495,12 @@ def test_the_page_is_served_with_its_assets(client: TestClient) -> None:
         assert client.get(asset).status_code == 200
     assert "http" not in page.text.replace("http-equiv", "")  # nothing from elsewhere
     assert "/" not in client.get("/openapi.json").json()["paths"]  # the API is unchanged
+
+
+def test_method_not_allowed_names_every_method_of_the_path(client: TestClient) -> None:
+    """405 with an Allow header listing all the path's methods (GET and DELETE here, from
+    two routes), as RFC 9110 asks."""
+    refused = client.put("/users/1/feedback")
+    assert refused.status_code == 405
+    assert refused.headers["allow"] == "DELETE, GET"
+    assert client.post("/similar/1").headers["allow"] == "GET"
