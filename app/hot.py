@@ -30,11 +30,10 @@ from app import ranking
 from app.errors import ServiceError
 from app.inputs import context_now
 from app.metrics import record_request
-from app.schemas import MAX_ID, MAX_OFFSET
+from app.schemas import MAX_ID, MAX_K, MAX_OFFSET
 
 RECOMMEND, SIMILAR = "/recommend/", "/similar/"
 ROUTES = {RECOMMEND: "/recommend/{user_id}", SIMILAR: "/similar/{movie_id}"}
-MAX_K = 1000  # RecommendQuery's and SimilarQuery's bound on k
 ANSWER_CACHE_BYTES = 32 << 20  # pre-rendered answers kept per process
 
 Key = tuple[str, int, int | None, int, int, int]

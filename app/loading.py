@@ -30,6 +30,7 @@ from recommender_core.bundle_format import (
     BundleFileError,
     check_files,
 )
+from recommender_core.scoring import FastScorer
 from recommender_core.verification import (
     VerificationError,
     build_scorer,
@@ -127,7 +128,7 @@ def _check_shapes(path: Path, arrays: dict[str, np.ndarray]) -> None:
 
 
 def _verified_scorer(path: Path, arrays: dict[str, np.ndarray], history_length: int,
-                     score_table_bytes: int) -> Any:
+                     score_table_bytes: int) -> FastScorer:
     """The numpy scorer built from the bundle's user tower (with its score table when it fits
     ``score_table_bytes``), once the path requests take reproduces the Keras model's scores of
     the reference sample; the sample itself must be the one this bundle's arrays give

@@ -54,6 +54,7 @@ class Recommendations(BaseModel):
 
 MAX_ID = 2_147_483_647
 MAX_OFFSET = 10_000
+MAX_K = 1000  # the most movies one answer holds (MAX_K in the settings can lower it)
 OFFSET_HELP = ("skip this many of the best (paging: offset=10&k=10 is the second page); pages "
                "of one bundle and feedback state never overlap")
 NEW_HELP = "new arrivals only: movies nobody rated in the training data"
@@ -63,7 +64,7 @@ class RecommendQuery(BaseModel):
     """Path and query parameters of GET /recommend/{user_id}, validated in one pass."""
 
     user_id: int = Field(ge=1, le=MAX_ID, description="the dataset's user id")
-    k: int | None = Field(None, ge=1, le=1000, description="how many movies (default 10)")
+    k: int | None = Field(None, ge=1, le=MAX_K, description="how many movies (default 10)")
     genres: str | None = Field(None, max_length=500,
                                description="keep only these, e.g. Comedy,Drama")
     # Bounded so that even fully percent-encoded UTF-8 keeps the URL under uvicorn's ~64 KiB
@@ -87,7 +88,7 @@ class AnonymousRequest(BaseModel):
     age: JsonInt | None = Field(None, ge=1, le=120)
     gender: Literal["M", "F"] | None = None
     occupation: str | None = Field(None, max_length=100)
-    k: JsonInt | None = Field(None, ge=1, le=1000)
+    k: JsonInt | None = Field(None, ge=1, le=MAX_K)
     genres: list[str] | None = Field(None, max_length=50)
     exclude: list[JsonInt] | None = Field(None, max_length=10_000)
     offset: JsonInt = Field(0, ge=0, le=MAX_OFFSET, description=OFFSET_HELP)
@@ -98,7 +99,7 @@ class SimilarQuery(BaseModel):
     """Path and query parameters of GET /similar/{movie_id}, validated in one pass."""
 
     movie_id: int = Field(ge=1, le=MAX_ID, description="the dataset's movie id")
-    k: int | None = Field(None, ge=1, le=1000, description="how many movies (default 10)")
+    k: int | None = Field(None, ge=1, le=MAX_K, description="how many movies (default 10)")
     offset: int = Field(0, ge=0, le=MAX_OFFSET, description=OFFSET_HELP)
 
 

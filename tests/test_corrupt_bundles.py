@@ -66,26 +66,28 @@ def faiss_not_an_index(bundle: Path) -> None:
     resign(bundle)
 
 
-def tower_altered(bundle: Path) -> None:
-    with np.load(bundle / "user_tower.npz") as stored:
-        weights = {name: stored[name] for name in stored.files}
-    weights["user_out:1"] = weights["user_out:1"] + np.float32(0.25)
-    np.savez(bundle / "user_tower.npz", **weights)
+def _rewrite_npz(bundle: Path, name: str,
+                 change: Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]) -> None:
+    """Replace the arrays of ``bundle/name`` by ``change`` of them, and re-sign."""
+    with np.load(bundle / name) as stored:
+        arrays = {key: stored[key] for key in stored.files}
+    np.savez(bundle / name, **change(arrays))
     resign(bundle)
+
+
+def tower_altered(bundle: Path) -> None:
+    _rewrite_npz(bundle, "user_tower.npz", lambda weights: {
+        **weights, "user_out:1": weights["user_out:1"] + np.float32(0.25)})
 
 
 def tower_layer_missing(bundle: Path) -> None:
-    with np.load(bundle / "user_tower.npz") as stored:
-        weights = {name: stored[name] for name in stored.files if not name.startswith("user_age")}
-    np.savez(bundle / "user_tower.npz", **weights)
-    resign(bundle)
+    _rewrite_npz(bundle, "user_tower.npz", lambda weights: {
+        key: value for key, value in weights.items() if not key.startswith("user_age")})
 
 
 def tower_of_another_dtype(bundle: Path) -> None:
-    with np.load(bundle / "user_tower.npz") as stored:
-        weights = {name: stored[name].astype(np.float64) for name in stored.files}
-    np.savez(bundle / "user_tower.npz", **weights)
-    resign(bundle)
+    _rewrite_npz(bundle, "user_tower.npz", lambda weights: {
+        key: value.astype(np.float64) for key, value in weights.items()})
 
 
 def reference_of_fewer_users(bundle: Path) -> None:
@@ -115,19 +117,14 @@ def tower_pickle(bundle: Path) -> None:
 
 
 def reference_scores_altered(bundle: Path) -> None:
-    with np.load(bundle / "reference.npz") as stored:
-        reference = {name: stored[name] for name in stored.files}
-    reference["scores"] = reference["scores"] - np.float32(0.01)
-    np.savez(bundle / "reference.npz", **reference)
-    resign(bundle)
+    _rewrite_npz(bundle, "reference.npz", lambda reference: {
+        **reference, "scores": reference["scores"] - np.float32(0.01)})
 
 
 def reference_sample_easier(bundle: Path) -> None:
     """Scores that match, on a sample of the bundle's choosing (one user, no visitor)."""
-    with np.load(bundle / "reference.npz") as stored:
-        reference = {name: stored[name][:1] for name in stored.files}
-    np.savez(bundle / "reference.npz", **reference)
-    resign(bundle)
+    _rewrite_npz(bundle, "reference.npz", lambda reference: {
+        key: value[:1] for key, value in reference.items()})
 
 
 def pickle_instead_of_array(bundle: Path) -> None:

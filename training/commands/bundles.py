@@ -139,28 +139,33 @@ def current_version(models_dir: Path) -> str | None:
 
 def unservable_reason(folder: Path, *, checksums: bool = True) -> str | None:
     """Why this version of the code cannot serve the bundle in ``folder`` (another schema, a
-    missing or altered file), or None. ``checksums=False`` skips reading every file."""
+    missing or altered file), or None. ``checksums=False`` skips reading every file and says
+    a schema mismatch briefly (``bundles list``'s table)."""
     try:
-        if checksums:
-            fmt.check_files(folder)
-            return None
-        manifest = fmt.read_manifest(folder)
-        if manifest.get("schema_version") != fmt.SCHEMA_VERSION:
-            return f"schema {manifest.get('schema_version')!r}, this version reads " \
-                   f"{fmt.SCHEMA_VERSION}"
-        missing = sorted(name for name in fmt.required_files() if not (folder / name).is_file())
-        return f"{folder / missing[0]}: missing" if missing else None
+        if not checksums:
+            found = fmt.read_manifest(folder).get("schema_version")
+            if found != fmt.SCHEMA_VERSION:
+                return f"schema {found!r}, this version reads {fmt.SCHEMA_VERSION}"
+        fmt.check_files(folder, checksums=checksums)
     except fmt.BundleFileError as exc:
         return str(exc)
+    return None
+
+
+def bundle_versions(models_dir: Path) -> list[str]:
+    """The bundle folders of ``models_dir``, oldest first (versions start with their UTC
+    time); none when it does not exist."""
+    if not models_dir.is_dir():
+        return []
+    return sorted(p.name for p in models_dir.iterdir()
+                  if p.is_dir() and not p.is_symlink() and not p.name.startswith("."))
 
 
 def list_bundles(models_dir: Path, *, checksums: bool = False) -> list[BundleInfo]:
-    """Every bundle folder of ``models_dir``, oldest first (versions start with their UTC
-    time)."""
+    """Every bundle folder of ``models_dir`` (bundle_versions), with what it holds."""
     current = current_version(models_dir)
     found = []
-    for folder in sorted(p for p in models_dir.iterdir()
-                         if p.is_dir() and not p.is_symlink() and not p.name.startswith(".")):
+    for folder in (models_dir / version for version in bundle_versions(models_dir)):
         try:
             manifest = fmt.read_manifest(folder)
         except fmt.BundleFileError:
@@ -206,8 +211,8 @@ def _size(n: int) -> str:
 def use_bundle(models_dir: Path, version: str) -> str:
     """Point ``current`` at the bundle ``version`` once it is servable (every file checked);
     TrainingError, with nothing changed, when there is no such bundle or it is not."""
-    names = [info.version for info in list_bundles(models_dir)] if models_dir.is_dir() else []
-    if version not in names or version.startswith(".") or "/" in version:
+    names = bundle_versions(models_dir)
+    if version not in names:
         known = ", ".join(names) or "none"
         raise TrainingError(f"no bundle {version!r} in {models_dir} (bundles: {known})")
     problem = unservable_reason(models_dir / version)
@@ -227,10 +232,9 @@ def prune_bundles(models_dir: Path, keep: int) -> list[str]:
     if not models_dir.is_dir():
         raise TrainingError(f"{models_dir}: no models directory")
     with models_lock(models_dir):
-        bundles = list_bundles(models_dir)
-        newest = {info.version for info in bundles[-keep:]}
-        doomed = [info.version for info in bundles
-                  if info.version not in newest and not info.current]
+        versions = bundle_versions(models_dir)
+        kept = {*versions[-keep:], current_version(models_dir)}
+        doomed = [version for version in versions if version not in kept]
         for version in doomed:
             shutil.rmtree(models_dir / version)
     return doomed
