@@ -1,49 +1,104 @@
-"""A loaded, verified bundle (app.loading makes it): its arrays, the numpy scorer, the FAISS
-index and the lookups a request needs, built once per bundle."""
+"""A loaded, verified bundle (app.loading makes it, whole): its arrays, the numpy scorer, the
+catalogue's lookups, the known users' input rows, and the retrieval of both hot reads."""
 
 from __future__ import annotations
 
+import json
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from app.retrieval import Shortlister
+from app.errors import InvalidRequest
+from app.retrieval import Neighbours, Retrieval
+from recommender_core.inputs import UserTable
 from recommender_core.scoring import FastScorer
 
-NEIGHBOUR_CACHE = 101  # movies cached per /similar query movie (k up to 100)
+
+@dataclass(frozen=True)
+class Catalogue:
+    """The movies of a bundle and the lookups a request needs, made once per bundle."""
+
+    movies: list[dict[str, Any]]  # movies.json, in index order
+    fragments: list[str]  # app.render.movie_fragments of ``movies``
+    position: dict[int, int]  # movie id -> index
+    genres: list[str]  # as the movies file spells them
+    genre_masks: dict[str, np.ndarray]  # by lower-case name: which movies have the genre
+    popularity: np.ndarray  # (movies,) train likes
+    popularity_order: np.ndarray  # most liked first, ties by index
+    unrated: np.ndarray  # (movies,) nobody rated the movie in the training data
+
+    def positions(self, movie_ids: list[int]) -> tuple[list[int], list[int]]:
+        """Known movie indices (in order) and the unknown raw ids."""
+        known: list[int] = []
+        unknown: list[int] = []
+        for movie_id in movie_ids:
+            index = self.position.get(movie_id)
+            if index is None:
+                unknown.append(movie_id)
+            else:
+                known.append(index)
+        return known, unknown
+
+    def genre_mask(self, genres: list[str]) -> np.ndarray:
+        """The movies of any of ``genres`` (case-insensitive); InvalidRequest naming the
+        unknown ones."""
+        wanted = [g.strip().lower() for g in genres if g.strip()]
+        unknown = [g for g in wanted if g not in self.genre_masks]
+        if unknown:
+            raise InvalidRequest(f"unknown genre(s): {', '.join(unknown)}; known: "
+                                 f"{', '.join(sorted(self.genre_masks))}")
+        keep = np.zeros(len(self.movies), dtype=bool)
+        for genre in wanted:
+            keep |= self.genre_masks[genre]
+        return keep
 
 
-@dataclass
+class FreshRows:
+    """Score rows of known users with feedback, kept per user while their events object is
+    the same (app.events hands out one tuple per user until their events change); up to
+    ``budget`` bytes of rows (at least 64), least recently used out."""
+
+    def __init__(self, n_items: int, budget: int = 64 << 20) -> None:
+        self.rows: OrderedDict[int, tuple[Any, np.ndarray, np.ndarray]] = OrderedDict()
+        self.most = max(64, budget // (4 * max(1, n_items)))
+
+    def get(self, user: int, events: Any) -> tuple[np.ndarray, np.ndarray] | None:
+        cached = self.rows.get(user)
+        if cached is None or cached[0] is not events:
+            return None
+        self.rows.move_to_end(user)
+        return cached[1], cached[2]
+
+    def put(self, user: int, events: Any, row: np.ndarray, rated: np.ndarray) -> None:
+        self.rows[user] = (events, row, rated)
+        if len(self.rows) > self.most:
+            self.rows.popitem(last=False)
+
+
+@dataclass(frozen=True, eq=False)
 class Bundle:
     path: Path
     manifest: dict[str, Any]
-    arrays: dict[str, np.ndarray]
-    movies: list[dict[str, Any]]
+    arrays: dict[str, np.ndarray]  # memory-mapped, read only
+    catalogue: Catalogue
+    users: UserTable  # the known users' input rows
+    user_position: dict[int, int]  # user id -> index
     scorer: FastScorer
-    index: Any  # faiss.IndexFlatIP over the blended similarity vectors (HNSW when large)
-    item_position: dict[int, int] = field(default_factory=dict)
-    user_position: dict[int, int] = field(default_factory=dict)
-    genres: list[str] = field(default_factory=list)  # as the movies file spells them
-    genre_masks: dict[str, np.ndarray] = field(default_factory=dict)  # by lower-case name
-    popularity_order: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
-    cold: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
-    neighbour_cache: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
-    movie_json: list[str] = field(default_factory=list)  # app.render.movie_fragments
-    # users with feedback: (their events, context-free score row, rated indices), LRU
-    fresh_users: OrderedDict[int, tuple[Any, np.ndarray, np.ndarray]] = field(
-        default_factory=OrderedDict)
-    version_json: str = '""'
-    # two-stage retrieval (app.retrieval), for catalogues of RETRIEVAL_MIN_MOVIES or more
-    shortlister: Shortlister | None = None
-    shortlist_recall: dict[int, float] = field(default_factory=dict)  # nprobe -> recall@10
-    stored_graphs: int = 0  # approximate indexes read from the bundle rather than built at load
+    retrieval: Retrieval  # GET /recommend's: every movie scored, or a shortlist
+    neighbours: Neighbours  # GET /similar's
+    fresh_rows: FreshRows  # the score rows of users with feedback, least recently used out
 
     @property
     def version(self) -> str:
         return str(self.manifest["version"])
+
+    @cached_property
+    def version_json(self) -> str:
+        return json.dumps(self.version)
 
     @property
     def history_length(self) -> int:
@@ -52,27 +107,13 @@ class Bundle:
     @property
     def new_user_path(self) -> str:
         """How users the model never saw are served from demographics alone: "demographics"
-        (the user tower) or "popularity", as the training validation chose (older bundles:
-        demographics)."""
-        return str(self.manifest["model"].get("new_user_path", "demographics"))
+        (the user tower) or "popularity", as the training validation chose."""
+        return str(self.manifest["model"]["new_user_path"])
 
     @property
     def like_threshold(self) -> float:
         """Ratings at or above it are likes (the training data's threshold)."""
         return float(self.manifest["dataset"]["like_threshold"])
-
-    def neighbours(self, index: int, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """FAISS inner-product search for one movie; the answers of up to NEIGHBOUR_CACHE
-        neighbours are kept per movie (a bundle never changes, so they never go stale)."""
-        cached = self.neighbour_cache.get(index)
-        if cached is None or len(cached[0]) < n:
-            width = min(self.index.ntotal, max(n, NEIGHBOUR_CACHE))
-            query = self.arrays["similarity_vectors"][index:index + 1]
-            distances, found = self.index.search(query, width)
-            cached = (found[0], distances[0])
-            if width <= NEIGHBOUR_CACHE:
-                self.neighbour_cache[index] = cached
-        return cached[0][:n], cached[1][:n]
 
     def seen(self, user: int) -> np.ndarray:
         indptr = self.arrays["seen_indptr"]

@@ -1,46 +1,30 @@
-"""Typed dependencies of the routes. All `async def` and none nested in another: a plain `def`
-dependency runs in the threadpool (a thread hop per request), and every dependency level costs
-FastAPI a parameter-resolution pass.
+"""Typed dependencies of the routes: one per resource (settings, model state, bundle, feedback
+store), the access checks, and query validation. All `async def`: a plain `def` dependency
+runs in the threadpool (a thread hop per request).
 
 The two hottest routes (GET /recommend/{user_id}, GET /similar/{movie_id}) take only the
-`Request` and call `serving` and `parameters` below: FastAPI's dependency and parameter
-resolution cost them more than ranking the whole catalogue. `parameters` validates path and
-query in one pydantic pass and raises the same 422 FastAPI would; `openapi_parameters`
-documents them."""
+`Request` and await the resource functions below themselves, and validate with `parameters`:
+FastAPI's dependency and parameter resolution cost them more than ranking the whole catalogue.
+`parameters` raises the same 422 FastAPI would; `openapi_parameters` documents them."""
 
 from __future__ import annotations
 
 import hmac
-from dataclasses import dataclass
+from collections.abc import Callable, Coroutine
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, Header, HTTPException, Request
+from fastapi import Depends, Header, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
 from app.bundle import Bundle
-from app.errors import Unauthorized
-from app.feedback import Feedback
+from app.errors import NoModel, NotFound, Unauthorized
+from app.events import FeedbackEvents
 from app.settings import Settings
 from app.state import ModelState
 
 
-@dataclass(frozen=True)
-class Serving:
-    """What a scoring route needs: the bundle it uses from start to end (even if a reload swaps
-    in another meanwhile) and the settings."""
-
-    bundle: Bundle
-    settings: Settings
-
-
-def _loaded(state: ModelState) -> Bundle:
-    if state.bundle is None:
-        raise HTTPException(503, detail=f"no model loaded: {state.last_error}")
-    return state.bundle
-
-
-async def get_app_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
@@ -49,26 +33,23 @@ async def get_state(request: Request) -> ModelState:
 
 
 async def get_bundle(request: Request) -> Bundle:
-    return _loaded(request.app.state.model)
+    """The live bundle, which the request uses from start to end (even if a reload swaps in
+    another meanwhile); 503 while none is loaded."""
+    state: ModelState = request.app.state.model
+    if state.bundle is None:
+        raise NoModel(f"no model loaded: {state.last_error}")
+    return state.bundle
 
 
-def serving(request: Request) -> Serving:
-    """The bundle and settings of this request (also called directly by the hot routes)."""
-    return Serving(_loaded(request.app.state.model), request.app.state.settings)
+async def get_feedback(request: Request) -> FeedbackEvents:
+    return request.app.state.feedback
 
 
-async def get_serving(request: Request) -> Serving:
-    return serving(request)
-
-
-def feedback(request: Request) -> Feedback:
-    """The service's feedback store (also called directly by GET /recommend/{user_id})."""
-    store: Feedback = request.app.state.feedback
-    return store
-
-
-async def get_feedback(request: Request) -> Feedback:
-    return feedback(request)
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+StateDep = Annotated[ModelState, Depends(get_state)]
+BundleDep = Annotated[Bundle, Depends(get_bundle)]
+FeedbackDep = Annotated[FeedbackEvents, Depends(get_feedback)]
+KeyHeader = Annotated[str | None, Header(max_length=1000)]
 
 
 def _check_key(settings: Settings, given: str | None) -> None:
@@ -79,19 +60,30 @@ def _check_key(settings: Settings, given: str | None) -> None:
         raise Unauthorized("missing or wrong X-API-Key")
 
 
-async def write_key(request: Request,
-                    x_api_key: Annotated[str | None, Header(max_length=1000)] = None) -> None:
+async def write_key(settings: SettingsDep, x_api_key: KeyHeader = None) -> None:
     """Writes need X-API-Key when API_KEY is set."""
-    _check_key(request.app.state.settings, x_api_key)
+    _check_key(settings, x_api_key)
 
 
-async def read_key(request: Request,
-                   x_api_key: Annotated[str | None, Header(max_length=1000)] = None) -> None:
+async def read_key(settings: SettingsDep, x_api_key: KeyHeader = None) -> None:
     """Reads of stored feedback need X-API-Key when API_KEY is set and API_KEY_FOR_READS."""
-    settings: Settings = request.app.state.settings
     if settings.api_key_for_reads:
         _check_key(settings, x_api_key)
 
+
+async def admin_token(settings: SettingsDep, authorization: KeyHeader = None) -> None:
+    """The admin endpoints exist only when ADMIN_TOKEN is set (404 otherwise), and need it
+    as a bearer token."""
+    if settings.admin_token is None:
+        raise NotFound("not found")
+    expected = f"Bearer {settings.admin_token.get_secret_value()}".encode()
+    if not hmac.compare_digest((authorization or "").encode(), expected):  # constant time
+        raise Unauthorized("missing or wrong bearer token")
+
+
+WriteKey = Depends(write_key)
+ReadKey = Depends(read_key)
+AdminToken = Depends(admin_token)
 
 Params = TypeVar("Params", bound=BaseModel)
 
@@ -107,6 +99,16 @@ def parameters(model: type[Params], request: Request) -> Params:
              for error in exc.errors()]) from None
 
 
+def validated(model: type[Params]) -> Callable[[Request], Coroutine[Any, Any, Params]]:
+    """A dependency giving ``parameters(model, request)``: the other routes' way to take the
+    same parameter models as the hot ones."""
+
+    async def dependency(request: Request) -> Params:
+        return parameters(model, request)
+
+    return dependency
+
+
 def openapi_parameters(model: type[BaseModel], path: tuple[str, ...]) -> dict[str, Any]:
     """``openapi_extra`` documenting ``model``'s fields as path (``path``) or query parameters."""
     schema = model.model_json_schema()
@@ -114,12 +116,3 @@ def openapi_parameters(model: type[BaseModel], path: tuple[str, ...]) -> dict[st
         {"name": name, "in": "path" if name in path else "query", "required": name in path,
          "schema": field, "description": field.get("description", "")}
         for name, field in schema["properties"].items()]}
-
-
-SettingsDep = Annotated[Settings, Depends(get_app_settings)]
-StateDep = Annotated[ModelState, Depends(get_state)]
-BundleDep = Annotated[Bundle, Depends(get_bundle)]
-ServingDep = Annotated[Serving, Depends(get_serving)]
-FeedbackDep = Annotated[Feedback, Depends(get_feedback)]
-WriteKey = Depends(write_key)
-ReadKey = Depends(read_key)

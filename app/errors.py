@@ -42,3 +42,21 @@ class FeedbackUnavailable(ServiceError):
 
     def __init__(self, reason: str) -> None:
         super().__init__(f"feedback store unavailable, try again later: {reason}")
+
+
+class NoModel(ServiceError):
+    """No bundle is loaded yet (or every one so far was refused)."""
+
+    status = 503
+
+
+class NotFound(ServiceError):
+    """A path that is switched off (the admin endpoints without ADMIN_TOKEN)."""
+
+    status = 404
+
+
+class BundleRefused(ServiceError):
+    """A reload found a bundle it would not serve; the previous one keeps serving."""
+
+    status = 409

@@ -74,11 +74,6 @@ def _query(raw: bytes) -> tuple[int | None, int] | None:
     return k, offset
 
 
-def _context() -> tuple[int, int]:
-    now = context_now()
-    return int(now["daytime"][0]), int(now["weekend"][0])
-
-
 class HotReads:
     """Answers the hot reads of ``service`` (a FastAPI app whose state holds the model, the
     settings and the feedback store) when it can; see the module's docstring."""
@@ -133,7 +128,7 @@ class HotReads:
         offset = query[1]
         if prefix is RECOMMEND and state.feedback.has_events(identifier):
             return None
-        context = _context() if prefix is RECOMMEND else (0, 0)
+        context = context_now() if prefix is RECOMMEND else (0, 0)
         key: Key = (prefix, identifier, k, offset, *context)
         body = self._cache.get(key)
         if body is not None:
@@ -143,7 +138,7 @@ class HotReads:
             if prefix is RECOMMEND:
                 body = ranking.for_user(bundle, identifier, k, genres=None, exclude=[],
                                         age=None, gender=None, occupation=None, offset=offset)
-                if _context() != context:  # computed across a context boundary: not kept
+                if context_now() != context:  # computed across a context boundary: not kept
                     return body, ROUTES[prefix]
             else:
                 body = ranking.similar(bundle, identifier, k, offset)

@@ -14,13 +14,22 @@ from typing import Any
 import faiss
 import numpy as np
 
-from app.bundle import Bundle
+from app.bundle import Bundle, Catalogue, FreshRows
 from app.errors import BundleError
 from app.render import movie_fragments
-from app.retrieval import Shortlister, approximate_index
+from app.retrieval import (
+    ExactRetrieval,
+    Neighbours,
+    Retrieval,
+    Shortlister,
+    ShortlistRetrieval,
+    approximate_index,
+)
+from app.settings import SCORE_TABLE_MB
 from recommender_core.bundle_format import (
     ARRAYS,
     CURRENT_LINK,
+    GRAPH_MIN_MOVIES,
     INDEX_FILE,
     MOVIES_FILE,
     RECOMMEND_INDEX_FILE,
@@ -37,6 +46,7 @@ from recommender_core.verification import (
     check_scores,
     read_reference,
     read_tower,
+    user_table,
     verification_sample,
 )
 
@@ -50,8 +60,8 @@ def resolve_current(model_dir: Path) -> Path:
     return Path(os.path.realpath(current))
 
 
-def load_bundle(path: Path, *, score_table_bytes: int = 512 << 20,
-                retrieval_min_movies: int = 50_000) -> Bundle:
+def load_bundle(path: Path, *, score_table_bytes: int = SCORE_TABLE_MB << 20,
+                retrieval_min_movies: int = GRAPH_MIN_MOVIES) -> Bundle:
     """Load the bundle at ``path`` (a version folder), or raise BundleError saying why."""
     try:
         manifest = check_files(path)
@@ -73,29 +83,36 @@ def load_bundle(path: Path, *, score_table_bytes: int = 512 << 20,
 
     scorer = _verified_scorer(path, arrays, int(manifest["history_length"]),
                               score_table_bytes)
-    index = _load_index(path / INDEX_FILE, arrays["similarity_vectors"])
-    bundle = Bundle(path=path, manifest=manifest, arrays=arrays, movies=movies, scorer=scorer,
-                    index=index)
-    _index_lookups(bundle)
+    similar = arrays["similarity_vectors"]
+    index = _load_index(path / INDEX_FILE, similar)
+    retrieval: Retrieval = ExactRetrieval()
+    n_items = len(arrays["item_ids"])
+    if n_items >= retrieval_min_movies:
+        retrieval = _shortlist(path, arrays, scorer)
+        index = approximate_index(similar, _load_stored_index(
+            path / SIMILAR_GRAPH_FILE, "IndexHNSWFlat", n_items=n_items, dim=similar.shape[1]))
+    return Bundle(path=path, manifest=manifest, arrays=arrays,
+                  catalogue=_catalogue(arrays, movies), users=user_table(arrays),
+                  user_position={int(u): i for i, u in enumerate(arrays["user_ids"].tolist())},
+                  scorer=scorer, retrieval=retrieval, neighbours=Neighbours(index, similar),
+                  fresh_rows=FreshRows(n_items))
+
+
+def _shortlist(path: Path, arrays: dict[str, np.ndarray],
+               scorer: FastScorer) -> ShortlistRetrieval:
+    """Two-stage retrieval over the bundle's stored IVF index (or one built here), its
+    search effort calibrated on CALIBRATION_USERS known users' exact top 10."""
+    n_items = len(arrays["item_ids"])
+    stored = _load_stored_index(path / RECOMMEND_INDEX_FILE, "IndexIVFFlat", n_items=n_items,
+                                dim=scorer.item_vectors.shape[1] + 1)
+    shortlister = Shortlister(scorer.item_vectors, scorer.item_bias, index=stored)
     n_users = len(arrays["user_ids"])
-    if len(arrays["item_ids"]) >= retrieval_min_movies:
-        recommend_index = _load_stored_index(path / RECOMMEND_INDEX_FILE, "IndexIVFFlat",
-                                      n_items=len(arrays["item_ids"]),
-                                      dim=scorer.item_vectors.shape[1] + 1)
-        similar_graph = _load_stored_index(path / SIMILAR_GRAPH_FILE, "IndexHNSWFlat",
-                                    n_items=len(arrays["item_ids"]),
-                                    dim=arrays["similarity_vectors"].shape[1])
-        bundle.stored_graphs = sum(index is not None for index in (recommend_index,
-                                                                   similar_graph))
-        bundle.shortlister = Shortlister(scorer.item_vectors, scorer.item_bias,
-                                         index=recommend_index)
-        rng = np.random.default_rng(1)
-        users = rng.choice(n_users, size=min(CALIBRATION_USERS, n_users), replace=False)
-        vectors = np.stack([scorer.known_user_vector(int(u), 0, 0) for u in users])
-        bundle.shortlist_recall = bundle.shortlister.calibrate(
-            scorer.item_vectors, scorer.item_bias, vectors)
-        bundle.index = approximate_index(arrays["similarity_vectors"], similar_graph)
-    return bundle
+    rng = np.random.default_rng(1)
+    users = rng.choice(n_users, size=min(CALIBRATION_USERS, n_users), replace=False)
+    vectors = np.stack([scorer.known_user_vector(int(u), 0, 0) for u in users])
+    recall = shortlister.calibrate(scorer.item_vectors, scorer.item_bias, vectors)
+    return ShortlistRetrieval(shortlister, scorer.item_vectors, scorer.item_bias,
+                              arrays["popularity"], recall)
 
 
 def _check_shapes(path: Path, arrays: dict[str, np.ndarray]) -> None:
@@ -188,19 +205,15 @@ def _load_stored_index(path: Path, kind: str, *, n_items: int, dim: int) -> Any:
     return index
 
 
-def _index_lookups(bundle: Bundle) -> None:
-    arrays = bundle.arrays
-    bundle.item_position = {int(m): i for i, m in enumerate(arrays["item_ids"].tolist())}
-    bundle.user_position = {int(u): i for i, u in enumerate(arrays["user_ids"].tolist())}
-    names = sorted({g for movie in bundle.movies for g in movie["genres"]})
-    bundle.genres = names
-    for name in names:
-        mask = np.fromiter((name in movie["genres"] for movie in bundle.movies), dtype=bool,
-                           count=len(bundle.movies))
-        bundle.genre_masks[name.lower()] = mask
+def _catalogue(arrays: dict[str, np.ndarray], movies: list[dict[str, Any]]) -> Catalogue:
+    names = sorted({g for movie in movies for g in movie["genres"]})
+    masks = {name.lower(): np.fromiter((name in movie["genres"] for movie in movies),
+                                       dtype=bool, count=len(movies)) for name in names}
     popularity = arrays["popularity"]
-    bundle.popularity_order = np.lexsort((np.arange(len(popularity)), -popularity))
     counts = np.bincount(arrays["seen_indices"], minlength=len(popularity))
-    bundle.cold = counts == 0
-    bundle.movie_json = movie_fragments(bundle.movies)
-    bundle.version_json = json.dumps(bundle.version)
+    return Catalogue(
+        movies=movies, fragments=movie_fragments(movies),
+        position={int(m): i for i, m in enumerate(arrays["item_ids"].tolist())},
+        genres=names, genre_masks=masks, popularity=popularity,
+        popularity_order=np.lexsort((np.arange(len(popularity)), -popularity)),
+        unrated=counts == 0)

@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from threadpoolctl import threadpool_limits
 
 from app.errors import BundleError, ServiceError
-from app.feedback import Feedback
+from app.events import FeedbackEvents
 from app.hot import HotReads
 from app.limits import BodySizeLimit
 from app.metrics import MetricsMiddleware
@@ -56,8 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # from fighting over cores (multithreaded OpenBLAS collapses under load).
         threadpool_limits(1)
         faiss.omp_set_num_threads(1)
-        state = ModelState(settings.model_dir, settings.score_table_mb,
-                           settings.retrieval_min_movies)
+        state = ModelState(settings)
         app.state.model = state
         with contextlib.suppress(BundleError):  # /ready says why; the watcher tries again
             await state.reload()
@@ -65,7 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                    if settings.watch_interval > 0 else None)
         store = FeedbackStore(settings.feedback_url,
                               max_per_user=settings.feedback_max_per_user)
-        app.state.feedback = Feedback(store)
+        app.state.feedback = FeedbackEvents(store)
         # The first poll learns which users have feedback; until then (or while the store is
         # out of reach) recommendations come from the bundle alone.
         poller = asyncio.create_task(app.state.feedback.watch(settings.feedback_poll))

@@ -13,7 +13,7 @@ import os
 import re
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -25,8 +25,8 @@ from prometheus_client import (
     multiprocess,
 )
 
-if TYPE_CHECKING:
-    from app.bundle import Bundle
+from app.bundle import Bundle
+from app.retrieval import ShortlistRetrieval
 
 REGISTRY = CollectorRegistry()
 REQUESTS = Counter("recommender_requests_total", "HTTP requests", ["route", "method", "status"],
@@ -70,9 +70,13 @@ def record_load(bundle: Bundle) -> None:
         MODEL.remove(previous)
     _served[:] = [bundle.version]
     MODEL.labels(version=bundle.version).set(1)
-    effort = bundle.shortlister.nprobe if bundle.shortlister is not None else 0
-    SHORTLIST_NPROBE.set(effort)
-    SHORTLIST_RECALL.set(bundle.shortlist_recall.get(effort, 1.0))  # empty when exact
+    retrieval = bundle.retrieval
+    if isinstance(retrieval, ShortlistRetrieval):
+        SHORTLIST_NPROBE.set(retrieval.shortlister.nprobe)
+        SHORTLIST_RECALL.set(retrieval.recall.get(retrieval.shortlister.nprobe, 1.0))
+    else:  # every movie scored: exact
+        SHORTLIST_NPROBE.set(0)
+        SHORTLIST_RECALL.set(1.0)
 
 
 def record_refused() -> None:

@@ -1,4 +1,10 @@
-"""Two-stage retrieval for large catalogues: an approximate shortlist, then exact scores.
+"""Retrieval: the best movies for a user query, and a movie's nearest neighbours.
+
+One interface (``Retrieval``) with two implementations, used by every ranking path:
+``ExactRetrieval`` scores every movie; ``ShortlistRetrieval``, for large catalogues, scores an
+approximate shortlist exactly (filtered requests still score every movie).
+
+Two-stage retrieval for large catalogues: an approximate shortlist, then exact scores.
 
 A movie's score for a user is ``u·v + b`` (the hybrid's dot product plus the movie's bias).
 That is a maximum-inner-product search over ``[v, b]`` with the query ``[u, 1]``. FAISS's
@@ -15,11 +21,12 @@ Below ``RETRIEVAL_MIN_MOVIES`` (a setting) the service scores every movie exactl
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from recommender_core.bundle_format import inner_product_graph, inner_product_ivf, recommend_rows
+from recommender_core.vectors import top_k
 
 SHORTLIST = 100  # movies the search returns before exact scoring (more for deep pages)
 # lists searched, tried at load until the shortlist recalls RECALL_TARGET of the exact top 10
@@ -103,3 +110,102 @@ def exact_top(item_vectors: np.ndarray, item_bias: np.ndarray, vector: np.ndarra
     scores = item_vectors[candidates] @ vector + item_bias[candidates]
     order = np.lexsort((candidates, -scores))
     return candidates[order], scores[order].astype(np.float32)
+
+
+class Query(Protocol):
+    """What retrieval needs of a user's request (app.queries makes one per request)."""
+
+    def blocked(self) -> np.ndarray:
+        """Movie indices that must not come back (those the user rated)."""
+
+    def scores(self) -> np.ndarray:
+        """Every movie's score (a new float32 array the caller may change)."""
+
+    def vector(self) -> np.ndarray | None:
+        """The user's vector in the context of now; None: rank by popularity."""
+
+
+class Retrieval(Protocol):
+    def top(self, query: Query, k: int, offset: int, exclude: list[int],
+            keep: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(movie indices, their scores) ranked ``offset`` to ``offset + k`` for ``query``,
+        none of its blocked movies or ``exclude``; ``keep``: only movies where it is True."""
+
+
+class ExactRetrieval:
+    """Every movie scored; ties go to the lower index (recommender_core.vectors.top_k)."""
+
+    def top(self, query: Query, k: int, offset: int, exclude: list[int],
+            keep: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        scores = query.scores()
+        scores[query.blocked()] = -np.inf
+        if keep is not None:
+            scores[~keep] = -np.inf
+        if exclude:
+            scores[exclude] = -np.inf
+        best = top_k(scores, k, offset)
+        return best, scores[best]
+
+
+class ShortlistRetrieval:
+    """An approximate shortlist (``shortlister``) scored exactly with the movie vectors and
+    biases; a query without a vector ranks by ``popularity``. Filtered queries (``keep``) are
+    answered by ``exact``."""
+
+    def __init__(self, shortlister: Shortlister, item_vectors: np.ndarray,
+                 item_bias: np.ndarray, popularity: np.ndarray, recall: dict[int, float]
+                 ) -> None:
+        self.shortlister = shortlister
+        self.item_vectors, self.item_bias = item_vectors, item_bias
+        self.popularity = popularity
+        self.popularity_order = np.lexsort((np.arange(len(popularity)), -popularity))
+        self.recall = recall  # the calibration's recall@10 per nprobe
+        self.exact = ExactRetrieval()
+
+    def top(self, query: Query, k: int, offset: int, exclude: list[int],
+            keep: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The search skips the blocked movies, so the shortlist holds as many others as the
+        calibration measured (a heavy user's list would otherwise be mostly rated movies);
+        when it holds fewer than ``offset + k``, every movie is scored instead."""
+        if keep is not None:
+            return self.exact.top(query, k, offset, exclude, keep)
+        vector = query.vector()
+        blocked = np.union1d(query.blocked(), np.asarray(exclude, dtype=np.int64))
+        if vector is None:
+            order = self.popularity_order[:offset + k + len(blocked)]
+            order = order[~np.isin(order, blocked)][offset:offset + k]
+            return order, self.popularity[order]
+        candidates = self.shortlister.search(vector, max(SHORTLIST, 2 * (offset + k)), blocked)
+        if len(candidates) < offset + k:
+            scores = self.item_vectors @ vector + self.item_bias
+            scores[blocked] = -np.inf
+            best = top_k(scores, k, offset)
+            return best, scores[best]
+        ranked, scores = exact_top(self.item_vectors, self.item_bias, vector, candidates)
+        return ranked[offset:offset + k], scores[offset:offset + k]
+
+
+NEIGHBOUR_CACHE = 101  # movies cached per /similar query movie (k up to 100)
+
+
+class Neighbours:
+    """GET /similar's search: inner product (cosine: the rows are unit length) over the
+    similarity vectors in ``index`` (flat, or an HNSW graph for large catalogues); the
+    answers of up to NEIGHBOUR_CACHE neighbours are kept per movie (a bundle never changes,
+    so they never go stale)."""
+
+    def __init__(self, index: Any, vectors: np.ndarray) -> None:
+        self.index, self.vectors = index, vectors
+        self.cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def of(self, index: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """(neighbour indices, similarities) of movie ``index``, best first, ``n`` at most
+        (FAISS pads with -1); the movie itself among them."""
+        cached = self.cache.get(index)
+        if cached is None or len(cached[0]) < n:
+            width = min(self.index.ntotal, max(n, NEIGHBOUR_CACHE))
+            distances, found = self.index.search(self.vectors[index:index + 1], width)
+            cached = (found[0], distances[0])
+            if width <= NEIGHBOUR_CACHE:
+                self.cache[index] = cached
+        return cached[0][:n], cached[1][:n]

@@ -8,7 +8,10 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from recommender_core.bundle_format import GRAPH_MIN_MOVIES
 from recommender_core.feedback_store import normalise_url
+
+SCORE_TABLE_MB = 512  # known users × movies scores kept in memory, by default
 
 
 class Settings(BaseSettings):
@@ -31,11 +34,13 @@ class Settings(BaseSettings):
     admin_token: SecretStr | None = Field(None, description="enables POST /admin/reload")
     watch_interval: float = Field(5.0, ge=0, description="seconds between checks of current; "
                                   "0 turns the watcher off")
-    score_table_mb: int = Field(512, ge=0, description="known users × movies scores kept in "
-                                "memory up to this size (exact; 0 scores per request)")
-    retrieval_min_movies: int = Field(50_000, ge=1, description="from this many movies on, "
-                                      "/recommend scores an HNSW shortlist exactly instead of "
-                                      "every movie (two-stage retrieval; app.retrieval)")
+    score_table_mb: int = Field(SCORE_TABLE_MB, ge=0, description="known users × movies "
+                                "scores kept in memory up to this size (exact; 0 scores per "
+                                "request)")
+    retrieval_min_movies: int = Field(GRAPH_MIN_MOVIES, ge=1, description="from this many "
+                                      "movies on, /recommend scores an IVF shortlist exactly "
+                                      "instead of every movie (two-stage retrieval; "
+                                      "app.retrieval)")
     feedback_url: str = Field("sqlite:///feedback/feedback.sqlite",
                               description="the feedback store: sqlite:///path (relative to the "
                               "working directory; created on first use) or "

@@ -13,16 +13,15 @@ from app.bundle import Bundle
 from app.errors import BundleError
 from app.loading import load_bundle, resolve_current
 from app.metrics import record_load, record_refused
+from app.settings import Settings
 
 log = logging.getLogger("app")
 
 
 class ModelState:
-    def __init__(self, model_dir: Path, score_table_mb: int = 512,
-                 retrieval_min_movies: int = 50_000) -> None:
-        self.retrieval_min_movies = retrieval_min_movies
-        self.model_dir = model_dir
-        self.score_table_bytes = score_table_mb << 20
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.model_dir = settings.model_dir
         self.bundle: Bundle | None = None
         self.last_error: str | None = None
         self.last_seen_target: Path | None = None
@@ -37,8 +36,8 @@ class ModelState:
                 self.last_seen_target = target
                 bundle = await asyncio.to_thread(
                     load_bundle, target,
-                    score_table_bytes=self.score_table_bytes,
-                    retrieval_min_movies=self.retrieval_min_movies)
+                    score_table_bytes=self.settings.score_table_mb << 20,
+                    retrieval_min_movies=self.settings.retrieval_min_movies)
             except BundleError as exc:
                 record_refused()
                 self.last_error = str(exc)

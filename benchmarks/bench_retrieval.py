@@ -40,8 +40,8 @@ def sweep(bundle_path: Path, n_users: int = 400) -> None:
     from threadpoolctl import threadpool_limits
 
     from app.loading import load_bundle
-    from app.ranking import top_k
     from app.retrieval import Shortlister, exact_top
+    from recommender_core.vectors import top_k
 
     bundle = load_bundle(bundle_path.resolve())
     scorer = bundle.scorer
@@ -92,8 +92,8 @@ def main() -> None:
     from threadpoolctl import threadpool_limits
 
     from app.loading import load_bundle
-    from app.ranking import top_k
     from app.retrieval import Shortlister, approximate_index, exact_top
+    from recommender_core.vectors import top_k
 
     def stats(ms: list[float]) -> dict[str, float]:
         return {"p50_ms": round(float(np.percentile(ms, 50)), 2),

@@ -25,8 +25,8 @@ from recommender_core.bundle_format import import_keras
 def measure(n_items: int, n_users: int, steps: int, batch: int = 512,
             jit: bool = True) -> dict[str, float]:
     from training.models.config import HybridConfig
-    from training.models.tasks import bpr_loss
-    from training.models.towers import HybridNetwork, TowerSizes
+    from training.models.hybrid.towers import HybridNetwork, TowerSizes
+    from training.models.losses import bpr_loss
 
     config = HybridConfig()
     sizes = TowerSizes(n_users=n_users, n_items=n_items, n_item_features=86, n_age_groups=7,

@@ -17,10 +17,11 @@ import_keras()
 
 import numpy as np  # noqa: E402
 
+from recommender_core.vectors import top_k  # noqa: E402
 from training.data.dataset import load_dataset  # noqa: E402
 from training.data.interactions import build_interactions  # noqa: E402
 from training.data.splits import temporal_split  # noqa: E402
-from training.evaluation.metrics import per_user_metrics, top_k  # noqa: E402
+from training.evaluation.metrics import per_user_metrics  # noqa: E402
 from training.evaluation.protocol import scores_of  # noqa: E402
 from training.models.config import HybridConfig  # noqa: E402
 from training.models.ease import EASE  # noqa: E402

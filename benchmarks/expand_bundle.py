@@ -63,7 +63,7 @@ def movie_side(model: Any, tables: dict[str, np.ndarray]) -> tuple[np.ndarray, n
 
 def grown_model(model: Any, tables: dict[str, np.ndarray], history: int) -> Any:
     """The inference model rebuilt with ``tables`` (the rest of its weights copied)."""
-    from training.models.towers import HybridNetwork, TowerSizes
+    from training.models.hybrid.towers import HybridNetwork, TowerSizes
 
     def rows(name: str) -> int:
         return int(model.get_layer(name).get_weights()[0].shape[0]) - 1
@@ -74,7 +74,7 @@ def grown_model(model: Any, tables: dict[str, np.ndarray], history: int) -> Any:
         n_age_groups=rows(fmt.Layers.AGE), n_genders=rows(fmt.Layers.GENDER),
         n_occupations=rows(fmt.Layers.OCCUPATION),
         history=history,
-        dim=tables["item_id"].shape[1], item_item=tables["item_item_out"].shape[1])
+        dim=tables["item_id"].shape[1], frozen=tables["item_item_out"].shape[1])
     network = HybridNetwork(sizes, l2=0.0)
     grown = network.inference_model()
     for layer in grown.layers:

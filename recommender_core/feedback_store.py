@@ -160,6 +160,63 @@ class _Write:
         return self.result
 
 
+class GroupCommit:
+    """One committer at a time in this process (SQLite takes one writer anyway, and its
+    sleep-and-retry busy handler gave a 1 s p99 at 16 connections; other processes still wait
+    through busy_timeout). Writers that arrive meanwhile queue, and the next committer takes
+    them all into one transaction, ``commit(batch)``."""
+
+    def __init__(self, commit: Callable[[list[_Write]], None]) -> None:
+        self.lock = threading.Lock()  # held by the committer (and by other writes: _run)
+        self._commit = commit
+        self._pending: list[_Write] = []
+        self._pending_lock = threading.Lock()
+
+    def submit(self, write: _Write) -> Any:
+        """Commit ``write`` together with every write queued meanwhile, and return its result
+        (or raise its error) once its transaction committed. Every write a committer takes
+        ends done, so a write not done when its thread gets the lock is still queued."""
+        with self._pending_lock:
+            self._pending.append(write)
+        with self.lock:
+            if not write.done:
+                with self._pending_lock:
+                    batch, self._pending = self._pending, []
+                try:
+                    self._commit(batch)
+                except Exception as exc:  # noqa: BLE001 (each write gets its own outcome)
+                    if len(batch) == 1:
+                        write.error, write.done = exc, True
+                    else:  # one write's failure must not fail the others
+                        for each in batch:
+                            try:
+                                self._commit([each])
+                            except Exception as single:  # noqa: BLE001
+                                each.error, each.done = single, True
+        return write.outcome()
+
+
+def make_engine(url: URL, timeout: float) -> Engine:
+    """SQLite in WAL mode with full fsync (its folder created), or a PostgreSQL pool."""
+    if url.get_backend_name() == "sqlite":
+        path = Path(str(url.database))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(connection: Any, _record: Any) -> None:
+            cursor = connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=FULL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_size=8, max_overflow=24, pool_pre_ping=True,
+                         pool_timeout=timeout,
+                         connect_args={"connect_timeout": max(1, int(timeout))})
+
+
 class FeedbackStore:
     """Events of one database. Every method is blocking (call it from a worker thread in async
     code) and raises :class:`StoreUnavailable` when the database is out of reach."""
@@ -169,35 +226,10 @@ class FeedbackStore:
         self.url = normalise_url(url)
         self.max_per_user = max_per_user
         self.backend = self.url.get_backend_name()
-        self.engine = self._engine(connect_timeout)
+        self.engine = make_engine(self.url, connect_timeout)
         self._ready = False
         self._open_lock = threading.Lock()
-        # One committer at a time in this process (SQLite takes one writer anyway, and its
-        # sleep-and-retry busy handler gave a 1 s p99 at 16 connections; other processes still
-        # wait through busy_timeout). Writers that arrive meanwhile queue in _pending and the
-        # next committer takes them all into one transaction (group commit).
-        self._write_lock = threading.Lock()
-        self._pending: list[_Write] = []
-        self._pending_lock = threading.Lock()
-
-    def _engine(self, timeout: float) -> Engine:
-        if self.backend == "sqlite":
-            path = Path(str(self.url.database))
-            path.parent.mkdir(parents=True, exist_ok=True)
-            engine = create_engine(self.url, connect_args={"timeout": 30})
-
-            @event.listens_for(engine, "connect")
-            def _pragmas(connection: Any, _record: Any) -> None:
-                cursor = connection.cursor()
-                cursor.execute("PRAGMA journal_mode=WAL")
-                cursor.execute("PRAGMA synchronous=FULL")
-                cursor.execute("PRAGMA busy_timeout=30000")
-                cursor.close()
-
-            return engine
-        return create_engine(self.url, pool_size=8, max_overflow=24, pool_pre_ping=True,
-                             pool_timeout=timeout,
-                             connect_args={"connect_timeout": max(1, int(timeout))})
+        self._writes = GroupCommit(lambda batch: self._commit(batch))
 
     @property
     def description(self) -> str:
@@ -239,36 +271,12 @@ class FeedbackStore:
         """``work(connection)`` in one transaction, after open(); database errors become
         StoreUnavailable."""
         self.open()
-        lock = self._write_lock if write else None
+        lock = self._writes.lock if write else None
         try:
             with lock or contextlib.nullcontext(), self.engine.begin() as connection:
                 return work(connection)
         except (DBAPIError, PoolTimeout) as exc:
             raise _unavailable(exc) from exc
-
-    def _group_commit(self, write: _Write) -> Any:
-        """Commit ``write`` together with every write queued meanwhile, and return its result
-        (or raise its error) once its transaction committed. Every write a committer takes
-        ends done, so a write not done when its thread gets the lock is still queued."""
-        self.open()
-        with self._pending_lock:
-            self._pending.append(write)
-        with self._write_lock:
-            if not write.done:
-                with self._pending_lock:
-                    batch, self._pending = self._pending, []
-                try:
-                    self._commit(batch)
-                except Exception as exc:  # noqa: BLE001 (each write gets its own outcome)
-                    if len(batch) == 1:
-                        write.error, write.done = exc, True
-                    else:  # one write's failure must not fail the others
-                        for each in batch:
-                            try:
-                                self._commit([each])
-                            except Exception as single:  # noqa: BLE001
-                                each.error, each.done = single, True
-        return write.outcome()
 
     def _commit(self, batch: list[_Write]) -> None:
         """One transaction for every write of ``batch``; each gets its result."""
@@ -289,9 +297,6 @@ class FeedbackStore:
         for user in users:
             self._prune(connection, user)
         self._changed(connection, users, now)
-
-    def ping(self) -> None:
-        self._run(lambda connection: connection.scalar(select(1)))
 
     # ---------------------------------------------------------------- writes
 
@@ -317,7 +322,8 @@ class FeedbackStore:
         def touched(stored: list[bool]) -> set[int]:
             return {e.user_id for e, new in zip(events, stored, strict=True) if new}
 
-        return list(self._group_commit(_Write(work, touched)))
+        self.open()
+        return list(self._writes.submit(_Write(work, touched)))
 
     def _prune(self, connection: Any, user: int) -> None:
         count = connection.scalar(select(func.count()).select_from(events_table)

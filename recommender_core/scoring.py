@@ -12,6 +12,7 @@ model before export, and the service against the Keras scores stored in the bund
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -30,6 +31,30 @@ def tower_weights(model: Any) -> dict[str, list[np.ndarray]]:
             for name in TOWER_LAYERS}
 
 
+@dataclass(frozen=True)
+class UserTower:
+    """The user tower's weights the numpy path reads (TOWER_LAYERS), float32."""
+
+    ids: np.ndarray  # (users + 1, dim) row 0: the anonymous user
+    age: np.ndarray  # demographic and context embeddings (row 0 of each: unknown)
+    gender: np.ndarray
+    occupation: np.ndarray
+    daytime: np.ndarray
+    weekend: np.ndarray
+    kernel: np.ndarray  # the dense layer over [history mean, demographics, context]
+    bias: np.ndarray
+    frozen_user: np.ndarray  # (users + 1, rank) each user's frozen part
+    frozen_liked: np.ndarray  # (movies + 1, rank) a liked movie's frozen row (fresh likes)
+
+    @classmethod
+    def of(cls, weights: TowerWeights) -> UserTower:
+        kernel, bias = weights[Layers.USER_OUT]
+        return cls(weights[Layers.USER_ID][0], weights[Layers.AGE][0], weights[Layers.GENDER][0],
+                   weights[Layers.OCCUPATION][0], weights[Layers.DAYTIME][0],
+                   weights[Layers.WEEKEND][0], kernel, bias, weights[Layers.ITEM_ITEM_USER][0],
+                   weights[Layers.ITEM_ITEM_IN][0])
+
+
 class FastScorer:
     def __init__(self, weights: TowerWeights, item_vectors: np.ndarray,
                  item_bias: np.ndarray) -> None:
@@ -37,40 +62,33 @@ class FastScorer:
         side from the bundle."""
         self.item_vectors = np.ascontiguousarray(item_vectors, dtype=np.float32)
         self.item_bias = np.ascontiguousarray(item_bias, dtype=np.float32)
-        self.user_ids = weights[Layers.USER_ID][0]
-        self.age = weights[Layers.AGE][0]
-        self.gender = weights[Layers.GENDER][0]
-        self.occupation = weights[Layers.OCCUPATION][0]
-        self.daytime = weights[Layers.DAYTIME][0]
-        self.weekend = weights[Layers.WEEKEND][0]
-        self.out_kernel, self.out_bias = weights[Layers.USER_OUT]
-        # the item-item part (bundle_format.FRESH_INPUT): each user's row, each movie's row
-        self.item_item_user = weights[Layers.ITEM_ITEM_USER][0]
-        self.item_item_in = weights[Layers.ITEM_ITEM_IN][0]
-        tower = self.out_kernel.shape[1]  # the towers' width; the item-item part follows
-        rank = self.item_item_in.shape[1]
-        if self.item_vectors.shape[1] != tower + rank or self.item_item_user.shape[1] != rank:
+        self.tower = tower = UserTower.of(weights)
+        width = tower.kernel.shape[1]  # the towers' width; the frozen part follows
+        rank = tower.frozen_liked.shape[1]
+        if self.item_vectors.shape[1] != width + rank or tower.frozen_user.shape[1] != rank:
             raise ValueError(f"movie vectors of width {self.item_vectors.shape[1]}, but the "
-                             f"towers give {tower} and the item-item part {rank} "
-                             f"(users: {self.item_item_user.shape[1]})")
-        padding = np.zeros((1, tower), np.float32)
-        self.history_table = np.vstack([padding, self.item_vectors[:, :tower]])
-        side = sum(table.shape[1] for table in (self.age, self.gender, self.occupation,
-                                                 self.daytime, self.weekend))
-        width = self.history_table.shape[1] + side
-        if self.out_kernel.shape[0] != width:
-            raise ValueError(f"the user tower takes {self.out_kernel.shape[0]} inputs, but "
+                             f"towers give {width} and the item-item part {rank} "
+                             f"(users: {tower.frozen_user.shape[1]})")
+        padding = np.zeros((1, width), np.float32)
+        self.history_table = np.vstack([padding, self.item_vectors[:, :width]])
+        side = sum(table.shape[1] for table in (tower.age, tower.gender, tower.occupation,
+                                                 tower.daytime, tower.weekend))
+        inputs = self.history_table.shape[1] + side
+        if tower.kernel.shape[0] != inputs:
+            raise ValueError(f"the user tower takes {tower.kernel.shape[0]} inputs, but "
                              f"movie vectors of width {self.history_table.shape[1]} and the "
-                             f"side features give {width}")
+                             f"side features give {inputs}")
         self.user_base: np.ndarray | None = None  # precompute_users
         self.context = np.zeros(0, np.float32)
         self.user_scores: np.ndarray | None = None  # precompute_scores
         self.context_scores = np.zeros(0, np.float32)
-        for name in ("item_vectors", "item_bias", "history_table", "user_ids", "item_item_user",
-                     "item_item_in"):
+        for name, array in (("item_vectors", self.item_vectors), ("item_bias", self.item_bias),
+                            ("history_table", self.history_table), ("user_ids", tower.ids),
+                            ("item_item_user", tower.frozen_user),
+                            ("item_item_in", tower.frozen_liked)):
             # numpy 2 promotes float32 to float64 silently, which doubles the memory traffic.
-            if getattr(self, name).dtype != np.float32:
-                raise TypeError(f"{name}: dtype {getattr(self, name).dtype}, expected float32")
+            if array.dtype != np.float32:
+                raise TypeError(f"{name}: dtype {array.dtype}, expected float32")
 
     @property
     def n_items(self) -> int:
@@ -79,33 +97,35 @@ class FastScorer:
     def user_vectors(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
         """The user vectors (the user tower, then the item-item part) for a batch of inputs
         named as the Keras model's."""
+        tower = self.tower
         history = inputs["history"]
         vectors = self.history_table[history]
         mask = (history > 0)[..., None].astype(np.float32)
         mean = (vectors * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), np.float32(1.0))
         side = np.concatenate([
-            mean, self.age[inputs["age_group"]], self.gender[inputs["gender"]],
-            self.occupation[inputs["occupation"]], self.daytime[inputs["daytime"]],
-            self.weekend[inputs["weekend"]],
+            mean, tower.age[inputs["age_group"]], tower.gender[inputs["gender"]],
+            tower.occupation[inputs["occupation"]], tower.daytime[inputs["daytime"]],
+            tower.weekend[inputs["weekend"]],
         ], axis=1)
-        user = self.user_ids[inputs["user"]] + side @ self.out_kernel + self.out_bias
+        user = tower.ids[inputs["user"]] + side @ tower.kernel + tower.bias
         # movie index + 1, 0 pads: row 0 of the Keras table is zeros
-        fresh_part = self.item_item_in[inputs[FRESH_INPUT]].sum(axis=1)
-        item_item = self.item_item_user[inputs["user"]] + fresh_part
-        return np.hstack([user, item_item]).astype(np.float32, copy=False)
+        fresh_part = tower.frozen_liked[inputs[FRESH_INPUT]].sum(axis=1)
+        frozen = tower.frozen_user[inputs["user"]] + fresh_part
+        return np.hstack([user, frozen]).astype(np.float32, copy=False)
 
     def precompute_users(self, inputs: dict[str, np.ndarray]) -> None:
         """The user tower is linear, so a known user's vector is a fixed part plus a context
         part; precompute the fixed part of every user (``inputs`` holds all of them) and the
         context part of each (daytime, weekend), so a request is one lookup."""
-        dim = self.out_kernel.shape[0]
-        n_daytime, n_weekend = self.daytime.shape[1], self.weekend.shape[1]
-        daytime_kernel = self.out_kernel[dim - n_daytime - n_weekend:dim - n_weekend]
-        weekend_kernel = self.out_kernel[dim - n_weekend:]
-        context = (self.daytime @ daytime_kernel)[:, None, :] + (
-            self.weekend @ weekend_kernel)[None, :, :]
-        # the context moves the towers' part only; the item-item part has none
-        rank = self.item_item_in.shape[1]
+        tower = self.tower
+        dim = tower.kernel.shape[0]
+        n_daytime, n_weekend = tower.daytime.shape[1], tower.weekend.shape[1]
+        daytime_kernel = tower.kernel[dim - n_daytime - n_weekend:dim - n_weekend]
+        weekend_kernel = tower.kernel[dim - n_weekend:]
+        context = (tower.daytime @ daytime_kernel)[:, None, :] + (
+            tower.weekend @ weekend_kernel)[None, :, :]
+        # the context moves the towers' part only; the frozen part has none
+        rank = tower.frozen_liked.shape[1]
         self.context = np.concatenate(
             [context, np.zeros((*context.shape[:2], rank), np.float32)], axis=-1
         ).astype(np.float32)

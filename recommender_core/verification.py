@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from recommender_core.bundle_format import DAYTIME_BUCKETS, FRESH_INPUT, USER_INPUTS
+from recommender_core.inputs import UserTable, model_inputs
 from recommender_core.scoring import FastScorer
 
 #: known users in the reference sample (plus one visitor)
@@ -64,21 +65,24 @@ def verification_sample(arrays: Mapping[str, np.ndarray], history_length: int, *
     visitor[0, visitor.shape[1] - shown:] = liked[len(liked) - shown:] + 1
     rows = len(users) + 1
     grid = np.arange(rows, dtype=np.int32) % (len(DAYTIME_BUCKETS) * 2)
-    inputs = {
-        "user": np.append(users + 1, 0).astype(np.int32),
-        "history": np.vstack([arrays["user_history"][users], visitor]).astype(np.int32),
-        "age_group": np.append(arrays["user_age_group"][users], 0).astype(np.int32),
-        "gender": np.append(arrays["user_gender"][users], 0).astype(np.int32),
-        "occupation": np.append(arrays["user_occupation"][users], 0).astype(np.int32),
-        "daytime": grid % len(DAYTIME_BUCKETS),
-        "weekend": grid // len(DAYTIME_BUCKETS),
+    table = user_table(arrays)
+    inputs = model_inputs(
+        user=np.append(users + 1, 0), history=np.vstack([table.history[users], visitor]),
+        age_group=np.append(table.age_group[users], 0), gender=np.append(table.gender[users], 0),
+        occupation=np.append(table.occupation[users], 0), daytime=grid % len(DAYTIME_BUCKETS),
+        weekend=grid // len(DAYTIME_BUCKETS),
         # the known users' likes are in their item-item rows; the visitor's are all fresh
-        FRESH_INPUT: np.vstack([np.zeros((len(users), shown), np.int32),
-                                visitor[:, visitor.shape[1] - shown:]]),
-    }
+        fresh=np.vstack([np.zeros((len(users), shown), np.int32),
+                         visitor[:, visitor.shape[1] - shown:]]))
     width = min(64, n_items)
     items = np.broadcast_to(rng.choice(n_items, size=width, replace=False), (rows, width))
     return Sample(users=users, inputs=inputs, items=np.ascontiguousarray(items, np.int64))
+
+
+def user_table(arrays: Mapping[str, np.ndarray]) -> UserTable:
+    """The known users' input rows of a bundle's arrays."""
+    return UserTable(history=arrays["user_history"], age_group=arrays["user_age_group"],
+                     gender=arrays["user_gender"], occupation=arrays["user_occupation"])
 
 
 def build_scorer(weights: Mapping[str, list[np.ndarray]],
@@ -86,13 +90,9 @@ def build_scorer(weights: Mapping[str, list[np.ndarray]],
     """The numpy scorer of a bundle, with every known user's vector precomputed."""
     scorer = FastScorer(weights, arrays["item_vectors"], arrays["item_bias"])
     n_users = len(arrays["user_ids"])
-    scorer.precompute_users({
-        "user": np.arange(1, n_users + 1, dtype=np.int32), "history": arrays["user_history"],
-        "age_group": arrays["user_age_group"], "gender": arrays["user_gender"],
-        "occupation": arrays["user_occupation"],
-        "daytime": np.zeros(n_users, np.int32), "weekend": np.zeros(n_users, np.int32),
-        FRESH_INPUT: np.zeros((n_users, 1), np.int32),
-    })
+    zeros = np.zeros(n_users, np.int32)
+    scorer.precompute_users(user_table(arrays).inputs(np.arange(n_users), daytime=zeros,
+                                                      weekend=zeros))
     return scorer
 
 

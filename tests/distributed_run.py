@@ -15,9 +15,9 @@ def trajectory(kind: str) -> list[float]:
     import keras
 
     from training.models.distribution import distributed
+    from training.models.hybrid.towers import HybridNetwork, TowerSizes
+    from training.models.losses import bpr_loss
     from training.models.optimizers import LazyAdam
-    from training.models.tasks import bpr_loss
-    from training.models.towers import HybridNetwork, TowerSizes
 
     sizes = TowerSizes(n_users=40, n_items=60, n_item_features=6, n_age_groups=2,
                        n_genders=2, n_occupations=2, history=5, dim=8)

@@ -261,7 +261,7 @@ def test_metrics(client: TestClient) -> None:
 
 def test_fast_path_equals_keras(models: Path) -> None:
     bundle = load_bundle(Path(os.path.realpath(models / "current")))
-    n_items = len(bundle.movies)
+    n_items = len(bundle.catalogue.movies)
     for user in range(0, len(bundle.arrays["user_ids"]), 9):
         inputs = user_inputs(bundle, user)
         expected = keras_scores(keras_model_of(bundle), inputs, np.arange(n_items)[None, :])

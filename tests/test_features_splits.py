@@ -13,7 +13,7 @@ from recommender_core.bundle_format import context_features
 from tests.movielens_files import write_csv_release, write_ml1m
 from tests.paths import BUNDLED
 from training.data.dataset import load_dataset
-from training.data.features import implicit_feedback, movie_features, user_features
+from training.data.features import movie_features, user_features
 from training.data.splits import coldstart_split, last_fraction_mask, temporal_split
 from training.errors import TrainingError
 
@@ -49,14 +49,6 @@ def test_context_features() -> None:
     monday_evening = pd.Timestamp("2024-01-08 19:00", tz="UTC").timestamp()
     daytime, weekend = context_features(np.array([saturday_night, monday_evening], np.int64))
     assert daytime.tolist() == [0, 3] and weekend.tolist() == [1, 0]
-
-
-def test_implicit_feedback_threshold() -> None:
-    ratings = pd.DataFrame({"user_id": [1, 1, 1], "movie_id": [1, 2, 3],
-                            "rating": np.array([3.5, 4.0, 5.0], np.float32),
-                            "timestamp": [1, 2, 3]})
-    assert implicit_feedback(ratings).movie_id.tolist() == [2, 3]
-    assert implicit_feedback(ratings, threshold=3.0).movie_id.tolist() == [1, 2, 3]
 
 
 def test_temporal_split_holds_out_last_fifth_with_ties_by_movie() -> None:

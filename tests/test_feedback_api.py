@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from app.inputs import feedback_inputs, with_feedback
+from app.inputs import user_inputs, with_feedback
 from app.loading import load_bundle
-from app.ranking import fresh_user
+from app.queries import KnownUserWithFeedback
 from recommender_core.feedback_store import Event
 from recommender_core.scoring import keras_scores
 from tests.bundles import keras_model_of, trained_models_dir
@@ -167,10 +167,11 @@ def test_the_numpy_path_with_feedback_equals_the_keras_model(models: Path) -> No
     user = bundle.user_position[4]
     liked, rated = with_feedback(bundle, user, events)
     history = [int(c) - 1 for c in bundle.arrays["user_history"][user] if c > 0]
+    position = bundle.catalogue.position
     assert liked == [m for m in history if m not in set(rated)] + [
-        bundle.item_position[m] for m in horror[1:]]
-    assert sorted(rated.tolist()) == sorted(bundle.item_position[m] for m in horror + horror[:1])
-    inputs = feedback_inputs(bundle, user, liked)
+        position[m] for m in horror[1:]]
+    assert sorted(rated.tolist()) == sorted(position[m] for m in horror + horror[:1])
+    inputs = user_inputs(bundle, user, liked)
     # the fresh likes (not rated in training) feed the item-item part
     assert sorted(inputs["fresh"][0] - 1) == sorted(
         i for i in liked if i not in set(bundle.seen(user).tolist()))
@@ -180,10 +181,12 @@ def test_the_numpy_path_with_feedback_equals_the_keras_model(models: Path) -> No
         keras_model_of(bundle), inputs, items), rtol=1e-4, atol=1e-4)
     # the served path: the rebuilt vector, kept per user, plus each context's part
     events_tuple = tuple(events)
-    base, served_rated = fresh_user(bundle, user, events_tuple)
-    assert fresh_user(bundle, user, events_tuple)[0] is base  # kept while events are the same
-    assert fresh_user(bundle, user, tuple(events))[0] is not base  # new events: rebuilt
+    query = KnownUserWithFeedback(bundle, user, events_tuple)
+    base, served_rated = query.row()
+    assert query.row()[0] is base  # kept while events are the same
+    assert KnownUserWithFeedback(bundle, user, tuple(events)).row()[0] is not base  # rebuilt
     np.testing.assert_array_equal(served_rated, rated)
+    np.testing.assert_array_equal(query.blocked(), np.union1d(bundle.seen(user), rated))
     for daytime, weekend in ((0, 0), (1, 1), (3, 0)):
         context = {"daytime": np.array([daytime], np.int32),
                    "weekend": np.array([weekend], np.int32)}

@@ -91,7 +91,7 @@ def test_schema_version_is_checked(store_url: str) -> None:
         connection.execute(update(fs.schema_table).values(version=99))
     store.close()
     with pytest.raises(StoreError, match=r"schema version \[99\], this code reads version 1"):
-        FeedbackStore(store_url).ping()
+        FeedbackStore(store_url).open()
 
 
 def test_sqlite_file_is_created_in_wal_mode(tmp_path: Path) -> None:
@@ -131,10 +131,10 @@ def test_replicas_see_each_others_writes_through_the_change_log(store_url: str) 
     that finds nothing new keeps B's cached events (no re-reading the same changes)."""
     import asyncio
 
-    from app.feedback import Feedback
+    from app.events import FeedbackEvents
 
     async def scenario() -> None:
-        a, b = Feedback(FeedbackStore(store_url)), Feedback(FeedbackStore(store_url))
+        a, b = FeedbackEvents(FeedbackStore(store_url)), FeedbackEvents(FeedbackStore(store_url))
         await a.sync()
         await b.sync()
         assert not b.has_events(42)

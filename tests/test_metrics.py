@@ -7,7 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from training.evaluation.metrics import auc, ranking_metrics, rating_errors, top_k
+from recommender_core.vectors import top_k
+from training.evaluation.metrics import auc, ranking_metrics, rating_errors
 
 
 def test_perfect_ranking_scores_one() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -118,34 +120,36 @@ def test_popularity_prior_is_part_of_the_keras_model() -> None:
     inside the Keras model, so that the exported model (and the service) scores with it."""
     data, _ = planted()
     model = fitted("hybrid", FAST_HYBRID)
-    assert model.popularity_prior == 0.0  # no validation carve-out without refit
+    chosen = model.chosen
+    assert chosen.popularity_prior == 0.0  # no validation carve-out without refit
     users = np.arange(6)
     before = model.score(users)
     try:
-        model._set_prior(data, 0.5)
+        model.apply(replace(chosen, popularity_prior=0.5))
         expected = 0.5 * np.log1p(data.item_popularity())
         np.testing.assert_allclose(model.score(users) - before, np.broadcast_to(
             expected, before.shape), atol=1e-4)
         items = np.arange(1, data.n_items + 1, dtype=np.int32)[None, :]
-        outputs = model.model.predict_on_batch({**model.user_inputs(users[:1]), "items": items})
-        np.testing.assert_allclose(np.asarray(outputs["item_bias"])[0], model.item_bias_,
+        towers = model.towers
+        outputs = towers.model.predict_on_batch({**towers.inputs(users[:1]), "items": items})
+        np.testing.assert_allclose(np.asarray(outputs["item_bias"])[0], towers.item_bias,
                                    atol=1e-5)
     finally:
-        model._set_prior(data, 0.0)
+        model.apply(chosen)
     np.testing.assert_allclose(model.score(users), before, atol=1e-5)
 
 
 def test_popularity_prior_is_tuned_on_the_validation_carve_out() -> None:
-    from training.models.hybrid import PRIOR_GRID
+    from training.models.hybrid.selection import PRIOR_GRID
 
     data, _ = planted()
     params = dict(FAST_HYBRID) | {"epochs": 3, "trials": 1, "min_epochs": 1}
     model = create("hybrid", **params).fit(data, seed=0)
-    assert list(model.prior_validation) == list(PRIOR_GRID)
-    best = max(model.prior_validation.values())
-    assert model.popularity_prior == min(p for p, v in model.prior_validation.items()
-                                         if v == best)
-    assert model.validation_metrics["ndcg@10"] == best
+    tried = model.report["prior_validation"]
+    assert list(tried) == list(PRIOR_GRID)
+    best = max(tried.values())
+    assert model.chosen.popularity_prior == min(p for p, v in tried.items() if v == best)
+    assert model.report["validation_metrics"]["ndcg@10"] == best
 
 
 def test_a_time_budget_cuts_inside_an_epoch() -> None:
@@ -157,19 +161,19 @@ def test_a_time_budget_cuts_inside_an_epoch() -> None:
     data, _ = planted()
     config = HybridConfig(epochs=5, batch_size=2, autoencoder_epochs=1, min_epochs=5)
     model = Hybrid(config, RunOptions(time_budget=1e-3)).fit(data, seed=0)
-    stops = model.budget_stops
+    stops = model.report["budget_stops"]
     assert [stop.split(" in epoch 1 after 1 of ")[0] for stop in stops] == ["validation",
                                                                               "final"]
     assert all(int(stop.split(" of ")[1].split()[0]) > 100 for stop in stops)  # steps/epoch
-    assert len(model.history["loss"]) == 1
+    assert len(model.report["training_history"]["loss"]) == 1
     assert len(model.content.history["loss"]) == 1  # the autoencoder is cut too
     assert np.isfinite(model.score(np.arange(data.n_users))).all()
 
 
 def test_without_a_budget_nothing_is_cut() -> None:
     model = fitted("hybrid", FAST_HYBRID)
-    assert model.budget_stops == []
-    assert len(model.history["loss"]) == dict(FAST_HYBRID)["epochs"]
+    assert model.report["budget_stops"] == []
+    assert len(model.report["training_history"]["loss"]) == dict(FAST_HYBRID)["epochs"]
 
 
 def test_the_settings_search_starts_from_the_given_settings_and_keeps_the_best() -> None:
@@ -183,7 +187,7 @@ def test_the_settings_search_starts_from_the_given_settings_and_keeps_the_best()
     config = HybridConfig(epochs=6, batch_size=128, autoencoder_epochs=2, min_epochs=6,
                           trials=3, l2=3e-4)
     model = Hybrid(config).fit(data, seed=0)
-    search = model.search
+    search = model.report["search"]
     assert search["searched"] == ["negatives"]
     trials = search["trials"]
     assert len(trials) == 3
@@ -195,7 +199,7 @@ def test_the_settings_search_starts_from_the_given_settings_and_keeps_the_best()
     assert search["chosen"] == chosen["number"]
     assert model.config.negatives == chosen["params"]["negatives"]
     assert model.config.l2 == 3e-4
-    assert model.validation_metrics["ndcg@10"] == chosen["value"]
+    assert model.report["validation_metrics"]["ndcg@10"] == chosen["value"]
 
 
 def test_no_trial_after_the_search_time() -> None:
@@ -205,7 +209,7 @@ def test_no_trial_after_the_search_time() -> None:
     data, _ = planted()
     config = HybridConfig(epochs=2, batch_size=128, autoencoder_epochs=1, min_epochs=1)
     model = Hybrid(config, RunOptions(search_seconds=0)).fit(data, seed=0)
-    assert [trial["number"] for trial in model.search["trials"]] == [0]
+    assert [trial["number"] for trial in model.report["search"]["trials"]] == [0]
     assert model.config == config
 
 
@@ -218,14 +222,14 @@ def test_item_item_part_is_low_rank_ease() -> None:
     ease = EASE(10.0).fit(data)
     full = fit_item_item(data, rank=1000, l2=10.0)  # capped at the liked movies - 1
     users = np.arange(data.n_users)
-    low = full.user_part(data.likes[users]) @ full.out.T
+    low = full.user_part(data.likes[users]) @ full.movies.T
     exact = ease.score(users)
     exact[exact < -1e8] = 0.0  # movies nobody liked: no EASE row, no item-item row
     assert full.rank == len(ease.active) - 1
     assert np.abs(low - exact).max() < 0.1 * np.abs(exact).max()
     small = fit_item_item(data, rank=4, l2=10.0)
     assert small.rank == 4 and small.scale > 0
-    np.testing.assert_allclose(np.std(small.user_part(data.likes) @ small.out.T) * small.scale,
+    np.testing.assert_allclose(np.std(small.user_part(data.likes) @ small.movies.T) * small.scale,
                                1.0, rtol=0.5)
 
 
@@ -270,18 +274,19 @@ def test_item_item_weight_adds_exactly_its_part_to_the_hybrid_scores() -> None:
     model = fitted("hybrid", FAST_HYBRID + (("item_item_weight", 2.0),))
     users = np.arange(data.n_users)
     with_part = model.score(users)
-    tables = model.item_item
-    assert tables is not None and model.network.sizes.item_item == tables.rank > 1
-    expected = 2.0 * tables.scale * tables.user_part(data.likes[users]) @ tables.out.T
-    assert model.fresh_weight == 2.0  # no validation runs: fresh likes count as the others
-    model._set_item_item(data, 0.0, 2.0)
+    tables = model.towers.parts.item_item
+    assert tables is not None and model.towers.network.sizes.frozen == tables.rank > 1
+    expected = 2.0 * tables.scale * tables.user_part(data.likes[users]) @ tables.movies.T
+    chosen = model.chosen
+    assert chosen.fresh_weight == 2.0  # no validation runs: fresh likes count as the others
+    model.apply(replace(chosen, item_item_weight=0.0))
     without = model.score(users)
-    model._set_item_item(data, 2.0, 2.0)  # the cached model as it was
+    model.apply(chosen)  # the cached model as it was
     np.testing.assert_allclose(with_part - without, expected, rtol=1e-3, atol=1e-3)
 
 
 def test_feedback_simulation_feeds_the_earlier_half_and_holds_the_later() -> None:
-    from training.evaluation.feedback import FeedbackSimulation
+    from training.evaluation.fresh_likes import FeedbackSimulation
 
     data, split = planted()
     later = split.test
@@ -308,23 +313,24 @@ def test_feedback_simulation_feeds_the_earlier_half_and_holds_the_later() -> Non
 
 
 def test_fresh_likes_add_their_weighted_item_item_rows() -> None:
-    from training.evaluation.feedback import FeedbackSimulation
+    from training.evaluation.fresh_likes import FeedbackSimulation
 
     data, split = planted()
     model = fitted("hybrid", FAST_HYBRID + (("item_item_weight", 2.0),))
     sim = FeedbackSimulation(data, split.test)
-    tables = model.item_item
+    tables = model.towers.parts.item_item
     assert tables is not None
     users = np.arange(data.n_users)
-    model._set_item_item(data, 2.0, 0.0)
-    without = sim.scorer(model).score(users)
-    model._set_item_item(data, 2.0, 3.0)
-    with_fresh = sim.scorer(model).score(users)
-    model._set_item_item(data, 2.0, 2.0)  # the cached model as it was
+    chosen = model.chosen
+    model.apply(replace(chosen, fresh_weight=0.0))
+    without = sim.scorer(model.towers).score(users)
+    model.apply(replace(chosen, fresh_weight=3.0))
+    with_fresh = sim.scorer(model.towers).score(users)
+    model.apply(chosen)  # the cached model as it was
     fresh_sum = np.zeros((data.n_users, tables.rank), np.float32)
     for user, row in enumerate(sim.fresh):
-        fresh_sum[user] = tables.into[row[row > 0] - 1].sum(axis=0)
-    expected = 3.0 * tables.scale * fresh_sum @ tables.out.T
+        fresh_sum[user] = tables.liked[row[row > 0] - 1].sum(axis=0)
+    expected = 3.0 * tables.scale * fresh_sum @ tables.movies.T
     assert np.abs(expected).max() > 0
     np.testing.assert_allclose(with_fresh - without, expected, rtol=1e-3, atol=1e-3)
 
@@ -334,37 +340,39 @@ def test_item_item_weight_is_chosen_on_validation() -> None:
                               ("batch_size", 128)))
     from training.models.item_item import FRESH_GRID, WEIGHT_GRID
 
-    assert sorted(model.item_item_validation) == sorted(WEIGHT_GRID)
-    best = max(WEIGHT_GRID, key=model.item_item_validation.__getitem__)
-    assert model.item_item_weight == best
-    assert sorted(model.fresh_validation) == sorted(FRESH_GRID)  # the feedback simulation
-    assert model.fresh_weight == max(FRESH_GRID, key=model.fresh_validation.__getitem__)
-    tables = model.item_item  # fitted on all of train when either weight is above 0
-    assert (tables is not None) == bool(best or model.fresh_weight)
-    part = model.content_part  # likewise when its weight is above 0
-    assert (part is not None) == bool(model.content_weight)
+    tried, fresh = model.report["item_item_validation"], model.report["fresh_validation"]
+    assert sorted(tried) == sorted(WEIGHT_GRID)
+    best = max(WEIGHT_GRID, key=tried.__getitem__)
+    assert model.chosen.item_item_weight == best
+    assert sorted(fresh) == sorted(FRESH_GRID)  # the feedback simulation
+    assert model.chosen.fresh_weight == max(FRESH_GRID, key=fresh.__getitem__)
+    # fitted on all of train when either weight is above 0
+    tables = model.towers.parts.item_item
+    assert (tables is not None) == bool(best or model.chosen.fresh_weight)
+    part = model.towers.parts.content  # likewise when its weight is above 0
+    assert (part is not None) == bool(model.chosen.content_weight)
     ranks = (tables.rank if tables else 0) + (part.rank if part else 0)
-    assert model.network.sizes.item_item == max(1, ranks)
-    chosen = model.chosen()  # what evaluate logs and reports per seed
-    assert chosen["item_item_weight"] == best and chosen["trials"] == 1
-    assert chosen["popularity_prior"] == model.popularity_prior
-    assert chosen["epochs"] == model.best_epoch
-    assert chosen["negatives"] == model.config.negatives and chosen["l2"] == model.config.l2
+    assert model.towers.network.sizes.frozen == max(1, ranks)
+    summary = model.summary()  # what evaluate logs and reports per seed
+    assert summary["item_item_weight"] == best and summary["trials"] == 1
+    assert summary["popularity_prior"] == model.chosen.popularity_prior
+    assert summary["epochs"] == model.epochs
+    assert summary["negatives"] == model.config.negatives and summary["l2"] == model.config.l2
 
 
 def test_content_weight_is_chosen_on_movies_held_out_of_validation() -> None:
     from training.models.content import CONTENT_GRID
-    from training.models.hybrid import CONTENT_TOLERANCE
+    from training.models.hybrid.selection import CONTENT_TOLERANCE
 
     model = fitted("hybrid", (("epochs", 3), ("autoencoder_epochs", 2), ("trials", 1),
                               ("batch_size", 128)))
-    tried = model.content_validation
+    tried = model.report["content_validation"]
     assert sorted(tried) == sorted(CONTENT_GRID)
     floor = tried[0.0]["validation"] * (1 - CONTENT_TOLERANCE)
     allowed = [w for w in CONTENT_GRID if tried[w]["validation"] >= floor]
     assert 0.0 in allowed
-    assert model.content_weight == max(allowed, key=lambda w: tried[w]["new_movies"])
-    assert model.chosen()["content_weight"] == model.content_weight
+    assert model.chosen.content_weight == max(allowed, key=lambda w: tried[w]["new_movies"])
+    assert model.summary()["content_weight"] == model.chosen.content_weight
 
 
 def test_content_part_is_the_content_cosine_of_unrated_movies() -> None:
@@ -387,25 +395,27 @@ def test_content_part_is_the_content_cosine_of_unrated_movies() -> None:
 def test_content_share_reorders_unrated_movies_by_content_and_keeps_their_mean() -> None:
     from training.models.config import HybridConfig
     from training.models.hybrid import Hybrid
+    from training.models.hybrid.frozen import Chosen
 
     data, _ = planted()
-    model = Hybrid(HybridConfig(**dict(FAST_HYBRID)))
-    model.content_weight = 1.0  # as if chosen on validation (trials 0 keeps it): content only
-    model.fit(data, seed=0)
-    part = model.content_part
-    assert part is not None and model.network.sizes.item_item == part.rank
+    # as if chosen on validation (trials 0 keeps it): content only
+    chosen = Chosen(content_weight=1.0)
+    model = Hybrid(HybridConfig(**dict(FAST_HYBRID)), chosen=chosen).fit(data, seed=0)
+    part = model.towers.parts.content
+    assert part is not None and model.towers.network.sizes.frozen == part.rank
     users = np.arange(data.n_users)
     unrated = np.diff(data.ratings.tocsc().indptr) == 0
     blended = model.score(users)
-    model._set_item_item(data, 0.0, 0.0, content=0.0)
+    model.apply(replace(chosen, content_weight=0.0))
     towers = model.score(users)
-    model._set_item_item(data, 0.0, 0.0, content=1.0)  # the cached model as it was
+    model.apply(chosen)  # the cached model as it was
     np.testing.assert_allclose(model.score(users), blended, atol=1e-5)
     np.testing.assert_allclose(blended[:, ~unrated], towers[:, ~unrated], atol=1e-4)
     new, old = blended[:, unrated], towers[:, unrated]
     np.testing.assert_allclose(new.mean(axis=1), old.mean(axis=1), atol=1e-4)
     content = part.users @ part.movies[unrated].T
-    assert model.content_kappa > 0 and np.abs(content).max() > 0
-    np.testing.assert_allclose(new - new.mean(axis=1, keepdims=True),
-                               model.content_kappa * content, atol=1e-4)
+    kappa = model.towers.content_kappa
+    assert kappa > 0 and np.abs(content).max() > 0
+    np.testing.assert_allclose(new - new.mean(axis=1, keepdims=True), kappa * content,
+                               atol=1e-4)
     assert np.std(new) == pytest.approx(np.std(old), rel=0.5)  # the spread of the towers'

@@ -20,8 +20,8 @@ def test_history_holds_only_earlier_likes_of_the_same_user() -> None:
     batch = sampler.batch(positions)
     for position, history in zip(positions[:200], batch["history"][:200], strict=True):
         user = sampler.users[position]
-        start = data.sequence_offsets[user]
-        earlier = data.sequence_items[max(start, position - 5):position] + 1
+        start = data.sequence.offsets[user]
+        earlier = data.sequence.items[max(start, position - 5):position] + 1
         np.testing.assert_array_equal(history[history > 0], earlier)
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from recommender_core.bundle_format import FRESH_INPUT, USER_INPUTS
 from recommender_core.scoring import FastScorer, keras_scores, tower_weights
-from training.models.towers import HybridNetwork, TowerSizes
+from training.models.hybrid.towers import HybridNetwork, TowerSizes
 
 N_ITEMS, HISTORY, BATCH = 40, 6, 12
 
@@ -17,7 +17,7 @@ def _inference_model(dim: int = 8) -> keras.Model:
     keras.utils.set_random_seed(5)
     sizes = TowerSizes(n_users=9, n_items=N_ITEMS, n_item_features=5, n_age_groups=2,
                        n_genders=2, n_occupations=3, history=HISTORY, dim=dim,
-                       item_item=3)
+                       frozen=3)
     network = HybridNetwork(sizes, l2=0.0)
     model = network.inference_model()
     rng = np.random.default_rng(0)

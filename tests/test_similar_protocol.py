@@ -69,4 +69,4 @@ def test_evaluate_similar_protocol(tmp_path: Path, capsys: pytest.CaptureFixture
                    "hybrid collaborative vectors", "item-kNN cosine"):
         assert f"| {method} |" in out
     table = pd.read_csv(tmp_path / "ml-1m-similar.md", sep="|", skiprows=2).iloc[1:]
-    assert len(table) == 5
+    assert len(table) == 4

@@ -9,8 +9,8 @@ import pytest
 from keras import ops
 
 from recommender_core.bundle_format import USER_INPUTS
-from training.models.tasks import bpr_loss
-from training.models.towers import HybridNetwork, TowerSizes, dot_scores
+from training.models.hybrid.towers import HybridNetwork, TowerSizes, dot_scores
+from training.models.losses import bpr_loss
 
 N_ITEMS, NEGATIVES, BATCH = 30, 8, 16
 

@@ -15,7 +15,7 @@ from recommender_core.feedback_store import Event, FeedbackStore
 from tests.bundles import planted_release
 from training.commands.cli import main
 from training.data.dataset import load_dataset
-from training.data.feedback import merge_feedback, read_events
+from training.data.posted_events import merge_feedback, read_events
 
 
 def test_merge_latest_wins_and_unknown_movies_are_counted() -> None:

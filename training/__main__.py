@@ -1,3 +1,5 @@
+"""The trainer's entry point: python -m training (training.commands.cli)."""
+
 import sys
 
 from training.commands.cli import main

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Response
 from fastapi.responses import JSONResponse
 
-from app.deps import FeedbackDep, ReadKey, ServingDep, WriteKey, openapi_parameters, parameters
+from app.deps import (
+    BundleDep,
+    FeedbackDep,
+    ReadKey,
+    SettingsDep,
+    WriteKey,
+    openapi_parameters,
+    validated,
+)
 from app.errors import InvalidRequest
 from app.metrics import FEEDBACK_EVENTS
 from app.schemas import (
@@ -39,21 +47,21 @@ ERRORS: dict[int | str, dict[str, Any]] = {
                               "description": "nothing new stored (duplicates or rejected)"},
                         400: {"model": ErrorBody, "description": "body is not JSON"},
                         413: {"model": ErrorBody, "description": "body too large"}, **ERRORS})
-async def post_feedback(body: FeedbackEvent | list[FeedbackEvent], serving: ServingDep,
-                        feedback: FeedbackDep) -> Response:
+async def post_feedback(body: FeedbackEvent | list[FeedbackEvent], bundle: BundleDep,
+                        settings: SettingsDep, feedback: FeedbackDep) -> Response:
     """Store one rating event or a list of them. Events for movies the live model does not
     know are rejected one by one (`status: rejected`, with the reason); the others are stored
     in one transaction. 201 when something new was stored, 200 when nothing was (every event
     a duplicate `event_id` or rejected)."""
     events = body if isinstance(body, list) else [body]
-    limit = min(serving.settings.feedback_max_batch, MAX_FEEDBACK_BATCH)
+    limit = min(settings.feedback_max_batch, MAX_FEEDBACK_BATCH)
     if not events or len(events) > limit:
         raise InvalidRequest(f"a batch holds 1 to {limit} events; got {len(events)}")
-    bundle, now = serving.bundle, int(time.time())
+    now = int(time.time())
     posted = [Event(item.user_id, item.movie_id, item.rating,
                     now if item.timestamp is None else item.timestamp, item.event_id)
               for item in events]
-    known = [event.movie_id in bundle.item_position for event in posted]
+    known = [event.movie_id in bundle.catalogue.position for event in posted]
     accepted = [event for event, ok in zip(posted, known, strict=True) if ok]
     stored = iter(await feedback.add(accepted) if accepted else [])
     outcomes = [EventOutcome(
@@ -75,9 +83,10 @@ async def post_feedback(body: FeedbackEvent | list[FeedbackEvent], serving: Serv
 @router.get("/users/{user_id}/feedback", response_model=FeedbackPage, dependencies=[ReadKey],
             responses=ERRORS,
             openapi_extra=openapi_parameters(FeedbackPageQuery, path=("user_id",)))
-async def list_feedback(request: Request, feedback: FeedbackDep) -> FeedbackPage:
+async def list_feedback(query: Annotated[FeedbackPageQuery,
+                                         Depends(validated(FeedbackPageQuery))],
+                        feedback: FeedbackDep) -> FeedbackPage:
     """The user's stored events, newest first, `limit` at a time from `offset`."""
-    query = parameters(FeedbackPageQuery, request)
     total, page = await feedback.page(query.user_id, query.offset, query.limit)
     return FeedbackPage(user_id=query.user_id, total=total, offset=query.offset,
                         limit=query.limit, items=[
@@ -89,8 +98,8 @@ async def list_feedback(request: Request, feedback: FeedbackDep) -> FeedbackPage
 @router.delete("/users/{user_id}/feedback", response_model=Erased, dependencies=[WriteKey],
                responses=ERRORS,
                openapi_extra=openapi_parameters(UserPath, path=("user_id",)))
-async def erase_feedback(request: Request, feedback: FeedbackDep) -> Erased:
+async def erase_feedback(query: Annotated[UserPath, Depends(validated(UserPath))],
+                         feedback: FeedbackDep) -> Erased:
     """Erase every stored event of the user; their next recommendations no longer use them.
     (Their event_ids are forgotten too: posting one again stores it again.)"""
-    query = parameters(UserPath, request)
     return Erased(user_id=query.user_id, deleted=await feedback.erase(query.user_id))

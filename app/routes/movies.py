@@ -1,3 +1,5 @@
+"""Movie routes: nearest movies (GET /similar, a hot route), search, one movie, the genres."""
+
 from __future__ import annotations
 
 from typing import Annotated
@@ -6,7 +8,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 
 from app import ranking
 from app.bundle import Bundle
-from app.deps import BundleDep, openapi_parameters, parameters, serving
+from app.deps import BundleDep, get_bundle, get_settings, openapi_parameters, parameters
 from app.errors import UnknownMovie
 from app.schemas import (
     MAX_ID,
@@ -29,15 +31,15 @@ ID = Annotated[int, Path(ge=1, le=MAX_ID)]
 async def similar_movies(request: Request) -> Response:
     """Nearest movies by the blend of content and collaborative cosine (FAISS)."""
     query = parameters(SimilarQuery, request)
-    current = serving(request)
-    k = min(query.k or current.settings.default_k, current.settings.max_k)
-    return json_response(ranking.similar(current.bundle, query.movie_id, k, query.offset))
+    bundle, settings = await get_bundle(request), await get_settings(request)
+    k = min(query.k or settings.default_k, settings.max_k)
+    return json_response(ranking.similar(bundle, query.movie_id, k, query.offset))
 
 
 def movie_of(bundle: Bundle, index: int) -> Movie:
-    record = bundle.movies[index]
+    record = bundle.catalogue.movies[index]
     return Movie(movie_id=record["movie_id"], title=record["title"], genres=record["genres"],
-                 year=record["year"], cold=bool(bundle.cold[index]))
+                 year=record["year"], cold=bool(bundle.catalogue.unrated[index]))
 
 
 @router.get("/movies", response_model=MovieSearch)
@@ -46,8 +48,8 @@ async def search_movies(bundle: BundleDep,
                         limit: Annotated[int, Query(ge=1, le=100)] = 20) -> MovieSearch:
     """Movies whose title contains `search` (case-insensitive), most popular first."""
     needle = search.casefold()
-    found = [i for i in bundle.popularity_order.tolist()
-             if needle in bundle.movies[i]["title"].casefold()]
+    found = [i for i in bundle.catalogue.popularity_order.tolist()
+             if needle in bundle.catalogue.movies[i]["title"].casefold()]
     return MovieSearch(query=search, total=len(found),
                        items=[movie_of(bundle, i) for i in found[:limit]])
 
@@ -55,12 +57,12 @@ async def search_movies(bundle: BundleDep,
 @router.get("/genres", response_model=Genres, responses={503: {"model": ErrorBody}})
 async def genres(bundle: BundleDep) -> Genres:
     """The genres `genres=` filters by (case-insensitive)."""
-    return Genres(genres=bundle.genres)
+    return Genres(genres=bundle.catalogue.genres)
 
 
 @router.get("/movies/{movie_id}", response_model=Movie, responses={404: {"model": ErrorBody}})
 async def get_movie(movie_id: ID, bundle: BundleDep) -> Movie:
-    index = bundle.item_position.get(movie_id)
+    index = bundle.catalogue.position.get(movie_id)
     if index is None:
         raise UnknownMovie(movie_id)
     return movie_of(bundle, index)

@@ -1,13 +1,14 @@
+"""Operations routes: health, readiness, the live manifest, metrics, and the admin reload."""
+
 from __future__ import annotations
 
-import hmac
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Header, HTTPException, Response
+from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
-from app.deps import BundleDep, FeedbackDep, SettingsDep, StateDep
-from app.errors import BundleError
+from app.deps import AdminToken, BundleDep, FeedbackDep, StateDep
+from app.errors import BundleError, BundleRefused
 from app.metrics import exposition
 from app.schemas import ErrorBody, FeedbackStatus, Health, Readiness, ReloadResult
 from recommender_core import __version__
@@ -48,22 +49,14 @@ async def metrics() -> Response:
     return Response(body, media_type=content_type)
 
 
-@router.post("/admin/reload", response_model=ReloadResult,
+@router.post("/admin/reload", response_model=ReloadResult, dependencies=[AdminToken],
              responses={401: {"model": ErrorBody}, 404: {"model": ErrorBody},
                         409: {"model": ErrorBody}})
-async def reload(state: StateDep, settings: SettingsDep,
-                 authorization: Annotated[str | None, Header(max_length=1000)] = None,
-                 ) -> ReloadResult:
+async def reload(state: StateDep) -> ReloadResult:
     """Load MODEL_DIR/current again (enabled only when ADMIN_TOKEN is set)."""
-    if settings.admin_token is None:
-        raise HTTPException(404, detail="not found")
-    expected = f"Bearer {settings.admin_token.get_secret_value()}".encode()
-    if not hmac.compare_digest((authorization or "").encode(), expected):
-        raise HTTPException(401, detail="missing or wrong bearer token")
     try:
         bundle, previous = await state.reload()
     except BundleError as exc:
-        raise HTTPException(409, detail=f"bundle refused, still serving the previous one: "
-                            f"{exc}") from None
+        raise BundleRefused(f"bundle refused, still serving the previous one: {exc}") from None
     return ReloadResult(reloaded=True, model_version=bundle.version, previous_version=previous)
 

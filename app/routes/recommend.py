@@ -1,9 +1,19 @@
+"""Recommendation routes: a user's list (GET /recommend, a hot route) and a visitor's (POST)."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
 from app import ranking
-from app.deps import ServingDep, feedback, openapi_parameters, parameters, serving
+from app.deps import (
+    BundleDep,
+    SettingsDep,
+    get_bundle,
+    get_feedback,
+    get_settings,
+    openapi_parameters,
+    parameters,
+)
 from app.errors import InvalidRequest
 from app.schemas import (
     AnonymousRequest,
@@ -29,9 +39,8 @@ async def recommend_for_user(request: Request) -> Response:
     once. Users the model has never seen get `history` recommendations from their posted likes,
     or `cold_start` ones shaped by `age`/`gender`/`occupation`."""
     query = parameters(RecommendQuery, request)
-    current = serving(request)
-    bundle, settings = current.bundle, current.settings
-    store = feedback(request)
+    bundle, settings = await get_bundle(request), await get_settings(request)
+    store = await get_feedback(request)
     events = await store.history(query.user_id) if store.has_events(query.user_id) else ()
     excluded = [int(x) for x in _split(query.exclude) or []]
     return json_response(ranking.for_user(
@@ -46,10 +55,10 @@ async def recommend_for_user(request: Request) -> Response:
              responses={400: {"model": ErrorBody, "description": "body is not JSON"},
                         413: {"model": ErrorBody, "description": "body too large"},
                         422: {"model": ErrorBody}, 503: {"model": ErrorBody}})
-async def recommend_for_visitor(body: AnonymousRequest, serving: ServingDep) -> Response:
+async def recommend_for_visitor(body: AnonymousRequest, bundle: BundleDep,
+                                settings: SettingsDep) -> Response:
     """Recommendations for an anonymous visitor from the movies they liked (the model's
     history path). Ids the model does not know come back in `unknown_movie_ids`."""
-    bundle, settings = serving.bundle, serving.settings
     if len(body.liked) > settings.max_liked:
         raise InvalidRequest(f"`liked` holds {len(body.liked)} ids; at most "
                              f"{settings.max_liked}")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
 
-from app.deps import FeedbackDep, ServingDep, openapi_parameters, parameters
+from fastapi import APIRouter, Depends
+
+from app.deps import BundleDep, FeedbackDep, openapi_parameters, validated
 from app.errors import FeedbackUnavailable
 from app.routes.movies import movie_of
 from app.schemas import ErrorBody, UserPath, UserProfile
@@ -15,17 +17,15 @@ router = APIRouter(tags=["users"])
 @router.get("/users/{user_id}", response_model=UserProfile,
             responses={422: {"model": ErrorBody}, 503: {"model": ErrorBody}},
             openapi_extra=openapi_parameters(UserPath, path=("user_id",)))
-async def user_profile(request: Request, serving: ServingDep,
-                       feedback: FeedbackDep) -> UserProfile:
+async def user_profile(query: Annotated[UserPath, Depends(validated(UserPath))],
+                       bundle: BundleDep, feedback: FeedbackDep) -> UserProfile:
     """The user's most recent likes in the training data (the model's history input, newest
     first) and how many feedback events they have stored. An unknown user is not an error:
     `known` is false."""
-    query = parameters(UserPath, request)
-    bundle = serving.bundle
     user = bundle.user_position.get(query.user_id)
     liked, rated = [], 0
     if user is not None:
-        history = bundle.arrays["user_history"][user]
+        history = bundle.users.history[user]
         liked = [movie_of(bundle, int(code) - 1) for code in history[::-1] if code > 0]
         rated = len(bundle.seen(user))
     try:

@@ -1,0 +1,1 @@
+"""The trainer's commands: train, evaluate, bundles, download, synthesize, inspect."""

@@ -207,7 +207,7 @@ def _run(args: argparse.Namespace) -> int:
         data = str(resolve_data(args.data, progress=progress))
         feedback = None
         if args.feedback is not None:
-            from training.data.feedback import store_url
+            from training.data.posted_events import store_url
 
             feedback = store_url(args.feedback)
         import_keras()

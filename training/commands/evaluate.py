@@ -22,7 +22,6 @@ from training.models.config import HybridConfig, RunOptions
 from training.models.hybrid import Hybrid
 from training.models.popularity import Popularity
 from training.models.similarity import (
-    blended_vectors,
     choose_similarity,
     item_knn_scores,
     similarity_vectors,
@@ -53,16 +52,15 @@ class Row:
 
 
 SIMILAR_METHODS = ("served: svd item-kNN + content, chosen on validation",
-                   "hybrid vectors + content (0.5, the previous default)",
                    "hybrid collaborative vectors", "content", "item-kNN cosine")
 
 
 def run_similar(dataset: MovieLensDataset, seeds: int, progress: bool = True,
                 hybrid: HybridConfig | None = None) -> list[Row]:
     """The ``similar`` protocol (training.evaluation.similar) on the temporal split: the
-    hybrid fitted once per seed, its served blend of content and collaborative vectors, each
-    part alone, what the bundle now serves (training.models.similarity), and item-kNN cosine
-    on the train likes (deterministic)."""
+    hybrid fitted once per seed; what the bundle serves (training.models.similarity), the
+    hybrid's collaborative vectors and its content codes alone, and item-kNN cosine on the
+    train likes (deterministic)."""
     split = make_split(dataset.ratings, "temporal")
     data = build_interactions(dataset, split.train)
     queries, relevant = similar_queries(data, split.test)
@@ -75,16 +73,15 @@ def run_similar(dataset: MovieLensDataset, seeds: int, progress: bool = True,
         choice = choose_similarity(data, model.content.codes, seed)
         vectors = {SIMILAR_METHODS[0]: similarity_vectors(data, model.content.codes, choice,
                                                           seed),
-                   SIMILAR_METHODS[1]: blended_vectors(model.content.codes, model.item_vectors_),
-                   SIMILAR_METHODS[2]: model.item_vectors_, "content": model.content.codes}
+                   SIMILAR_METHODS[1]: model.towers.item_vectors,
+                   "content": model.content.codes}
         for name, matrix in vectors.items():
             metrics = similar_metrics(vector_scores(matrix, queries), queries, relevant)
             rows[name].runs.append({**metrics, "fit_seconds": seconds})
         rows["item-kNN cosine"].runs.append(knn)
-        log.info("seed %d similar: served ndcg@10 %.4f (svd %d, content %.2f), previous "
-                 "%.4f, item-kNN %.4f", seed, rows[SIMILAR_METHODS[0]].runs[-1]["ndcg@10"],
-                 choice.svd_dim, choice.content_weight,
-                 rows[SIMILAR_METHODS[1]].runs[-1]["ndcg@10"], knn["ndcg@10"])
+        log.info("seed %d similar: served ndcg@10 %.4f (svd %d, content %.2f), item-kNN %.4f",
+                 seed, rows[SIMILAR_METHODS[0]].runs[-1]["ndcg@10"], choice.svd_dim,
+                 choice.content_weight, knn["ndcg@10"])
     return list(rows.values())
 
 
@@ -126,8 +123,8 @@ def run_benchmark(dataset: MovieLensDataset, protocol: str, seeds: int,
             log.info("seed %d %s: ndcg@10 %.4f (%.1f s)", seed, name, metrics["ndcg@10"],
                      seconds)
             if isinstance(model, Hybrid):
-                rows[name].chosen.append(model.chosen())
-                log.info("seed %d %s chose on validation: %s", seed, name, model.chosen())
+                rows[name].chosen.append(model.summary())
+                log.info("seed %d %s chose on validation: %s", seed, name, model.summary())
     return list(rows.values())
 
 

@@ -8,7 +8,6 @@ records the sha256 of every file so that the service can refuse a bundle that wa
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 from datetime import UTC, datetime
@@ -57,13 +56,13 @@ def write_bundle_files(folder: Path, version: str, model: Hybrid, data: Interact
     arrays = {
         "item_ids": data.item_ids.astype(np.int32),
         "user_ids": data.user_ids.astype(np.int32),
-        "item_vectors": model.item_vectors_.astype(np.float32),
-        "item_bias": model.item_bias_.astype(np.float32),
+        "item_vectors": model.towers.item_vectors.astype(np.float32),
+        "item_bias": model.towers.item_bias.astype(np.float32),
         "content_embeddings": model.content.codes.astype(np.float32),
         "popularity": data.item_popularity().astype(np.float32),
         "seen_indptr": data.ratings.indptr.astype(np.int64),
         "seen_indices": data.ratings.indices.astype(np.int32),
-        "user_history": model.recent_history.astype(np.int32),
+        "user_history": model.towers.users.history.astype(np.int32),
         "user_age_group": data.user_features.age_group.astype(np.int32),
         "user_gender": data.user_features.gender.astype(np.int32),
         "user_occupation": data.user_features.occupation.astype(np.int32),
@@ -77,8 +76,8 @@ def write_bundle_files(folder: Path, version: str, model: Hybrid, data: Interact
     faiss.write_index(index, str(folder / fmt.INDEX_FILE))
     if len(blended) >= fmt.GRAPH_MIN_MOVIES:  # read at load rather than built by the service
         write_graphs(folder, arrays["item_vectors"], arrays["item_bias"], blended)
-    model.model.save(folder / fmt.MODEL_FILE)
-    write_verified_scorer(folder, model.model, arrays, model.config.history)
+    model.towers.model.save(folder / fmt.MODEL_FILE)
+    write_verified_scorer(folder, model.towers.model, arrays, model.config.history)
     (folder / fmt.MOVIES_FILE).write_text(json.dumps(movie_records(data), ensure_ascii=False))
 
     features = data.user_features
@@ -88,26 +87,12 @@ def write_bundle_files(folder: Path, version: str, model: Hybrid, data: Interact
         "trainer_version": __version__,
         "version": version,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "model": {"name": model.name, "params": model.config.model_dump(mode="json"),
-                  "best_epoch": model.best_epoch,
-                  "run": dataclasses.asdict(model.run),
-                  "fit_seconds": round(model.fit_seconds, 1),
-                  "budget_stops": model.budget_stops,
-                  "search": _jsonable(model.search),
-                  "popularity_prior": model.popularity_prior,
-                  "new_user_path": model.new_user_path,
-                  "new_user_validation": _jsonable(model.new_user_validation),
-                  "prior_validation": _jsonable(model.prior_validation),
-                  "item_item": _item_item_record(model),
-                  "content_part": _content_record(model),
-                  "training_history": _jsonable(model.history),
-                  "validation_history": _jsonable(model.validation_history),
-                  "autoencoder_history": _jsonable(model.content.history)},
+        "model": _jsonable(model.record()),
         "dataset": {"name": dataset.name, "layout": dataset.layout,
                     "fingerprint": dataset.fingerprint(), "ratings": len(data.train),
                     "users": data.n_users, "movies": data.n_items,
                     "like_threshold": data.like_threshold},
-        "metrics": {"validation": _jsonable(model.validation_metrics)},
+        "metrics": {"validation": _jsonable(model.report.get("validation_metrics", {}))},
         "similarity": {"method": "svd item-kNN cosine + content cosine",
                        "blend_content_weight": similarity.content_weight,
                        "svd_dim": similarity.svd_dim, "dim": int(blended.shape[1]),
@@ -149,28 +134,6 @@ def write_graphs(folder: Path, item_vectors: np.ndarray, item_bias: np.ndarray,
     faiss.write_index(fmt.inner_product_ivf(fmt.recommend_rows(item_vectors, item_bias)),
                       str(folder / fmt.RECOMMEND_INDEX_FILE))
     faiss.write_index(fmt.inner_product_graph(similarity), str(folder / fmt.SIMILAR_GRAPH_FILE))
-
-
-def _item_item_record(model: Hybrid) -> dict[str, Any]:
-    """What the manifest keeps of the item-item part (models/item_item.py)."""
-    tables = model.item_item
-    return {"weight": model.item_item_weight,
-            "fresh_weight": model.fresh_weight,
-            "fresh_validation": _jsonable(model.fresh_validation),
-            "rank": model.network.sizes.item_item,  # the frozen columns, content part's included
-            "ease_l2": tables.l2 if tables is not None else None,
-            "scale": tables.scale if tables is not None else None,
-            "validation": _jsonable(model.item_item_validation)}
-
-
-def _content_record(model: Hybrid) -> dict[str, Any]:
-    """What the manifest keeps of the content part (models/content.py): its ``rank`` columns
-    are the last of the frozen tables' (``item_item.rank`` counts them)."""
-    part = model.content_part
-    return {"weight": model.content_weight,
-            "rank": part.rank if part is not None else 0,
-            "kappa": model.content_kappa,
-            "validation": _jsonable(model.content_validation)}
 
 
 def _jsonable(value: Any) -> Any:

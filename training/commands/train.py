@@ -11,8 +11,8 @@ from training.commands.bundles import new_version, publish_bundle
 from training.commands.export import write_bundle_files
 from training.data.dataset import MovieLensDataset, load_dataset
 from training.data.download import resolve_data
-from training.data.feedback import merge_feedback, read_events
 from training.data.interactions import Interactions, build_interactions
+from training.data.posted_events import merge_feedback, read_events
 from training.errors import TrainingError
 from training.models.config import HybridConfig, RunOptions
 from training.models.hybrid import Hybrid

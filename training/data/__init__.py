@@ -1,0 +1,1 @@
+"""Reading releases into datasets and indexing them for training (readers, interactions)."""

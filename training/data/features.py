@@ -114,9 +114,3 @@ def user_features(user_ids: np.ndarray, users: pd.DataFrame | None) -> UserFeatu
     return UserFeatures(np.asarray(user_ids, np.int32), codes["age_group"], codes["gender"],
                         codes["occupation"], vocabularies["age_group"], vocabularies["gender"],
                         vocabularies["occupation"])
-
-
-def implicit_feedback(ratings: pd.DataFrame,
-                      threshold: float = DEFAULT_LIKE_THRESHOLD) -> pd.DataFrame:
-    """The ratings that count as a 'like' (rating >= threshold)."""
-    return ratings[ratings["rating"].to_numpy() >= threshold].reset_index(drop=True)

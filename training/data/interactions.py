@@ -20,6 +20,16 @@ from training.data.features import (
 from training.data.splits import cold_movies, last_fraction_mask
 
 
+@dataclass(frozen=True)
+class LikeSequence:
+    """Liked items per user in time order, CSR-style: user u's are
+    ``items[offsets[u]:offsets[u + 1]]``, liked at ``times`` of the same positions."""
+
+    items: np.ndarray  # int32 item indices
+    times: np.ndarray  # int64 Unix seconds
+    offsets: np.ndarray  # int64 (n_users + 1)
+
+
 @dataclass
 class Interactions:
     """Users are the raw ids seen in train (index = row); items are every movie in the movies
@@ -29,10 +39,7 @@ class Interactions:
     item_ids: np.ndarray  # int32 raw ids, movies-file order
     ratings: sp.csr_matrix  # float32 (n_users, n_items) explicit ratings of train
     likes: sp.csr_matrix  # float32 1.0 where rating >= threshold
-    # Liked items per user in time order (CSR-style): likes_items[likes_offsets[u]:...[u+1]]
-    sequence_items: np.ndarray  # int32 item indices
-    sequence_times: np.ndarray  # int64
-    sequence_offsets: np.ndarray  # int64 (n_users + 1)
+    sequence: LikeSequence  # every user's likes in time order
     last_daytime: np.ndarray  # int32 context of each user's last train rating
     last_weekend: np.ndarray
     movie_features: MovieFeatures
@@ -70,14 +77,14 @@ class Interactions:
     def recent_likes(self, length: int) -> np.ndarray:
         """Each user's last ``length`` liked items (index + 1; 0 pads on the left)."""
         history = np.zeros((self.n_users, length), dtype=np.int32)
-        ends = self.sequence_offsets[1:]
-        starts = self.sequence_offsets[:-1]
+        ends = self.sequence.offsets[1:]
+        starts = self.sequence.offsets[:-1]
         steps = np.arange(length, 0, -1)
         positions = ends[:, None] - steps[None, :]
         valid = positions >= starts[:, None]
-        safe = np.clip(positions, 0, max(0, len(self.sequence_items) - 1))
-        if len(self.sequence_items):
-            history[valid] = self.sequence_items[safe[valid]] + 1
+        safe = np.clip(positions, 0, max(0, len(self.sequence.items) - 1))
+        if len(self.sequence.items):
+            history[valid] = self.sequence.items[safe[valid]] + 1
         return history
 
 
@@ -113,8 +120,8 @@ def build_interactions(
     daytime, weekend = context_features(times[last_per_user])
     return Interactions(
         user_ids=user_ids, item_ids=item_ids, ratings=ratings, likes=likes,
-        sequence_items=cols[liked][seq].astype(np.int32), sequence_times=times[liked][seq],
-        sequence_offsets=offsets, last_daytime=daytime, last_weekend=weekend,
+        sequence=LikeSequence(cols[liked][seq].astype(np.int32), times[liked][seq], offsets),
+        last_daytime=daytime, last_weekend=weekend,
         movie_features=features or movie_features(dataset.movies, dataset.tags),
         user_features=user_features(user_ids, dataset.users),
         rating_scale=dataset.rating_scale, like_threshold=like_threshold, dataset=dataset,

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from recommender_core.inputs import AGE_GROUPS, age_group
 from training.errors import DataError
 
 INT32_MAX = np.iinfo(np.int32).max
@@ -28,10 +29,6 @@ ML100K_GENRES = (
     "Documentary", "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance",
     "Sci-Fi", "Thriller", "War", "Western",
 )  # fmt: skip
-# ml-1m README: age and occupation are codes.
-ML1M_AGE_GROUPS = {
-    1: "Under 18", 18: "18-24", 25: "25-34", 35: "35-44", 45: "45-49", 50: "50-55", 56: "56+",
-}  # fmt: skip
 ML1M_OCCUPATIONS = (
     "other", "academic/educator", "artist", "clerical/admin", "college/grad student",
     "customer service", "doctor/health care", "executive/managerial", "farmer", "homemaker",
@@ -469,7 +466,7 @@ def read_users_100k(path: Path) -> pd.DataFrame:
         ages.append(age)
         genders.append(_parse_gender(path, line, parts[2]))
         jobs.append(parts[3].strip().lower() or "other")
-    return _users_frame(ids, ages, [_age_group(a) for a in ages], genders, jobs)
+    return _users_frame(ids, ages, [age_group(a) for a in ages], genders, jobs)
 
 
 def read_users_dat(path: Path) -> pd.DataFrame:
@@ -486,11 +483,11 @@ def read_users_dat(path: Path) -> pd.DataFrame:
         ids.append(_parse_int(path, line, "UserID", parts[0]))
         genders.append(_parse_gender(path, line, parts[1]))
         age = _parse_int(path, line, "Age", parts[2])
-        if age not in ML1M_AGE_GROUPS:
-            raise DataError(path, f"age code {age} is not one of {sorted(ML1M_AGE_GROUPS)}",
+        if age not in AGE_GROUPS:
+            raise DataError(path, f"age code {age} is not one of {sorted(AGE_GROUPS)}",
                             line=line, field="Age")
         ages.append(age)
-        groups.append(ML1M_AGE_GROUPS[age])
+        groups.append(AGE_GROUPS[age])
         try:
             code = int(parts[3])
             jobs.append(ML1M_OCCUPATIONS[code])
@@ -507,19 +504,12 @@ def _parse_gender(path: Path, line: int, text: str) -> str:
     return value
 
 
-def _age_group(age: int) -> str:
-    for start, label in sorted(ML1M_AGE_GROUPS.items(), reverse=True):
-        if age >= start:
-            return label
-    return ML1M_AGE_GROUPS[1]
-
-
 def _users_frame(ids: list[int], ages: list[int], groups: list[str], genders: list[str],
                  jobs: list[str]) -> pd.DataFrame:
     return pd.DataFrame({
         "user_id": np.asarray(ids, dtype=np.int32),
         "age": np.asarray(ages, dtype=np.int16),
-        "age_group": pd.Categorical(groups, categories=list(ML1M_AGE_GROUPS.values())),
+        "age_group": pd.Categorical(groups, categories=list(AGE_GROUPS.values())),
         "gender": pd.Categorical(genders, categories=["F", "M"]),
         "occupation": pd.Categorical(jobs),
     })

@@ -8,8 +8,8 @@ import dataclasses
 import numpy as np
 import pandas as pd
 
+from recommender_core.inputs import AGE_GROUPS, age_group
 from training.data.dataset import MovieLensDataset
-from training.data.readers import ML1M_AGE_GROUPS
 from training.errors import TrainingError
 
 DENSE_MOVIES = 1682  # as many movies as ml-100k
@@ -43,12 +43,10 @@ def make_variant(dataset: MovieLensDataset, name: str, seed: int = 0) -> MovieLe
     if name == "random-demographics":
         users = np.unique(ratings["user_id"].to_numpy())
         ages = rng.integers(7, 74, len(users))
-        starts = sorted(ML1M_AGE_GROUPS)
-        groups = [ML1M_AGE_GROUPS[max(s for s in starts if s <= max(age, starts[0]))]
-                  for age in ages]
+        groups = [age_group(int(age)) for age in ages]
         frame = pd.DataFrame({
             "user_id": users.astype(np.int32), "age": ages.astype(np.int16),
-            "age_group": pd.Categorical(groups, categories=list(ML1M_AGE_GROUPS.values())),
+            "age_group": pd.Categorical(groups, categories=list(AGE_GROUPS.values())),
             "gender": pd.Categorical(rng.choice(["F", "M"], len(users)), categories=["F", "M"]),
             "occupation": pd.Categorical(rng.choice(OCCUPATIONS, len(users)),
                                          categories=list(OCCUPATIONS)),

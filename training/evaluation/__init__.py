@@ -1,0 +1,1 @@
+"""The quality protocol: metrics, evaluation of any model, simulations on validation data."""

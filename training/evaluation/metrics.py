@@ -8,15 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-
-def top_k(scores: np.ndarray, k: int) -> np.ndarray:
-    """Indices of each row's ``k`` best scores, best first (ties broken by lower index)."""
-    k = min(k, scores.shape[1])
-    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-    part_scores = np.take_along_axis(scores, part, axis=1)
-    order = np.lexsort((part, -part_scores), axis=1)
-    return np.take_along_axis(part, order, axis=1)
-
+from recommender_core.vectors import top_k
 
 METRICS = ("ndcg@10", "recall@20", "hr@10", "mrr@10", "auc")
 

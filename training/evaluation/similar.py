@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from recommender_core.vectors import unit_rows
 from training.data.interactions import Interactions
 from training.evaluation.metrics import per_user_metrics, ranking_metrics
 
@@ -22,12 +23,12 @@ def similar_queries(data: Interactions, test: pd.DataFrame, *, max_users: int | 
     ``max_users``, a seeded sample of that many users (the matrices are users × movies)."""
     liked = test[test["rating"].to_numpy() >= data.like_threshold]
     users = data.user_index(np.unique(liked["user_id"].to_numpy()))
-    ends = data.sequence_offsets[1:]
-    starts = data.sequence_offsets[:-1]
+    ends = data.sequence.offsets[1:]
+    starts = data.sequence.offsets[:-1]
     users = users[(users >= 0) & (ends[np.maximum(users, 0)] > starts[np.maximum(users, 0)])]
     if max_users is not None and len(users) > max_users:
         users = np.sort(np.random.default_rng(seed).choice(users, max_users, replace=False))
-    queries = data.sequence_items[ends[users] - 1].astype(np.int64)
+    queries = data.sequence.items[ends[users] - 1].astype(np.int64)
     rows = np.searchsorted(data.user_ids[users], liked["user_id"].to_numpy())
     keep = (rows < len(users)) & (data.user_ids[users][np.minimum(rows, len(users) - 1)]
                                   == liked["user_id"].to_numpy())
@@ -40,7 +41,7 @@ def similar_queries(data: Interactions, test: pd.DataFrame, *, max_users: int | 
 
 def vector_scores(vectors: np.ndarray, queries: np.ndarray) -> np.ndarray:
     """Cosine between each query movie's vector and every movie's."""
-    unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    unit = unit_rows(vectors)
     return (unit[queries] @ unit.T).astype(np.float32)
 
 

@@ -1,0 +1,1 @@
+"""Every recommender the trainer can fit, behind one contract (base.Recommender)."""

@@ -9,8 +9,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from recommender_core.vectors import top_k, unit_rows
 from training.data.interactions import Interactions, mask_seen
-from training.evaluation.metrics import top_k
 
 
 class Recommender(ABC):
@@ -48,8 +48,7 @@ class Recommender(ABC):
         vectors = self.item_vectors()
         if vectors is None:
             raise NotImplementedError(f"{self.name} has no item vectors")
-        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        unit = vectors / np.maximum(norms, 1e-12)
+        unit = unit_rows(vectors)
         cosine = unit[items] @ unit.T
         cosine[np.arange(len(items)), items] = -np.inf
         best = top_k(cosine, k)

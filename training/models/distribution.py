@@ -27,13 +27,6 @@ Distribute = Literal["none", "data", "model"]
 SHARDED_TABLES = (".*user_id/embeddings", ".*item_id/embeddings")
 
 
-def device_count() -> int:
-    """Devices the distribution spreads over (1 when not on JAX)."""
-    if keras.backend.backend() != "jax":
-        return 1
-    return len(keras.distribution.list_devices())
-
-
 def make_distribution(kind: Distribute, dim: int) -> keras.distribution.Distribution | None:
     """The Keras distribution for ``kind`` over every device, or None for ``none``."""
     if kind == "none":

@@ -1,3 +1,5 @@
+"""EASE (Steck 2019): closed-form item-item weights, a baseline and the hybrid's item-item part."""
+
 from __future__ import annotations
 
 from collections.abc import Callable

@@ -39,18 +39,19 @@ FRESH_GRID = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
 class ItemItem:
     """Low-rank EASE weights of one training set."""
 
-    into: np.ndarray  # (n_items, rank) P: a liked movie's contribution to the user side
-    out: np.ndarray  # (n_items, rank) Q: the movie side
+    liked: np.ndarray  # (n_items, rank) P: a liked movie's contribution to the user side
+    movies: np.ndarray  # (n_items, rank) Q: the movie side
     l2: float  # EASE's λ (chosen on a carve-out of the data it was fitted on, unless given)
     scale: float  # 1 / std of the item-item scores of a sample of users (weights are in its units)
+    users: np.ndarray  # (n_users, rank) each user's sum of P over their likes (user_part)
 
     @property
     def rank(self) -> int:
-        return int(self.into.shape[1])
+        return int(self.liked.shape[1])
 
     def user_part(self, likes: sp.csr_matrix) -> np.ndarray:
         """(users, rank): the sum of P over each user's liked movies (rows of ``likes``)."""
-        return np.asarray(likes.astype(np.float32) @ self.into, dtype=np.float32)
+        return user_part(likes, self.liked)
 
 
 def fit_item_item(data: Interactions, rank: int, *, l2: float | None = None,
@@ -79,4 +80,11 @@ def fit_item_item(data: Interactions, rank: int, *, l2: float | None = None,
     users = np.random.default_rng(seed).permutation(likes.shape[0])[:1000]
     sample = (likes[users].astype(np.float32) @ into) @ out.T
     spread = float(np.std(sample))
-    return ItemItem(into, out, float(ease.l2 or 0.0), 1.0 / spread if spread > 0 else 0.0)
+    return ItemItem(into, out, float(ease.l2 or 0.0), 1.0 / spread if spread > 0 else 0.0,
+                    user_part(data.likes, into))
+
+
+def user_part(likes: sp.csr_matrix, liked: np.ndarray) -> np.ndarray:
+    """(users, rank): the sum of the rows of ``liked`` (P) over each user's liked movies
+    (rows of ``likes``)."""
+    return np.asarray(likes.astype(np.float32) @ liked, dtype=np.float32)

@@ -11,8 +11,8 @@ from tqdm.auto import tqdm
 
 from training.data.interactions import Interactions
 from training.models.base import Recommender
+from training.models.losses import bpr_loss
 from training.models.sampling import TripletDataset, TripletSampler
-from training.models.tasks import bpr_loss
 
 PAIRWISE_DEFAULTS: dict[str, Any] = {"dim": 32, "epochs": 15, "batch_size": 512,
                                      "learning_rate": 2e-3, "negatives": 4, "l2": 1e-5,

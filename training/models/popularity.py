@@ -1,3 +1,5 @@
+"""Popularity: every user gets the most liked movies (the baseline and the fallback)."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -11,18 +11,19 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from recommender_core.bundle_format import context_features
+from recommender_core.bundle_format import FRESH_INPUT, context_features
+from recommender_core.inputs import model_inputs
 from training.data.interactions import Interactions
 
 
 def history_before(data: Interactions, positions: np.ndarray, length: int) -> np.ndarray:
     """For global positions in the liked sequence: the ``length`` previous items of the same
     user (index + 1; 0 pads on the left)."""
-    users = np.searchsorted(data.sequence_offsets, positions, side="right") - 1
-    starts = data.sequence_offsets[users]
+    users = np.searchsorted(data.sequence.offsets, positions, side="right") - 1
+    starts = data.sequence.offsets[users]
     window = positions[:, None] - np.arange(length, 0, -1)[None, :]
     valid = window >= starts[:, None]
-    items = data.sequence_items[np.where(valid, window, 0)] + 1
+    items = data.sequence.items[np.where(valid, window, 0)] + 1
     return np.where(valid, items, 0).astype(np.int32)
 
 
@@ -34,16 +35,14 @@ class TripletSampler:
         self.negatives = negatives
         self.user_dropout = user_dropout
         self.rng = np.random.default_rng(seed)
-        n_positions = len(data.sequence_items)
-        self.users = (np.searchsorted(data.sequence_offsets, np.arange(n_positions),
+        n_positions = len(data.sequence.items)
+        self.users = (np.searchsorted(data.sequence.offsets, np.arange(n_positions),
                                       side="right") - 1).astype(np.int32)
-        self.daytime, self.weekend = context_features(data.sequence_times)
+        self.daytime, self.weekend = context_features(data.sequence.times)
         likes = data.likes.tocoo()
         self.like_keys = np.sort(likes.row.astype(np.int64) << 32 | likes.col)
         features = data.user_features
-        self.age = features.age_group
-        self.gender = features.gender
-        self.occupation = features.occupation
+        self.codes = (features.age_group, features.gender, features.occupation)
 
     def __len__(self) -> int:
         return len(self.users)
@@ -64,17 +63,14 @@ class TripletSampler:
         user_input = users + 1  # 0 is the anonymous user
         if self.user_dropout > 0:
             user_input = np.where(self.rng.random(len(users)) < self.user_dropout, 0, user_input)
-        return {
-            "user": user_input.astype(np.int32),
-            "history": history_before(self.data, positions, self.history),
-            "age_group": self.age[users],
-            "gender": self.gender[users],
-            "occupation": self.occupation[users],
-            "daytime": self.daytime[positions],
-            "weekend": self.weekend[positions],
-            "positive": self.data.sequence_items[positions] + 1,
-            "negatives": self.negatives_for(users) + 1,
-        }
+        age_group, gender, occupation = self.codes
+        inputs = model_inputs(
+            user=user_input, history=history_before(self.data, positions, self.history),
+            age_group=age_group[users], gender=gender[users], occupation=occupation[users],
+            daytime=self.daytime[positions], weekend=self.weekend[positions])
+        del inputs[FRESH_INPUT]  # the training graph has no fresh likes
+        return {**inputs, "positive": self.data.sequence.items[positions] + 1,
+                "negatives": self.negatives_for(users) + 1}
 
 
 class TripletDataset(keras.utils.PyDataset):

@@ -11,27 +11,21 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from recommender_core.vectors import unit_rows
 from training.data.interactions import Interactions, carve_validation
 from training.evaluation.similar import similar_queries, vector_similar_metrics
 
-DEFAULT_BLEND = 0.5
-
-
-def unit(x: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit length (zero rows stay zero)."""
-    return (x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)).astype(np.float32)
-
 
 def blended_vectors(content: np.ndarray, collaborative: np.ndarray,
-                    weight: float = DEFAULT_BLEND) -> np.ndarray:
+                    weight: float) -> np.ndarray:
     """Rows whose inner product is ``weight``·cos(content) + (1 − weight)·cos(collaborative).
 
     Concatenating √w·ĉ and √(1−w)·ê gives exactly that inner product; a movie with an empty
     content (or collaborative) part is rescaled to unit norm over the part it has.
     """
-    joined = np.hstack([np.sqrt(weight) * unit(content),
-                        np.sqrt(1.0 - weight) * unit(collaborative)]).astype(np.float32)
-    return unit(joined)
+    joined = np.hstack([np.sqrt(weight) * unit_rows(content),
+                        np.sqrt(1.0 - weight) * unit_rows(collaborative)]).astype(np.float32)
+    return unit_rows(joined)
 
 
 def unit_columns(likes: sp.csr_matrix) -> sp.csc_matrix:

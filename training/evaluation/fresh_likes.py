@@ -4,21 +4,28 @@ posted to ``POST /feedback``) and a *held* second half (relevant: its likes); th
 with the fed ratings excluded, the history input rebuilt from the train and fed likes, and the
 fed likes of movies not rated in train as its ``fresh`` input, the way the service scores a
 user with feedback (app/inputs.py). The same cut as the replay benchmark
-(benchmarks/feedback_replay.py), on validation data only."""
+(benchmarks/feedback_replay.py), on validation data only. The model folds the fed likes in
+itself (``FoldsIn``): nothing here knows how it scores."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar, Protocol
 
 import numpy as np
 import pandas as pd
 
-from recommender_core.bundle_format import FRESH_INPUT
 from training.data.interactions import Interactions, build_interactions
 from training.data.splits import last_fraction_mask
 
-if TYPE_CHECKING:
-    from training.models.hybrid import Hybrid
+
+class FoldsIn(Protocol):
+    """A model that scores known users with likes since training folded in."""
+
+    @property
+    def history_length(self) -> int: ...
+
+    def fold_in(self, users: np.ndarray, history: np.ndarray,
+                fresh: np.ndarray) -> np.ndarray: ...
 
 
 class FeedbackSimulation:
@@ -49,20 +56,16 @@ class FeedbackSimulation:
         relevant = self.held["rating"].to_numpy() >= data.like_threshold
         self.users = int(np.unique(self.held["user_id"].to_numpy()[relevant]).size)
 
-    def scorer(self, model: Hybrid) -> _WithFeedback:
+    def scorer(self, model: FoldsIn) -> _WithFeedback:
         """``model``'s scores of ``view``'s users with their fed ratings as feedback."""
-        return _WithFeedback(model, self.view.recent_likes(model.config.history), self.fresh)
+        return _WithFeedback(model, self.view.recent_likes(model.history_length), self.fresh)
 
 
 class _WithFeedback:
     predicts_ratings: ClassVar[bool] = False
 
-    def __init__(self, model: Hybrid, history: np.ndarray, fresh: np.ndarray) -> None:
+    def __init__(self, model: FoldsIn, history: np.ndarray, fresh: np.ndarray) -> None:
         self.model, self.history, self.fresh = model, history, fresh
 
     def score(self, users: np.ndarray) -> np.ndarray:
-        model = self.model
-        inputs = {**model.user_inputs(users), "history": self.history[users],
-                  FRESH_INPUT: self.fresh[users], "items": np.ones((len(users), 1), np.int32)}
-        vectors = np.asarray(model.model.predict_on_batch(inputs)["user_vector"], np.float32)
-        return vectors @ model.item_vectors_.T + model.item_bias_
+        return self.model.fold_in(users, self.history[users], self.fresh[users])

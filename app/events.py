@@ -37,7 +37,7 @@ CACHED_USERS = 10_000  # users whose events are kept in memory (least recently a
 POLL_OVERLAP = 30.0  # seconds of change log read again (see FeedbackStore.changes_since)
 
 
-class Feedback:
+class FeedbackEvents:
     def __init__(self, store: FeedbackStore, cached_users: int = CACHED_USERS) -> None:
         self.store = store
         self.cached_users = cached_users

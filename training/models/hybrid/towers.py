@@ -32,7 +32,7 @@ class TowerSizes:
     n_occupations: int
     history: int  # liked movies in the user tower's history input
     dim: int  # width of the towers' user and movie vectors
-    item_item: int = 1  # rank of the frozen item-item part (models/item_item.py) appended to both
+    frozen: int = 1  # columns of the frozen parts (item-item, then content) appended to both
 
 
 class ItemTower:
@@ -52,14 +52,17 @@ class ItemTower:
         # a fixed per-movie bias, zero while training, set afterwards (popularity prior)
         self.prior = layers.Embedding(sizes.n_items + 1, 1, name="item_prior",
                                       embeddings_initializer="zeros", trainable=False)
-        # the item-item part (models/item_item.py), frozen, zero until set after training: P,
-        # summed over a user's fresh likes, and Q, appended to every movie vector
-        self.item_item_in = layers.Embedding(sizes.n_items + 1, sizes.item_item,
+        # the frozen parts (hybrid/frozen.py), zero until set after training: a liked movie's
+        # row, summed over a user's fresh likes (the item-item part's P), and each movie's
+        # row appended to its vector (P's partner Q, then the content part's movie side).
+        # The layer names are the bundle's (schema 3), from when only the item-item part
+        # was frozen.
+        self.frozen_liked = layers.Embedding(sizes.n_items + 1, sizes.frozen,
                                              name=Layers.ITEM_ITEM_IN,
                                              embeddings_initializer="zeros", trainable=False)
-        self.item_item_out = layers.Embedding(sizes.n_items + 1, sizes.item_item,
-                                              name="item_item_out",
-                                              embeddings_initializer="zeros", trainable=False)
+        self.frozen_movie = layers.Embedding(sizes.n_items + 1, sizes.frozen,
+                                             name="item_item_out",
+                                             embeddings_initializer="zeros", trainable=False)
         self.project = layers.Dense(sizes.dim, name="item_content")
         self.content_bias = layers.Dense(1, name="item_content_bias")
         self.regularise = layers.ActivityRegularization(l2=l2, name="item_l2")
@@ -141,9 +144,9 @@ class UserTower:
         self.daytime = layers.Embedding(len(DAYTIME_BUCKETS), 4, name=Layers.DAYTIME)
         self.weekend = layers.Embedding(2, 2, name=Layers.WEEKEND)
         self.out = layers.Dense(sizes.dim, name=Layers.USER_OUT)
-        # each known user's item-item part (the sum of P over their train likes; row 0, the
-        # anonymous user, zeros): frozen, set after training
-        self.item_item = layers.Embedding(sizes.n_users + 1, sizes.item_item,
+        # each known user's frozen part (the sum of P over their train likes, their content
+        # profile; row 0, the anonymous user, zeros): set after training
+        self.frozen_user = layers.Embedding(sizes.n_users + 1, sizes.frozen,
                                           name=Layers.ITEM_ITEM_USER,
                                           embeddings_initializer="zeros", trainable=False)
 
@@ -226,21 +229,21 @@ class HybridNetwork:
         fresh = keras.Input((None,), dtype="int32", name=FRESH_INPUT)
         items = keras.Input((None,), dtype="int32", name="items")
         tower = self.users(inputs, self.items)
-        fresh_part = ops.sum(self.items.item_item_in(fresh), axis=1)
-        user = ops.concatenate([tower, self.users.item_item(inputs["user"]) + fresh_part],
+        fresh_part = ops.sum(self.items.frozen_liked(fresh), axis=1)
+        user = ops.concatenate([tower, self.users.frozen_user(inputs["user"]) + fresh_part],
                                axis=-1)
         tower_vectors, bias = self.items(items)
-        vectors = ops.concatenate([tower_vectors, self.items.item_item_out(items)], axis=-1)
+        vectors = ops.concatenate([tower_vectors, self.items.frozen_movie(items)], axis=-1)
         outputs = {"score": dot_scores(user, vectors) + bias, "user_vector": user,
                    "item_vector": vectors, "item_bias": bias}
         return keras.Model({**inputs, FRESH_INPUT: fresh, "items": items}, outputs,
                            name="hybrid")
 
-    def set_item_item(self, into: np.ndarray, out: np.ndarray, users: np.ndarray) -> None:
-        """The frozen item-item tables (rows 1..; row 0 stays zero): ``into`` P and ``out`` Q
-        per movie, ``users`` each known user's part."""
-        for layer, rows in ((self.items.item_item_in, into), (self.items.item_item_out, out),
-                            (self.users.item_item, users)):
+    def set_frozen(self, liked: np.ndarray, movies: np.ndarray, users: np.ndarray) -> None:
+        """The frozen tables (rows 1..; row 0 stays zero): ``liked`` a liked movie's row,
+        ``movies`` each movie's, ``users`` each known user's."""
+        for layer, rows in ((self.items.frozen_liked, liked), (self.items.frozen_movie, movies),
+                            (self.users.frozen_user, users)):
             table = np.zeros(layer.embeddings.shape, np.float32)
             table[1:] = rows
             layer.set_weights([table])

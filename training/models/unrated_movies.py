@@ -19,7 +19,7 @@ from scipy.sparse.linalg import lsqr
 MAX_DENSE_FEATURES = 8192
 
 
-def cold_feature_matrix(tfidf: sp.spmatrix, table: np.ndarray) -> sp.csr_matrix:
+def unrated_feature_matrix(tfidf: sp.spmatrix, table: np.ndarray) -> sp.csr_matrix:
     """[TF-IDF | dense feature table | 1] per movie, as one sparse float64 matrix."""
     intercept = np.ones((table.shape[0], 1))
     return sp.hstack([sp.csr_matrix(tfidf, dtype=np.float64),
@@ -27,7 +27,7 @@ def cold_feature_matrix(tfidf: sp.spmatrix, table: np.ndarray) -> sp.csr_matrix:
                      format="csr")
 
 
-class ColdItemRegression:
+class UnratedMovieRegression:
     """Ridge regression from movie features to learned id parts, fitted on the rated movies.
 
     The rated set is fixed for a training run, so the factorisation of the regularised Gram

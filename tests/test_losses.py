@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from keras import ops
 
-from training.models.tasks import bpr_loss
+from training.models.losses import bpr_loss
 
 
 def softplus(x: float) -> float:

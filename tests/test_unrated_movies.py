@@ -8,13 +8,13 @@ import scipy.sparse as sp
 
 from tests.recommender_contract import fitted, planted
 from tests.test_recommenders import FAST_HYBRID
-from training.models import cold_items
-from training.models.cold_items import ColdItemRegression, cold_feature_matrix
+from training.models import unrated_movies
+from training.models.unrated_movies import UnratedMovieRegression, unrated_feature_matrix
 
 
 def predict_cold_parts(features: sp.csr_matrix, parts: np.ndarray, rated: np.ndarray,
                        alpha: float) -> np.ndarray:
-    return ColdItemRegression(features, rated, alpha).predict(parts)
+    return UnratedMovieRegression(features, rated, alpha).predict(parts)
 
 
 def linear_catalogue(n_movies: int = 400, seed: int = 0) -> tuple[sp.csr_matrix, np.ndarray]:
@@ -22,7 +22,7 @@ def linear_catalogue(n_movies: int = 400, seed: int = 0) -> tuple[sp.csr_matrix,
     rng = np.random.default_rng(seed)
     tfidf = sp.random(n_movies, 30, density=0.2, random_state=seed, format="csr")
     table = rng.normal(size=(n_movies, 5))
-    features = cold_feature_matrix(tfidf, table)
+    features = unrated_feature_matrix(tfidf, table)
     parts = features @ rng.normal(size=(features.shape[1], 9))
     return features, np.asarray(parts)
 
@@ -31,7 +31,7 @@ def linear_catalogue(n_movies: int = 400, seed: int = 0) -> tuple[sp.csr_matrix,
 def test_ridge_recovers_a_linear_map_for_unrated_movies(
     max_dense: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(cold_items, "MAX_DENSE_FEATURES", max_dense)
+    monkeypatch.setattr(unrated_movies, "MAX_DENSE_FEATURES", max_dense)
     features, parts = linear_catalogue()
     rated = np.arange(len(parts)) % 5 != 0
     predicted = predict_cold_parts(features, parts, rated, alpha=1e-6)
@@ -61,12 +61,13 @@ def test_hybrid_gives_unrated_movies_predicted_id_parts_in_the_served_vectors() 
     cold = np.flatnonzero(np.diff(data.ratings.tocsc().indptr) == 0)
     mapped = fitted("hybrid", FAST_HYBRID)
     plain = fitted("hybrid", (*FAST_HYBRID, ("cold_alpha", 0.0)))
-    mapped_ids = mapped.network.items.ids.get_weights()[0][1:]
+    towers = mapped.towers
+    mapped_ids = towers.network.items.ids.get_weights()[0][1:]
     assert np.abs(mapped_ids[cold]).sum(axis=1).min() > 0
-    np.testing.assert_array_equal(plain.network.items.ids.get_weights()[0][1:][cold], 0.0)
+    np.testing.assert_array_equal(
+        plain.towers.network.items.ids.get_weights()[0][1:][cold], 0.0)
     items = np.arange(1, data.n_items + 1, dtype=np.int32)[None, :]
-    outputs = mapped.model.predict_on_batch({**mapped.user_inputs(np.array([0])),
-                                             "items": items})
-    np.testing.assert_allclose(np.asarray(outputs["item_vector"])[0], mapped.item_vectors_,
+    outputs = towers.model.predict_on_batch({**towers.inputs(np.array([0])), "items": items})
+    np.testing.assert_allclose(np.asarray(outputs["item_vector"])[0], towers.item_vectors,
                                atol=1e-5)
-    np.testing.assert_allclose(np.asarray(outputs["item_bias"])[0], mapped.item_bias_, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(outputs["item_bias"])[0], towers.item_bias, atol=1e-5)
