@@ -60,6 +60,22 @@ def iter_lines(path: Path, encoding: str) -> Iterator[tuple[int, str]]:
             yield number, text.rstrip("\r\n")
 
 
+def records(path: Path, encoding: str, separator: str, fields: int, *,
+            at_least: bool = False) -> Iterator[tuple[int, list[str]]]:
+    """(1-based line number, fields) of each non-blank line of a separated file that is not
+    empty; a line with another number of fields (fewer, with ``at_least``: the last field may
+    hold the separator) is a DataError naming it."""
+    _check_not_empty(path)
+    for line, text in iter_lines(path, encoding):
+        if not text.strip():
+            continue
+        parts = text.split(separator)
+        if len(parts) < fields if at_least else len(parts) != fields:
+            raise DataError(path, f"expected {fields} '{separator}'-separated fields, found "
+                            f"{len(parts)}", line=line)
+        yield line, parts
+
+
 def _check_not_empty(path: Path) -> None:
     if not path.is_file():
         raise DataError(path, "file not found")
@@ -308,15 +324,8 @@ def read_movies_csv(path: Path) -> pd.DataFrame:
 
 def read_movies_dat(path: Path, encoding: str) -> pd.DataFrame:
     """``movies.dat``: MovieID::Title::Genres (ml-1m latin-1, ml-10m utf-8)."""
-    _check_not_empty(path)
     ids, titles, genres, lines = [], [], [], []
-    for line, text in iter_lines(path, encoding):
-        if not text.strip():
-            continue
-        parts = text.split("::")
-        if len(parts) < 3:
-            raise DataError(path, f"expected 3 '::'-separated fields, found {len(parts)}",
-                            line=line)
+    for line, parts in records(path, encoding, "::", 3, at_least=True):
         ids.append(_parse_int(path, line, "MovieID", parts[0]))
         titles.append("::".join(parts[1:-1]).strip())
         genres.append(normalise_genres(parts[-1].split("|")))
@@ -327,15 +336,8 @@ def read_movies_dat(path: Path, encoding: str) -> pd.DataFrame:
 
 def read_movies_item(path: Path) -> pd.DataFrame:
     """ml-100k ``u.item``: id|title|release date|video date|IMDb URL|19 genre flags, latin-1."""
-    _check_not_empty(path)
     ids, titles, genres, years, lines = [], [], [], [], []
-    for line, text in iter_lines(path, "latin-1"):
-        if not text.strip():
-            continue
-        parts = text.split("|")
-        if len(parts) != 5 + len(ML100K_GENRES):
-            raise DataError(path, f"expected {5 + len(ML100K_GENRES)} '|'-separated fields, "
-                            f"found {len(parts)}", line=line)
+    for line, parts in records(path, "latin-1", "|", 5 + len(ML100K_GENRES)):
         ids.append(_parse_int(path, line, "movie id", parts[0]))
         title = parts[1].strip()
         titles.append(title)
@@ -385,15 +387,8 @@ def read_tags_csv(path: Path) -> pd.DataFrame:
 
 def read_tags_dat(path: Path) -> pd.DataFrame:
     """ml-10m ``tags.dat``: UserID::MovieID::Tag::Timestamp."""
-    _check_not_empty(path)
     users, movies, tags, times = [], [], [], []
-    for line, text in iter_lines(path, "utf-8"):
-        if not text.strip():
-            continue
-        parts = text.split("::")
-        if len(parts) < 4:
-            raise DataError(path, f"expected 4 '::'-separated fields, found {len(parts)}",
-                            line=line)
+    for line, parts in records(path, "utf-8", "::", 4, at_least=True):
         users.append(_parse_int(path, line, "UserID", parts[0]))
         movies.append(_parse_int(path, line, "MovieID", parts[1]))
         tags.append("::".join(parts[2:-1]).strip())
@@ -450,15 +445,8 @@ def read_links_csv(path: Path) -> pd.DataFrame:
 
 def read_users_100k(path: Path) -> pd.DataFrame:
     """ml-100k ``u.user``: user id|age|gender|occupation|zip code."""
-    _check_not_empty(path)
     ids, ages, genders, jobs = [], [], [], []
-    for line, text in iter_lines(path, "latin-1"):
-        if not text.strip():
-            continue
-        parts = text.split("|")
-        if len(parts) != 5:
-            raise DataError(path, f"expected 5 '|'-separated fields, found {len(parts)}",
-                            line=line)
+    for line, parts in records(path, "latin-1", "|", 5):
         ids.append(_parse_int(path, line, "user id", parts[0]))
         age = _parse_int(path, line, "age", parts[1])
         if age > 120:
@@ -471,15 +459,8 @@ def read_users_100k(path: Path) -> pd.DataFrame:
 
 def read_users_dat(path: Path) -> pd.DataFrame:
     """ml-1m ``users.dat``: UserID::Gender::Age::Occupation::Zip-code, age and job as codes."""
-    _check_not_empty(path)
     ids, ages, groups, genders, jobs = [], [], [], [], []
-    for line, text in iter_lines(path, "latin-1"):
-        if not text.strip():
-            continue
-        parts = text.split("::")
-        if len(parts) != 5:
-            raise DataError(path, f"expected 5 '::'-separated fields, found {len(parts)}",
-                            line=line)
+    for line, parts in records(path, "latin-1", "::", 5):
         ids.append(_parse_int(path, line, "UserID", parts[0]))
         genders.append(_parse_gender(path, line, parts[1]))
         age = _parse_int(path, line, "Age", parts[2])
