@@ -63,3 +63,19 @@ def test_top_k_breaks_ties_by_index() -> None:
 def test_rating_errors() -> None:
     errors = rating_errors(np.array([3.0, 4.0]), np.array([4.0, 4.0]))
     assert errors == {"mae": 0.5, "rmse": pytest.approx(math.sqrt(0.5))}
+
+
+def test_top_k_of_a_row_and_of_a_matrix_agree_with_a_full_sort() -> None:
+    """One top_k for the service (a row: -inf left out) and the metrics (a matrix): both are
+    the stable sort by (score descending, index), ties at the cut included, pages included."""
+    rng = np.random.default_rng(0)
+    scores = rng.integers(0, 6, size=(40, 30)).astype(np.float32)  # many ties
+    scores[rng.random(scores.shape) < 0.3] = -np.inf
+    for k, offset in ((1, 0), (5, 0), (10, 3), (30, 0), (7, 25)):
+        matrix = top_k(scores, k, offset)
+        for row, got in zip(scores, matrix, strict=True):
+            order = np.lexsort((np.arange(len(row)), -row))
+            np.testing.assert_array_equal(got, order[offset:offset + k])
+            finite = order[np.isfinite(row[order])]
+            np.testing.assert_array_equal(top_k(row, k, offset), finite[offset:offset + k])
+    assert top_k(scores[0], 0).size == 0 and top_k(scores, 0).shape == (40, 0)
