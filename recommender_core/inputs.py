@@ -108,6 +108,21 @@ class UserTable:
             occupation=self.occupation[users], daytime=daytime, weekend=weekend, fresh=fresh)
 
 
+def visitors_inputs(liked: np.ndarray, history_length: int, *, daytime: np.ndarray,
+                    weekend: np.ndarray) -> dict[str, np.ndarray]:
+    """Inputs of visitors without demographics who each liked a row of ``liked`` (visitors,
+    n) of movie indices, oldest first: visitor_inputs for many at once."""
+    n = liked.shape[1]
+    history = np.zeros((len(liked), history_length), np.int32)
+    shown = min(n, history_length)
+    if shown:
+        history[:, history_length - shown:] = liked[:, n - shown:] + 1
+    zeros = np.zeros(len(liked), np.int32)
+    return model_inputs(user=zeros, history=history, age_group=zeros, gender=zeros,
+                        occupation=zeros, daytime=daytime, weekend=weekend,
+                        fresh=liked + 1 if n else None)
+
+
 def visitor_inputs(liked: Sequence[int] | np.ndarray, history_length: int, *, age_group: int,
                    gender: int, occupation: int, daytime: int, weekend: int
                    ) -> dict[str, np.ndarray]:

@@ -81,11 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("evaluate", help="print the quality protocol's metrics table")
     evaluate.add_argument("--data", required=True, help=data_help)
     evaluate.add_argument("--protocol", choices=["temporal", "coldstart", "coldusers",
-                                                 "similar"],
+                                                 "fewshot", "similar"],
                           default="temporal",
                           help="temporal, coldstart, coldusers (new users with demographics "
-                          "only) or similar (/similar of each user's last liked movie against "
-                          "their next likes); docs/quality-protocol.md")
+                          "only), fewshot (visitors giving their first 1, 3, 5, 10 likes) or "
+                          "similar (/similar of each user's last liked movie against their "
+                          "next likes); docs/quality-protocol.md")
     evaluate.add_argument("--variant", choices=list(VARIANTS), default="original",
                           help="reshape the data first: dense (1,682 most-rated movies, no "
                           "tags), random-demographics (signal-free user features), half-users")
@@ -237,7 +238,7 @@ def _run(args: argparse.Namespace) -> int:
         from training.models import registry
 
         models = args.models.split(",") if args.models else None
-        if models and args.protocol != "similar":  # similar compares fixed methods
+        if models and args.protocol not in ("similar", "fewshot"):  # fixed methods
             registry.check_names(models)
         dataset = make_variant(load_dataset(path, progress=progress), args.variant)
         rows = run_benchmark(dataset, args.protocol, args.seeds, models, progress=progress,

@@ -15,10 +15,12 @@ from training.data.interactions import build_interactions
 from training.data.splits import make_split
 from training.errors import TrainingError
 from training.evaluation.charts import metrics_chart
+from training.evaluation.fewshot import SHOTS, ScoresVisitors, evaluate_visitors, visitors
 from training.evaluation.protocol import evaluate, evaluate_new_users
 from training.evaluation.similar import similar_metrics, similar_queries, vector_scores
 from training.models import registry
 from training.models.config import HybridConfig, RunOptions
+from training.models.fold_in import EASEFoldIn, ItemKNNFoldIn, PopularVisitors
 from training.models.hybrid import Hybrid
 from training.models.popularity import Popularity
 from training.models.similarity import (
@@ -85,6 +87,37 @@ def run_similar(dataset: MovieLensDataset, seeds: int, progress: bool = True,
     return list(rows.values())
 
 
+def run_fewshot(dataset: MovieLensDataset, seeds: int, progress: bool = True,
+                hybrid: HybridConfig | None = None, run: RunOptions | None = None) -> list[Row]:
+    """The ``fewshot`` protocol (training.evaluation.fewshot): per seed, a tenth of the users
+    held out; the hybrid's visitor path, popularity, item-kNN and EASE fold-in, each scoring
+    the same visitors giving N likes, one row per model and N."""
+    names = ("hybrid", PopularVisitors.name, ItemKNNFoldIn.name, EASEFoldIn.name)
+    rows = {(name, n): Row(f"{name}, N={n}") for name in names for n in SHOTS}
+    for seed in range(seeds):
+        split = make_split(dataset.ratings, "fewshot", seed=seed)
+        data = build_interactions(dataset, split.train)
+        groups = {n: visitors(data, split.test, n) for n in SHOTS}
+        for name in names:
+            start = time.perf_counter()
+            model: ScoresVisitors
+            if name == "hybrid":
+                model = Hybrid(hybrid, run).fit(data, seed=seed, progress=progress)
+            elif name == PopularVisitors.name:
+                model = PopularVisitors().fit(data)
+            elif name == ItemKNNFoldIn.name:
+                model = ItemKNNFoldIn().fit(data)
+            else:
+                model = EASEFoldIn().fit(data, seed=seed)
+            seconds = time.perf_counter() - start
+            for n, group in groups.items():
+                metrics = {**evaluate_visitors(model, group), "fit_seconds": seconds}
+                rows[name, n].runs.append(metrics)
+                log.info("seed %d %s N=%d: ndcg@10 %.4f (%d visitors)", seed, name, n,
+                         metrics["ndcg@10"], len(group))
+    return [rows[name, n] for n in SHOTS for name in names]
+
+
 def run_benchmark(dataset: MovieLensDataset, protocol: str, seeds: int,
                   models: Sequence[str] | None = None, progress: bool = True,
                   hybrid: HybridConfig | None = None, run: RunOptions | None = None) -> list[Row]:
@@ -93,6 +126,8 @@ def run_benchmark(dataset: MovieLensDataset, protocol: str, seeds: int,
     ``run``: how it is fitted (a time budget)."""
     if protocol == "similar":
         return run_similar(dataset, seeds, progress, hybrid)
+    if protocol == "fewshot":
+        return run_fewshot(dataset, seeds, progress, hybrid, run)
     names = list(models or registry.for_protocol(protocol))
     registry.check_names(names)
     rows = {name: Row(name) for name in names}

@@ -91,6 +91,25 @@ def coldusers_split(ratings: pd.DataFrame, users: pd.DataFrame | None, *,
                  ratings[is_cold].reset_index(drop=True))
 
 
+def fewshot_users(ratings: pd.DataFrame, *, fraction: float = 0.1, seed: int = 0
+                  ) -> np.ndarray:
+    """A seeded ``fraction`` of the users of ``ratings`` (sorted ids)."""
+    users = np.unique(ratings["user_id"].to_numpy())
+    n_held = int(round(fraction * len(users)))
+    return np.sort(np.random.default_rng(seed).choice(users, size=n_held, replace=False))
+
+
+def fewshot_split(ratings: pd.DataFrame, *, fraction: float = 0.1, seed: int = 0) -> Split:
+    """A seeded ``fraction`` of the users lose every rating to the test set: visitors who
+    give their first likes (training.evaluation.fewshot)."""
+    held = fewshot_users(ratings, fraction=fraction, seed=seed)
+    if len(held) == 0 or len(held) == len(np.unique(ratings["user_id"].to_numpy())):
+        raise TrainingError("too few users for the fewshot protocol")
+    is_held = np.isin(ratings["user_id"].to_numpy(), held)
+    return Split("fewshot", ratings[~is_held].reset_index(drop=True),
+                 ratings[is_held].reset_index(drop=True))
+
+
 def make_split(ratings: pd.DataFrame, protocol: str, seed: int = 0,
                users: pd.DataFrame | None = None) -> Split:
     if protocol == "temporal":
@@ -99,8 +118,10 @@ def make_split(ratings: pd.DataFrame, protocol: str, seed: int = 0,
         return coldstart_split(ratings, seed=seed)
     if protocol == "coldusers":
         return coldusers_split(ratings, users, seed=seed)
-    raise TrainingError(f"unknown protocol {protocol!r}; use temporal, coldstart or "
-                        f"coldusers")
+    if protocol == "fewshot":
+        return fewshot_split(ratings, seed=seed)
+    raise TrainingError(f"unknown protocol {protocol!r}; use temporal, coldstart, coldusers "
+                        f"or fewshot")
 
 
 #: users whose validation ratings decide early stopping, the prior and EASE's λ (a pass scores

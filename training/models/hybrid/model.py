@@ -16,6 +16,7 @@ import keras
 import numpy as np
 
 from training.data.interactions import Interactions
+from training.evaluation.fewshot import Visitors
 from training.models.autoencoder import ContentEmbeddings, train_autoencoder
 from training.models.base import Recommender
 from training.models.config import HybridConfig, RunOptions
@@ -141,6 +142,11 @@ class Hybrid(Recommender):
     def fold_in(self, users: np.ndarray, history: np.ndarray, fresh: np.ndarray) -> np.ndarray:
         """Scores of known users with their likes since training folded in (TrainedTowers)."""
         return self.towers.fold_in(users, history, fresh)
+
+    def score_visitors(self, visitors: Visitors) -> np.ndarray:
+        """Every movie's score for visitors from the likes they give (the fewshot protocol):
+        the path of POST /recommend."""
+        return self.towers.score_visitors(visitors.liked, visitors.daytime, visitors.weekend)
 
     def score_demographics(self, age_group: np.ndarray, gender: np.ndarray,
                            occupation: np.ndarray) -> np.ndarray:

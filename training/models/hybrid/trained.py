@@ -11,7 +11,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from recommender_core.inputs import UserTable, model_inputs
+from recommender_core.inputs import UserTable, model_inputs, visitors_inputs
 from training.data.interactions import Interactions
 from training.models.config import HybridConfig
 from training.models.hybrid.frozen import FrozenParts
@@ -208,6 +208,13 @@ class TrainedTowers:
         0 pads), as the service scores a user with feedback."""
         return self.scores_of(self.vectors_of(self.inputs(users, history=history,
                                                           fresh=fresh)))
+
+    def score_visitors(self, liked: np.ndarray, daytime: np.ndarray,
+                       weekend: np.ndarray) -> np.ndarray:
+        """Every movie's score for visitors who each liked a row of ``liked`` (movie indices,
+        oldest first), as POST /recommend scores them without demographics."""
+        return self.scores_of(self.vectors_of(visitors_inputs(
+            liked, self.users.history_length, daytime=daytime, weekend=weekend)))
 
     def score_demographics(self, age_group: np.ndarray, gender: np.ndarray,
                            occupation: np.ndarray) -> np.ndarray:
