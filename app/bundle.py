@@ -15,7 +15,7 @@ import numpy as np
 from app.errors import InvalidRequest
 from app.retrieval import Neighbours, Retrieval
 from recommender_core.inputs import UserTable
-from recommender_core.scoring import FastScorer
+from recommender_core.scoring import FastScorer, VisitorPath
 
 
 @dataclass(frozen=True)
@@ -91,6 +91,7 @@ class Bundle:
     retrieval: Retrieval  # GET /recommend's: every movie scored, or a shortlist
     neighbours: Neighbours  # GET /similar's
     fresh_rows: FreshRows  # the score rows of users with feedback, least recently used out
+    visitors: VisitorPath  # how visitors' likes are weighed (the manifest's model.visitor_path)
 
     @property
     def version(self) -> str:

@@ -39,7 +39,7 @@ from recommender_core.bundle_format import (
     BundleFileError,
     check_files,
 )
-from recommender_core.scoring import FastScorer
+from recommender_core.scoring import FastScorer, VisitorPath
 from recommender_core.verification import (
     VerificationError,
     build_scorer,
@@ -85,6 +85,10 @@ def load_bundle(path: Path, *, score_table_bytes: int = SCORE_TABLE_MB << 20,
                               score_table_bytes)
     similar = arrays["similarity_vectors"]
     index = _load_index(path / INDEX_FILE, similar)
+    try:
+        visitors = VisitorPath.from_record(manifest["model"].get("visitor_path"))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise BundleError(f"{path / 'manifest.json'}: model.visitor_path: {exc}") from None
     retrieval: Retrieval = ExactRetrieval()
     n_items = len(arrays["item_ids"])
     if n_items >= retrieval_min_movies:
@@ -95,7 +99,7 @@ def load_bundle(path: Path, *, score_table_bytes: int = SCORE_TABLE_MB << 20,
                   catalogue=_catalogue(arrays, movies), users=user_table(arrays),
                   user_position={int(u): i for i, u in enumerate(arrays["user_ids"].tolist())},
                   scorer=scorer, retrieval=retrieval, neighbours=Neighbours(index, similar),
-                  fresh_rows=FreshRows(n_items))
+                  fresh_rows=FreshRows(n_items), visitors=visitors)
 
 
 def _shortlist(path: Path, arrays: dict[str, np.ndarray],

@@ -24,6 +24,7 @@ class KnownUser:
     bundle: Bundle
     user: int
     strategy: Strategy = "personalized"
+    exact = False  # a vector's ranking (app.retrieval.Query)
 
     def blocked(self) -> np.ndarray:
         return self.bundle.seen(self.user)
@@ -45,6 +46,7 @@ class KnownUserWithFeedback:
     user: int
     events: Sequence[Event]
     strategy: Strategy = "personalized"
+    exact = False  # a vector's ranking (app.retrieval.Query)
 
     def row(self) -> tuple[np.ndarray, np.ndarray]:
         """(the context-free score row, the rated movie indices): the user tower on the
@@ -79,21 +81,42 @@ class KnownUserWithFeedback:
 
 @dataclass(frozen=True)
 class Visitor:
-    """A user the bundle does not know, from their ``inputs`` (liked movies, demographics)."""
+    """A user the bundle does not know, from their ``inputs`` (liked movies, demographics);
+    with ``likes`` liked movies, on the bundle's visitor path for that many (VisitorPath)."""
 
     bundle: Bundle
     inputs: dict[str, np.ndarray]
     rated: np.ndarray
     strategy: Strategy
+    likes: int = 0
+
+    @property
+    def exact(self) -> bool:
+        """The path adds the popularity prior: a shortlist over the movie vectors would not
+        see it, so every movie is scored."""
+        return bool(self.likes) and self.bundle.visitors.prior(np.ones(1), self.likes) is not None
 
     def blocked(self) -> np.ndarray:
         return self.rated
 
     def scores(self) -> np.ndarray:
-        return self.bundle.scorer.scores(self.inputs)[0]
+        bundle, scorer = self.bundle, self.bundle.scorer
+        vector = self.vector()
+        if vector is None:  # the popularity list
+            return bundle.catalogue.popularity.astype(np.float32, copy=True)
+        scores = scorer.item_vectors @ vector + scorer.item_bias
+        prior = (bundle.visitors.prior(bundle.catalogue.popularity, self.likes)
+                 if self.likes else None)
+        return scores if prior is None else scores + prior
 
     def vector(self) -> np.ndarray | None:
-        return self.bundle.scorer.user_vectors(self.inputs)[0]
+        bundle, scorer = self.bundle, self.bundle.scorer
+        if self.likes and bundle.visitors.popular_only(self.likes):
+            return None
+        vector = scorer.user_vectors(self.inputs)[0]
+        if not self.likes:
+            return vector
+        return bundle.visitors.vectors(vector, scorer.tower_dim, self.likes)
 
 
 @dataclass(frozen=True)
@@ -103,6 +126,7 @@ class Popular:
     bundle: Bundle
     rated: np.ndarray
     strategy: Strategy = "cold_start"
+    exact = False
 
     def blocked(self) -> np.ndarray:
         return self.rated
@@ -136,7 +160,7 @@ def plan(bundle: Bundle, user_id: int, events: Sequence[Event], *, age: int | No
         liked, rated = with_feedback(bundle, None, events)
         if liked:
             return Visitor(bundle, anonymous_inputs(bundle, liked, age, gender, occupation),
-                           rated, "history")
+                           rated, "history", len(liked))
     if (age is None and gender is None and occupation is None
             or bundle.new_user_path == "popularity"):
         return Popular(bundle, rated)

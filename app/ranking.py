@@ -47,7 +47,8 @@ def for_visitor(bundle: Bundle, liked: list[int], k: int, *, age: int | None,
                 exclude: list[int] | None, offset: int = 0, new: bool = False) -> bytes:
     known, unknown = bundle.catalogue.positions(liked)
     query = Visitor(bundle, anonymous_inputs(bundle, known, age, gender, occupation),
-                    np.asarray(known, dtype=np.int64), "history" if known else "cold_start")
+                    np.asarray(known, dtype=np.int64), "history" if known else "cold_start",
+                    len(known))
     return render.recommendations_json(
         user_id=None, version_json=bundle.version_json, strategy=query.strategy,
         items=_ranked(bundle, query, k, offset, genres, exclude, new), unknown=unknown)

@@ -124,6 +124,10 @@ class Query(Protocol):
     def vector(self) -> np.ndarray | None:
         """The user's vector in the context of now; None: rank by popularity."""
 
+    @property
+    def exact(self) -> bool:
+        """Only every movie scored gives this query's ranking."""
+
 
 class Retrieval(Protocol):
     def top(self, query: Query, k: int, offset: int, exclude: list[int],
@@ -149,8 +153,8 @@ class ExactRetrieval:
 
 class ShortlistRetrieval:
     """An approximate shortlist (``shortlister``) scored exactly with the movie vectors and
-    biases; a query without a vector ranks by ``popularity``. Filtered queries (``keep``) are
-    answered by ``exact``."""
+    biases; a query without a vector ranks by ``popularity``. Filtered queries (``keep``), and
+    those whose ranking is not a vector's (``Query.exact``), score every movie."""
 
     def __init__(self, shortlister: Shortlister, item_vectors: np.ndarray,
                  item_bias: np.ndarray, popularity: np.ndarray, recall: dict[int, float]
@@ -160,15 +164,15 @@ class ShortlistRetrieval:
         self.popularity = popularity
         self.popularity_order = np.lexsort((np.arange(len(popularity)), -popularity))
         self.recall = recall  # the calibration's recall@10 per nprobe
-        self.exact = ExactRetrieval()
+        self.everything = ExactRetrieval()
 
     def top(self, query: Query, k: int, offset: int, exclude: list[int],
             keep: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The search skips the blocked movies, so the shortlist holds as many others as the
         calibration measured (a heavy user's list would otherwise be mostly rated movies);
         when it holds fewer than ``offset + k``, every movie is scored instead."""
-        if keep is not None:
-            return self.exact.top(query, k, offset, exclude, keep)
+        if keep is not None or query.exact:
+            return self.everything.top(query, k, offset, exclude, keep)
         vector = query.vector()
         blocked = np.union1d(query.blocked(), np.asarray(exclude, dtype=np.int64))
         if vector is None:

@@ -94,6 +94,11 @@ class FastScorer:
     def n_items(self) -> int:
         return len(self.item_vectors)
 
+    @property
+    def tower_dim(self) -> int:
+        """Columns of the towers' part of a vector (the frozen block follows)."""
+        return int(self.tower.kernel.shape[1])
+
     def user_vectors(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
         """The user vectors (the user tower, then the item-item part) for a batch of inputs
         named as the Keras model's."""
@@ -192,3 +197,70 @@ def keras_scores(model: Any, inputs: dict[str, np.ndarray], items: np.ndarray) -
     fast path is checked against."""
     outputs = model.predict_on_batch({**inputs, "items": (items + 1).astype(np.int32)})
     return np.asarray(outputs["score"], dtype=np.float32)
+
+
+#: the numbers of likes a visitor's path is chosen for (the fewshot protocol's N)
+VISITOR_SHOTS = (1, 3, 5, 10)
+
+
+@dataclass(frozen=True)
+class VisitorPath:
+    """How a visitor's scores are made from the user tower's output, by how many liked movies
+    they gave: the frozen (item-item) block of their vector times ``item_item[b]``, and
+    ``popularity[b]`` × log(1 + train likes) added to every movie's score, or, where it is
+    None, the popularity list itself; ``b`` is the place in VISITOR_SHOTS of the largest
+    number not above the likes given. The trainer chooses both on validation visitors (the
+    manifest's ``model.visitor_path``); the default leaves the tower's scores as they are."""
+
+    item_item: tuple[float, ...] = (1.0,) * len(VISITOR_SHOTS)
+    popularity: tuple[float | None, ...] = (0.0,) * len(VISITOR_SHOTS)
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any] | None) -> VisitorPath:
+        """The path of a manifest's ``model.visitor_path`` (absent: the default)."""
+        if not record:
+            return cls()
+        item_item = tuple(float(x) for x in record["item_item"])
+        popularity = tuple(None if x is None else float(x) for x in record["popularity"])
+        if len(item_item) != len(VISITOR_SHOTS) or len(popularity) != len(VISITOR_SHOTS):
+            raise ValueError(f"visitor_path: {len(VISITOR_SHOTS)} weights each expected")
+        return cls(item_item, popularity)
+
+    def record(self) -> dict[str, Any]:
+        return {"shots": list(VISITOR_SHOTS), "item_item": list(self.item_item),
+                "popularity": list(self.popularity)}
+
+    @staticmethod
+    def place(likes: int) -> int:
+        return max(0, sum(shot <= likes for shot in VISITOR_SHOTS) - 1)
+
+    def popular_only(self, likes: int) -> bool:
+        return self.popularity[self.place(likes)] is None
+
+    def vectors(self, vectors: np.ndarray, tower_dim: int, likes: int) -> np.ndarray:
+        """The user vectors (rows) with their frozen block scaled for ``likes`` likes."""
+        factor = self.item_item[self.place(likes)]
+        if factor == 1.0:
+            return vectors
+        scaled = np.array(vectors, dtype=np.float32, copy=True)
+        scaled[..., tower_dim:] *= np.float32(factor)
+        return scaled
+
+    def prior(self, popularity: np.ndarray, likes: int) -> np.ndarray | None:
+        """What the popularity weight adds to every movie's score (None: nothing)."""
+        weight = self.popularity[self.place(likes)]
+        if not weight:
+            return None
+        return np.float32(weight) * np.log1p(popularity).astype(np.float32)
+
+    def scores(self, vectors: np.ndarray, item_vectors: np.ndarray, item_bias: np.ndarray,
+               popularity: np.ndarray, likes: int, tower_dim: int) -> np.ndarray:
+        """(rows, movies) scores of visitors who each gave ``likes`` likes, from their user
+        vectors (the inference model's; the frozen block from column ``tower_dim``) and the
+        movie side (``popularity``: train likes per movie)."""
+        weight = self.popularity[self.place(likes)]
+        if weight is None:
+            return np.tile(popularity.astype(np.float32), (len(vectors), 1))
+        scores = self.vectors(vectors, tower_dim, likes) @ item_vectors.T + item_bias
+        prior = self.prior(popularity, likes)
+        return (scores if prior is None else scores + prior).astype(np.float32, copy=False)

@@ -8,7 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from app.inputs import anonymous_inputs
 from recommender_core.bundle_format import context_features
+from recommender_core.scoring import VISITOR_SHOTS, VisitorPath
 from tests.bundles import planted_release
 from tests.recommender_contract import fitted
 from tests.test_recommenders import FAST_HYBRID
@@ -95,3 +97,91 @@ def test_evaluate_fewshot_prints_one_row_per_model_and_n(tmp_path: Path,
     for n in SHOTS:
         for model in ("hybrid", "popularity", "item-kNN cosine fold-in", "EASE fold-in"):
             assert f"| {model}, N={n} |" in out, (model, n)
+
+
+def test_the_visitor_path_weighs_by_the_number_of_likes() -> None:
+    rng = np.random.default_rng(0)
+    vectors, items = rng.normal(size=(3, 6)).astype(np.float32), rng.normal(
+        size=(20, 6)).astype(np.float32)
+    bias, popularity = rng.normal(size=20).astype(np.float32), rng.integers(0, 50, 20)
+    popularity = popularity.astype(np.float32)
+    plain = VisitorPath()
+    np.testing.assert_allclose(plain.scores(vectors, items, bias, popularity, 3, 4),
+                               vectors @ items.T + bias, rtol=1e-6)
+    assert [VisitorPath.place(n) for n in (1, 2, 3, 4, 5, 9, 10, 50)] == [0, 0, 1, 1, 2, 2, 3, 3]
+    path = VisitorPath(item_item=(1.0, 2.0, 1.0, 1.0), popularity=(None, 0.5, 0.0, 0.0))
+    np.testing.assert_array_equal(path.scores(vectors, items, bias, popularity, 2, 4),
+                                  np.tile(popularity, (3, 1)))  # one or two likes: popularity
+    scaled = vectors.copy()
+    scaled[:, 4:] *= 2.0  # the frozen block, from column 4
+    np.testing.assert_allclose(path.scores(vectors, items, bias, popularity, 3, 4),
+                               scaled @ items.T + bias + 0.5 * np.log1p(popularity), rtol=1e-5)
+    assert VisitorPath.from_record(path.record()) == path
+    assert VisitorPath.from_record(None) == VisitorPath()
+    with pytest.raises(ValueError, match="4 weights"):
+        VisitorPath.from_record({"item_item": [1.0], "popularity": [0.0]})
+
+
+def test_training_chooses_the_visitor_path_on_held_out_visitors() -> None:
+    """The manifest records a weight pair per N and what each scored on validation."""
+    import json
+    import os
+
+    from tests.bundles import trained_models_dir
+
+    manifest = json.loads((Path(os.path.realpath(trained_models_dir() / "current"))
+                           / "manifest.json").read_text())
+    record = manifest["model"]["visitor_path"]
+    assert record["shots"] == list(VISITOR_SHOTS)
+    assert len(record["item_item"]) == len(record["popularity"]) == len(VISITOR_SHOTS)
+    for shot, factor, weight in zip(VISITOR_SHOTS, record["item_item"], record["popularity"],
+                                    strict=True):
+        tried = record["validation"][str(shot)]
+        key = f"{factor}/{'popularity' if weight is None else weight}"
+        assert tried and tried[key] == max(tried.values())
+
+
+def test_the_service_serves_visitors_on_the_bundles_path(tmp_path: Path) -> None:
+    """A visitor path that answers one like with popularity and three with a popularity
+    prior: POST /recommend and GET /recommend for an unknown user with posted likes follow
+    it, through exact and two-stage retrieval alike."""
+    import json
+    import os
+    import shutil
+
+    from tests.bundles import point_current, resign, trained_models_dir
+    from tests.test_app import client_for
+
+    source = Path(os.path.realpath(trained_models_dir() / "current"))
+    copy = tmp_path / "models"
+    shutil.copytree(source, copy / "chosen")
+    manifest = json.loads((copy / "chosen" / "manifest.json").read_text())
+    manifest["model"]["visitor_path"] = VisitorPath(
+        item_item=(1.0, 0.5, 1.0, 1.0), popularity=(None, 2.0, 0.0, 0.0)).record()
+    (copy / "chosen" / "manifest.json").write_text(json.dumps(manifest))
+    resign(copy / "chosen")
+    point_current(copy, "chosen")
+    movies = json.loads((source / "movies.json").read_text())
+    popularity = np.load(source / "popularity.npy")
+    order = [movies[i]["movie_id"] for i in np.lexsort((np.arange(len(popularity)),
+                                                       -popularity))]
+    liked = [movies[5]["movie_id"], movies[40]["movie_id"], movies[70]["movie_id"]]
+    for settings in ({}, {"retrieval_min_movies": 1}):
+        with client_for(copy, **settings) as client:
+            one = client.post("/recommend", json={"liked": liked[:1], "k": 10}).json()
+            assert [i["movie_id"] for i in one["items"]] == [
+                m for m in order if m != liked[0]][:10]
+            three = client.post("/recommend", json={"liked": liked, "k": 10}).json()
+            bundle = client.app.state.model.bundle  # type: ignore[attr-defined]
+            scorer = bundle.scorer
+            inputs = anonymous_inputs(bundle, [bundle.catalogue.position[m] for m in liked],
+                                      None, None, None)
+            vector = scorer.user_vectors(inputs)[0]
+            vector[scorer.tower_dim:] *= 0.5
+            expected = scorer.item_vectors @ vector + scorer.item_bias + 2.0 * np.log1p(
+                popularity)
+            got = {i["movie_id"]: i["score"] for i in three["items"]}
+            for movie_id, score in got.items():
+                assert score == pytest.approx(float(expected[bundle.catalogue.position[
+                    movie_id]]), abs=1e-4)
+            assert len(got) == 10 and not set(got) & set(liked)

@@ -84,6 +84,22 @@ class ScoresVisitors(Protocol):
         """(visitors, movies) scores of every movie for each visitor."""
 
 
+def _metrics(scores: np.ndarray, batch: Visitors) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Per-visitor metrics of ``scores`` (a new array of ``batch``'s rows), the given movies
+    left out, and the movies of the top-10 lists."""
+    rows = np.repeat(np.arange(len(batch)), batch.n)
+    scores[rows, batch.liked.ravel()] = -np.inf
+    relevant = batch.relevant.toarray() > 0
+    relevant[rows, batch.liked.ravel()] = False
+    return per_user_metrics(scores, relevant, with_auc=False)
+
+
+def ndcg_of(scores: np.ndarray, visitors: Visitors) -> float:
+    """The mean NDCG@10 of ``scores`` (every movie's, a row per visitor; changed in place)."""
+    per_user, _ = _metrics(scores, visitors)
+    return float(np.mean(per_user["ndcg@10"])) if len(per_user["ndcg@10"]) else 0.0
+
+
 def evaluate_visitors(model: ScoresVisitors, visitors: Visitors) -> dict[str, float]:
     """The ranking metrics over the visitors, the given movies left out."""
     values: dict[str, list[np.ndarray]] = {name: [] for name in METRICS}
@@ -91,11 +107,7 @@ def evaluate_visitors(model: ScoresVisitors, visitors: Visitors) -> dict[str, fl
     for start in range(0, len(visitors), BATCH_VISITORS):
         batch = visitors.rows(start, min(start + BATCH_VISITORS, len(visitors)))
         scores = np.array(model.score_visitors(batch), dtype=np.float32, copy=True)
-        rows = np.repeat(np.arange(len(batch)), batch.n)
-        scores[rows, batch.liked.ravel()] = -np.inf
-        relevant = batch.relevant.toarray() > 0
-        relevant[rows, batch.liked.ravel()] = False
-        per_user, top = per_user_metrics(scores, relevant, with_auc=False)
+        per_user, top = _metrics(scores, batch)
         for name in METRICS:
             values[name].append(per_user[name])
         shown.append(top)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from recommender_core.scoring import VisitorPath
 from training.models.config import HybridConfig
 from training.models.content import ContentPart
 from training.models.item_item import ItemItem
@@ -51,6 +52,7 @@ class Chosen:
     fresh_weight: float = 0.0  # the item-item rows of likes posted after training
     content_weight: float = 0.0  # the content cosine's share in the unrated movies' scores
     new_user_path: NewUserPath = "demographics"  # how users the model never saw are served
+    visitors: VisitorPath = VisitorPath()  # how visitors' likes are weighed, by their number
 
     @classmethod
     def given(cls, config: HybridConfig) -> Chosen:

@@ -120,6 +120,8 @@ class Hybrid(Recommender):
                           "ease_l2": tables.l2 if tables is not None else None,
                           "scale": tables.scale if tables is not None else None,
                           "validation": report.get("item_item_validation", {})},
+            "visitor_path": {**chosen.visitors.record(),
+                             "validation": report.get("visitor_validation", {})},
             "content_part": {"weight": chosen.content_weight,
                              "rank": part.rank if part is not None else 0,
                              "kappa": towers.content_kappa,
@@ -146,7 +148,9 @@ class Hybrid(Recommender):
     def score_visitors(self, visitors: Visitors) -> np.ndarray:
         """Every movie's score for visitors from the likes they give (the fewshot protocol):
         the path of POST /recommend."""
-        return self.towers.score_visitors(visitors.liked, visitors.daytime, visitors.weekend)
+        towers = self.towers
+        vectors = towers.visitor_vectors(visitors.liked, visitors.daytime, visitors.weekend)
+        return towers.visitor_scores(self.chosen.visitors, vectors, visitors.n)
 
     def score_demographics(self, age_group: np.ndarray, gender: np.ndarray,
                            occupation: np.ndarray) -> np.ndarray:

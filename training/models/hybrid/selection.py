@@ -21,6 +21,7 @@ import optuna
 import pandas as pd
 from tqdm.auto import tqdm
 
+from recommender_core.scoring import VISITOR_SHOTS, VisitorPath
 from training.data.interactions import (
     Interactions,
     carve_validation,
@@ -28,6 +29,7 @@ from training.data.interactions import (
     hold_out_users,
 )
 from training.data.splits import MAX_VALIDATION_USERS, sample_users
+from training.evaluation.fewshot import ndcg_of, visitors
 from training.evaluation.fresh_likes import FeedbackSimulation
 from training.evaluation.protocol import evaluate, evaluate_new_users
 from training.models.config import HybridConfig
@@ -44,6 +46,12 @@ T = TypeVar("T")
 
 #: popularity priors tried on the validation carve-out
 PRIOR_GRID = (0.0, 0.1, 0.2, 0.3, 0.5, 0.8, 1.2)
+#: the visitor path's grids (recommender_core.scoring.VisitorPath): the factor of the
+#: item-item block of a visitor's vector, and the weight of log(1 + train likes) added to
+#: every score (None: the popularity list); the first of each is the path as trained
+VISITOR_ITEM_ITEM = (1.0, 0.5, 2.0)
+VISITOR_POPULARITY = (0.0, 0.5, 1.0, 2.0, None)
+MAX_VISITORS = 1_000  # validation visitors (their scores are visitors × movies per N)
 #: the most the content part may lower the validation NDCG@10 (whole catalogue, relative):
 #: it is weighed on new movies, and must not push them into every list
 CONTENT_TOLERANCE = 0.005
@@ -175,6 +183,41 @@ def new_user_path(towers: TrainedTowers, new_users: pd.DataFrame
                                                                     "popularity": baseline}
 
 
+def visitor_path(towers: TrainedTowers, held: pd.DataFrame, seed: int = 0
+                 ) -> tuple[VisitorPath, dict[str, dict[str, float]]]:
+    """For each N of VISITOR_SHOTS, the weights of the visitor path (the item-item factor of
+    VISITOR_ITEM_ITEM, the popularity weight of VISITOR_POPULARITY or the popularity list)
+    with the best NDCG@10 on ``held`` (users left out of the towers' data) giving their first
+    N likes (at most MAX_VISITORS of them); on a tie the earlier (the first of each grid is
+    the path as trained). Returns the path and every weight's NDCG per N."""
+    data = towers.data
+    held = sample_users(held, MAX_VISITORS, seed)
+    factors: list[float] = []
+    weights: list[float | None] = []
+    validation: dict[str, dict[str, float]] = {}
+    for shot in VISITOR_SHOTS:
+        group = visitors(data, held, shot)
+        tried: dict[tuple[float, float | None], float] = {}
+        if len(group):
+            vectors = towers.visitor_vectors(group.liked, group.daytime, group.weekend)
+            for factor in VISITOR_ITEM_ITEM:
+                for weight in VISITOR_POPULARITY:
+                    if weight is None and factor != VISITOR_ITEM_ITEM[0]:
+                        continue  # the popularity list takes no factor
+                    path = VisitorPath((factor,) * len(VISITOR_SHOTS),
+                                       (weight,) * len(VISITOR_SHOTS))
+                    tried[factor, weight] = ndcg_of(towers.visitor_scores(path, vectors, shot),
+                                                    group)
+        best = max(tried, key=tried.__getitem__) if tried else (1.0, 0.0)
+        factors.append(best[0])
+        weights.append(best[1])
+        validation[str(shot)] = {f"{f}/{'popularity' if w is None else w}": round(v, 5)
+                                 for (f, w), v in tried.items()}
+    log.info("visitor path (item-item factor, popularity weight) per N %s: %s",
+             VISITOR_SHOTS, list(zip(factors, weights, strict=True)))
+    return VisitorPath(tuple(factors), tuple(weights)), validation
+
+
 def select(data: Interactions, base: HybridConfig, codes: np.ndarray, run: Run,
            search_until: float) -> Selection:
     """Up to ``base.trials`` validation runs (the first with the settings as given), none
@@ -217,15 +260,20 @@ def select(data: Interactions, base: HybridConfig, codes: np.ndarray, run: Run,
         share, content_validation = grids.content(new_movies, weight, prior)
         path: NewUserPath = "demographics"
         path_validation: dict[str, float] = {}
+        walk_in: VisitorPath = VisitorPath()
+        walk_in_validation: dict[str, dict[str, float]] = {}
         if new_users is not None:
             towers.set_prior(prior)
-            path, path_validation = new_user_path(towers, new_users)
-        chosen = Chosen(prior, weight, fresh, share, path)
+            if data.dataset.users is not None:
+                path, path_validation = new_user_path(towers, new_users)
+            walk_in, walk_in_validation = visitor_path(towers, new_users, seed)
+        chosen = Chosen(prior, weight, fresh, share, path, walk_in)
         outcomes[trial.number] = (training.epochs, chosen, {
             "prior_validation": prior_validation, "item_item_validation": weight_validation,
             "fresh_validation": fresh_validation, "content_validation": content_validation,
             "validation_history": dict(training.history), "validation_metrics": metrics,
-            "new_user_validation": path_validation})
+            "new_user_validation": path_validation,
+            "visitor_validation": walk_in_validation})
         ndcg = float(metrics["ndcg@10"])
         log.info("trial %d %s: validation NDCG@10 %.4f at epoch %d", trial.number,
                  trial.params, ndcg, training.epochs)

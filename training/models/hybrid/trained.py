@@ -12,6 +12,7 @@ from typing import ClassVar
 import numpy as np
 
 from recommender_core.inputs import UserTable, model_inputs, visitors_inputs
+from recommender_core.scoring import VisitorPath
 from training.data.interactions import Interactions
 from training.models.config import HybridConfig
 from training.models.hybrid.frozen import FrozenParts
@@ -209,12 +210,17 @@ class TrainedTowers:
         return self.scores_of(self.vectors_of(self.inputs(users, history=history,
                                                           fresh=fresh)))
 
-    def score_visitors(self, liked: np.ndarray, daytime: np.ndarray,
-                       weekend: np.ndarray) -> np.ndarray:
-        """Every movie's score for visitors who each liked a row of ``liked`` (movie indices,
-        oldest first), as POST /recommend scores them without demographics."""
-        return self.scores_of(self.vectors_of(visitors_inputs(
-            liked, self.users.history_length, daytime=daytime, weekend=weekend)))
+    def visitor_vectors(self, liked: np.ndarray, daytime: np.ndarray,
+                        weekend: np.ndarray) -> np.ndarray:
+        """The user vectors of visitors who each liked a row of ``liked`` (movie indices,
+        oldest first), as POST /recommend makes them without demographics."""
+        return self.vectors_of(visitors_inputs(liked, self.users.history_length,
+                                               daytime=daytime, weekend=weekend))
+
+    def visitor_scores(self, path: VisitorPath, vectors: np.ndarray, likes: int) -> np.ndarray:
+        """Every movie's score for visitors' ``vectors`` on ``path`` (``likes`` each)."""
+        return path.scores(vectors, self.item_vectors, self.item_bias,
+                           self.data.item_popularity(), likes, self.network.sizes.dim)
 
     def score_demographics(self, age_group: np.ndarray, gender: np.ndarray,
                            occupation: np.ndarray) -> np.ndarray:
