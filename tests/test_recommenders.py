@@ -27,6 +27,16 @@ class TestEASE(RecommenderContract):
     params = (("l2", 10.0),)
 
 
+class TestRP3beta(RecommenderContract):
+    name = "rp3beta"
+    params = (("alpha", 1.0), ("beta", 0.3))
+
+
+class TestSLIM(RecommenderContract):
+    name = "slim"
+    params = (("alpha", 1e-3), ("l1_ratio", 0.1))
+
+
 class TestContent(RecommenderContract):
     name = "content"
 
@@ -419,3 +429,30 @@ def test_content_share_reorders_unrated_movies_by_content_and_keeps_their_mean()
     np.testing.assert_allclose(new - new.mean(axis=1, keepdims=True), kappa * content,
                                atol=1e-4)
     assert np.std(new) == pytest.approx(np.std(old), rel=0.5)  # the spread of the towers'
+
+
+def test_rp3beta_weights_are_the_walk_movie_user_movie() -> None:
+    import scipy.sparse as sp
+
+    from training.models.neighbours import RP3beta
+
+    likes = sp.csr_matrix(np.array([[1, 1, 0], [1, 0, 1], [0, 1, 1], [1, 1, 1]], np.float32))
+    user_to_movie = likes.toarray() / likes.toarray().sum(axis=1, keepdims=True)
+    movie_to_user = likes.toarray().T / likes.toarray().sum(axis=0)[:, None]
+    walk = (movie_to_user ** 0.5) @ (user_to_movie ** 0.5)
+    walk /= likes.toarray().sum(axis=0)[None, :] ** 0.6  # destinations' popularity^beta
+    np.fill_diagonal(walk, 0.0)
+    model = RP3beta(alpha=0.5, beta=0.6)
+    np.testing.assert_allclose(model.item_weights(likes, False).toarray(), walk, rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["rp3beta", "slim"])
+def test_neighbour_models_choose_their_settings_on_validation(name: str) -> None:
+    from training.models.neighbours import RP3beta, SLIMElasticNet
+
+    data, _ = planted()
+    model = create(name).fit(data, seed=0)
+    grid = {"rp3beta": RP3beta.GRID, "slim": SLIMElasticNet.GRID}[name]
+    assert len(model.history["validation_ndcg@10"]) == len(grid)
+    best = grid[int(np.argmax(model.history["validation_ndcg@10"]))]
+    assert all(model.params[key] == value for key, value in best.items())
