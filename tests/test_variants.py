@@ -95,3 +95,18 @@ def test_the_trained_model_records_its_new_user_choice() -> None:
     assert set(scores) == {"demographics", "popularity"}
     best = "demographics" if scores["demographics"] > scores["popularity"] else "popularity"
     assert model["new_user_path"] == best
+
+
+def test_taste_demographics_follow_the_favourite_genre_and_drop_the_tags() -> None:
+    from training.data.variants import make_variant
+
+    dataset = load_dataset(planted_release(), progress=False)
+    variant = make_variant(dataset, "taste-demographics", seed=0)
+    assert variant.tags is None and variant.name.endswith("-taste-demographics")
+    users = variant.users.set_index("user_id")
+    # planted: user u loves the genre of group u % 4; users of one group mostly share a code
+    for group in range(4):
+        members = [u for u in users.index if u % 4 == group]
+        genders = users.loc[members, "gender"].value_counts()
+        assert genders.iloc[0] >= 0.6 * len(members)
+    assert set(users.index) == set(dataset.ratings["user_id"])

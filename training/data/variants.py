@@ -17,14 +17,18 @@ OCCUPATIONS = ("administrator", "artist", "doctor", "educator", "engineer", "ent
                "executive", "healthcare", "homemaker", "lawyer", "librarian", "marketing",
                "none", "other", "programmer", "retired", "salesman", "scientist", "student",
                "technician", "writer")  # ml-100k's list
-VARIANTS = ("original", "dense", "random-demographics", "half-users")
+VARIANTS = ("original", "dense", "random-demographics", "taste-demographics", "half-users")
+TASTE_NOISE = 0.2  # share of users whose demographics are drawn at random instead
 
 
 def make_variant(dataset: MovieLensDataset, name: str, seed: int = 0) -> MovieLensDataset:
     """``dataset`` reshaped: ``dense`` keeps the ratings of its DENSE_MOVIES most-rated movies
     and drops the tags (like ml-100k); ``random-demographics`` gives every user a random age,
     gender and occupation, carrying no signal (a new-user path must then do no worse than
-    popularity); ``half-users`` keeps a random half of the users."""
+    popularity); ``taste-demographics`` drops the tags and gives every user an age, gender and
+    occupation that follow the genre they like most (TASTE_NOISE of them at random): no tags,
+    demographics that carry taste, like ml-100k and ml-1m; ``half-users`` keeps a random half
+    of the users."""
     rng = np.random.default_rng(seed)
     ratings = dataset.ratings
     if name == "original":
@@ -53,6 +57,9 @@ def make_variant(dataset: MovieLensDataset, name: str, seed: int = 0) -> MovieLe
         })
         return dataclasses.replace(dataset, name=f"{dataset.name}-random-demographics",
                                    users=frame)
+    if name == "taste-demographics":
+        return dataclasses.replace(dataset, name=f"{dataset.name}-taste-demographics",
+                                   tags=None, users=taste_demographics(dataset, rng))
     if name == "half-users":
         users = np.unique(ratings["user_id"].to_numpy())
         keep = rng.choice(users, len(users) // 2, replace=False)
@@ -62,3 +69,38 @@ def make_variant(dataset: MovieLensDataset, name: str, seed: int = 0) -> MovieLe
             users=None if dataset.users is None else dataset.users[
                 dataset.users["user_id"].isin(keep)].reset_index(drop=True))
     raise TrainingError(f"unknown variant {name!r}; choose from {', '.join(VARIANTS)}")
+
+
+def taste_demographics(dataset: MovieLensDataset, rng: np.random.Generator) -> pd.DataFrame:
+    """Users whose demographics follow their favourite genre (the one they like most beyond
+    its share of all likes, ties to the first by name): genre g of the sorted genres gives
+    age group g mod 7, gender g mod 2 and occupation g mod 21; TASTE_NOISE of the users, and
+    those without a like, get random ones."""
+    ratings = dataset.ratings
+    users = np.unique(ratings["user_id"].to_numpy())
+    liked = ratings[ratings["rating"].to_numpy() >= 4.0][["user_id", "movie_id"]]
+    genres = dataset.movies[["movie_id", "genres"]].explode("genres").dropna()
+    pairs = liked.merge(genres, on="movie_id")
+    counts = pairs.groupby(["user_id", "genres"]).size().reset_index(name="n")
+    share = pairs["genres"].value_counts(normalize=True)
+    totals = pairs.groupby("user_id").size()
+    # the genre liked most beyond what its share of all likes predicts
+    expected = (totals.reindex(counts["user_id"]).to_numpy()
+                * share.reindex(counts["genres"]).to_numpy())
+    counts["excess"] = counts["n"] - expected
+    names = sorted(genres["genres"].unique())
+    favourite = (counts.sort_values(["user_id", "excess", "genres"], ascending=[True, False, True])
+                 .drop_duplicates("user_id").set_index("user_id")["genres"])
+    code = np.array([names.index(favourite[u]) if u in favourite.index else -1
+                     for u in users])
+    noisy = (rng.random(len(users)) < TASTE_NOISE) | (code < 0)
+    code = np.where(noisy, rng.integers(0, 7 * 2 * 21, len(users)), code)
+    groups = list(AGE_GROUPS.values())
+    return pd.DataFrame({
+        "user_id": users.astype(np.int32),
+        "age": np.array([list(AGE_GROUPS)[c % 7] for c in code], np.int16),
+        "age_group": pd.Categorical([groups[c % 7] for c in code], categories=groups),
+        "gender": pd.Categorical(["F" if c % 2 else "M" for c in code], categories=["F", "M"]),
+        "occupation": pd.Categorical([OCCUPATIONS[c % 21] for c in code],
+                                     categories=list(OCCUPATIONS)),
+    })
