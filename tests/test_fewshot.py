@@ -185,3 +185,19 @@ def test_the_service_serves_visitors_on_the_bundles_path(tmp_path: Path) -> None
                 assert score == pytest.approx(float(expected[bundle.catalogue.position[
                     movie_id]]), abs=1e-4)
             assert len(got) == 10 and not set(got) & set(liked)
+
+
+def test_carve_out_visitors_give_their_first_likes_and_find_their_later_ones() -> None:
+    """Where no user sits the validation runs out, visitors are the carve-out's users: their
+    first likes in train given, their carved-out likes relevant, their other ratings left
+    out of the ranking."""
+    from training.data.interactions import carve_validation
+    from training.evaluation.fewshot import carve_out_visitors
+
+    data, _ = _planted()
+    sub, validation = carve_validation(data)
+    group = carve_out_visitors(sub, validation, 3)
+    assert len(group) > 0 and group.seen is not None
+    first = sub.sequence.items[sub.sequence.offsets[:-1][:, None] + np.arange(3)[None, :]]
+    assert all(any(np.array_equal(liked, f) for f in first) for liked in group.liked)
+    assert not (group.relevant.multiply(group.seen)).nnz  # later likes were not rated in train

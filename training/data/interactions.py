@@ -145,12 +145,11 @@ def split_off(data: Interactions, held: np.ndarray) -> tuple[Interactions, pd.Da
 
 def hold_out_users(data: Interactions, fraction: float = 0.1, seed: int = 0,
                    minimum: int = 20) -> tuple[Interactions, pd.DataFrame | None]:
-    """(``data`` without ``fraction`` of its users, their train ratings): of the users who
-    have demographics where at least ``minimum`` do (they then choose the new-user path too),
-    else of every user; (``data``, None) when fewer than ``minimum`` users are eligible."""
+    """(``data`` without ``fraction`` of its users who have demographics, their train
+    ratings), or (``data``, None) when fewer than ``minimum`` users have demographics."""
     features = data.user_features
     known = (features.age_group > 0) | (features.gender > 0) | (features.occupation > 0)
-    eligible = data.user_ids[known] if known.sum() >= minimum else data.user_ids
+    eligible = data.user_ids[known]
     n_out = int(round(fraction * len(eligible)))
     if len(eligible) < minimum or n_out == 0:
         return data, None

@@ -29,7 +29,7 @@ from training.data.interactions import (
     hold_out_users,
 )
 from training.data.splits import MAX_VALIDATION_USERS, sample_users
-from training.evaluation.fewshot import ndcg_of, visitors
+from training.evaluation.fewshot import Visitors, carve_out_visitors, ndcg_of, visitors
 from training.evaluation.fresh_likes import FeedbackSimulation
 from training.evaluation.protocol import evaluate, evaluate_new_users
 from training.models.config import HybridConfig
@@ -183,20 +183,18 @@ def new_user_path(towers: TrainedTowers, new_users: pd.DataFrame
                                                                     "popularity": baseline}
 
 
-def visitor_path(towers: TrainedTowers, held: pd.DataFrame, seed: int = 0
+def visitor_path(towers: TrainedTowers, groups: dict[int, Visitors]
                  ) -> tuple[VisitorPath, dict[str, dict[str, float]]]:
     """For each N of VISITOR_SHOTS, the weights of the visitor path (the item-item factor of
     VISITOR_ITEM_ITEM, the popularity weight of VISITOR_POPULARITY or the popularity list)
-    with the best NDCG@10 on ``held`` (users left out of the towers' data) giving their first
-    N likes (at most MAX_VISITORS of them); on a tie the earlier (the first of each grid is
-    the path as trained). Returns the path and every weight's NDCG per N."""
-    data = towers.data
-    held = sample_users(held, MAX_VISITORS, seed)
+    with the best NDCG@10 on ``groups[N]``, visitors giving their first N likes; on a tie the
+    earlier (the first of each grid is the path as trained). Returns the path and every
+    weight's NDCG per N."""
     factors: list[float] = []
     weights: list[float | None] = []
     validation: dict[str, dict[str, float]] = {}
     for shot in VISITOR_SHOTS:
-        group = visitors(data, held, shot)
+        group = groups[shot]
         tried: dict[tuple[float, float | None], float] = {}
         if len(group):
             vectors = towers.visitor_vectors(group.liked, group.daytime, group.weekend)
@@ -236,6 +234,9 @@ def select(data: Interactions, base: HybridConfig, codes: np.ndarray, run: Run,
     study = make_study(base, seed)
     outcomes: dict[int, tuple[int, Chosen, dict[str, Any]]] = {}
     feedback = FeedbackSimulation(sub, validation)
+    # where no user sits the validation runs out, visitors are simulated from the carve-out
+    visitor_carve_out = sample_users(validation, MAX_VISITORS, seed)
+    visitor_held = None if new_users is None else sample_users(new_users, MAX_VISITORS, seed)
 
     def objective(trial: optuna.Trial) -> float:
         config = suggest(trial, base)
@@ -260,13 +261,12 @@ def select(data: Interactions, base: HybridConfig, codes: np.ndarray, run: Run,
         share, content_validation = grids.content(new_movies, weight, prior)
         path: NewUserPath = "demographics"
         path_validation: dict[str, float] = {}
-        walk_in: VisitorPath = VisitorPath()
-        walk_in_validation: dict[str, dict[str, float]] = {}
         if new_users is not None:
             towers.set_prior(prior)
-            if data.dataset.users is not None:
-                path, path_validation = new_user_path(towers, new_users)
-            walk_in, walk_in_validation = visitor_path(towers, new_users, seed)
+            path, path_validation = new_user_path(towers, new_users)
+        walk_in, walk_in_validation = visitor_path(towers, {
+            shot: visitors(sub, visitor_held, shot) if visitor_held is not None
+            else carve_out_visitors(sub, visitor_carve_out, shot) for shot in VISITOR_SHOTS})
         chosen = Chosen(prior, weight, fresh, share, path, walk_in)
         outcomes[trial.number] = (training.epochs, chosen, {
             "prior_validation": prior_validation, "item_item_validation": weight_validation,
