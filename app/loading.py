@@ -89,21 +89,22 @@ def load_bundle(path: Path, *, score_table_bytes: int = SCORE_TABLE_MB << 20,
         visitors = VisitorPath.from_record(manifest["model"].get("visitor_path"))
     except (KeyError, TypeError, ValueError) as exc:
         raise BundleError(f"{path / 'manifest.json'}: model.visitor_path: {exc}") from None
+    catalogue = _catalogue(arrays, movies)
     retrieval: Retrieval = ExactRetrieval()
     n_items = len(arrays["item_ids"])
     if n_items >= retrieval_min_movies:
-        retrieval = _shortlist(path, arrays, scorer)
+        retrieval = _shortlist(path, arrays, scorer, catalogue)
         index = approximate_index(similar, _load_stored_index(
             path / SIMILAR_GRAPH_FILE, "IndexHNSWFlat", n_items=n_items, dim=similar.shape[1]))
     return Bundle(path=path, manifest=manifest, arrays=arrays,
-                  catalogue=_catalogue(arrays, movies), users=user_table(arrays),
+                  catalogue=catalogue, users=user_table(arrays),
                   user_position={int(u): i for i, u in enumerate(arrays["user_ids"].tolist())},
                   scorer=scorer, retrieval=retrieval, neighbours=Neighbours(index, similar),
                   fresh_rows=FreshRows(n_items), visitors=visitors)
 
 
-def _shortlist(path: Path, arrays: dict[str, np.ndarray],
-               scorer: FastScorer) -> ShortlistRetrieval:
+def _shortlist(path: Path, arrays: dict[str, np.ndarray], scorer: FastScorer,
+               catalogue: Catalogue) -> ShortlistRetrieval:
     """Two-stage retrieval over the bundle's stored IVF index (or one built here), its
     search effort calibrated on CALIBRATION_USERS known users' exact top 10."""
     n_items = len(arrays["item_ids"])
@@ -116,7 +117,7 @@ def _shortlist(path: Path, arrays: dict[str, np.ndarray],
     vectors = np.stack([scorer.known_user_vector(int(u), 0, 0) for u in users])
     recall = shortlister.calibrate(scorer.item_vectors, scorer.item_bias, vectors)
     return ShortlistRetrieval(shortlister, scorer.item_vectors, scorer.item_bias,
-                              arrays["popularity"], recall)
+                              catalogue.popularity, catalogue.popularity_order, recall)
 
 
 def _check_shapes(path: Path, arrays: dict[str, np.ndarray]) -> None:

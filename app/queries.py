@@ -94,7 +94,7 @@ class Visitor:
     def exact(self) -> bool:
         """The path adds the popularity prior: a shortlist over the movie vectors would not
         see it, so every movie is scored."""
-        return bool(self.likes) and self.bundle.visitors.prior(np.ones(1), self.likes) is not None
+        return bool(self.likes) and self.bundle.visitors.adds_prior(self.likes)
 
     def blocked(self) -> np.ndarray:
         return self.rated

@@ -157,12 +157,12 @@ class ShortlistRetrieval:
     those whose ranking is not a vector's (``Query.exact``), score every movie."""
 
     def __init__(self, shortlister: Shortlister, item_vectors: np.ndarray,
-                 item_bias: np.ndarray, popularity: np.ndarray, recall: dict[int, float]
-                 ) -> None:
+                 item_bias: np.ndarray, popularity: np.ndarray, popularity_order: np.ndarray,
+                 recall: dict[int, float]) -> None:
+        """``popularity_order``: the movies most liked first, ties by index (Catalogue's)."""
         self.shortlister = shortlister
         self.item_vectors, self.item_bias = item_vectors, item_bias
-        self.popularity = popularity
-        self.popularity_order = np.lexsort((np.arange(len(popularity)), -popularity))
+        self.popularity, self.popularity_order = popularity, popularity_order
         self.recall = recall  # the calibration's recall@10 per nprobe
         self.everything = ExactRetrieval()
 

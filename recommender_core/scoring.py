@@ -234,6 +234,10 @@ class VisitorPath:
     def place(likes: int) -> int:
         return max(0, sum(shot <= likes for shot in VISITOR_SHOTS) - 1)
 
+    def adds_prior(self, likes: int) -> bool:
+        """Whether a positive popularity weight is added for ``likes`` likes."""
+        return bool(self.popularity[self.place(likes)])
+
     def popular_only(self, likes: int) -> bool:
         return self.popularity[self.place(likes)] is None
 
@@ -248,9 +252,9 @@ class VisitorPath:
 
     def prior(self, popularity: np.ndarray, likes: int) -> np.ndarray | None:
         """What the popularity weight adds to every movie's score (None: nothing)."""
-        weight = self.popularity[self.place(likes)]
-        if not weight:
+        if not self.adds_prior(likes):
             return None
+        weight = self.popularity[self.place(likes)]
         return np.float32(weight) * np.log1p(popularity).astype(np.float32)
 
     def scores(self, vectors: np.ndarray, item_vectors: np.ndarray, item_bias: np.ndarray,
