@@ -202,5 +202,5 @@ def test_bad_user_codes(tmp_path: Path) -> None:
 
 def test_not_a_release(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("hello")
-    with pytest.raises(DataError, match="no MovieLens release found"):
+    with pytest.raises(DataError, match="no data found: expected interactions.csv"):
         load_dataset(tmp_path, progress=False)

@@ -23,6 +23,13 @@ from training.models.config import HybridConfig, RunOptions
 EXIT_USAGE = 2
 
 
+def _add_like_threshold(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--like-threshold", type=float, default=None, metavar="RATING",
+                        help="the lowest rating that counts as a like (default: 4 on "
+                        "MovieLens; on the generic layout three quarters of the way up the "
+                        "ratings seen; docs/data-format.md); not for implicit weights")
+
+
 def _add_fit_options(parser: argparse.ArgumentParser) -> None:
     """The RunOptions of train and evaluate that bound the hybrid's fit in time."""
     parser.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
@@ -66,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "KERAS_BACKEND=jax): data parallel, or model parallel with the id "
                        "tables sharded")
     _add_fit_options(train)
+    _add_like_threshold(train)
     train.add_argument("--model", default="hybrid",
                        help="the model to export: hybrid (the one the service serves)")
     train.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
@@ -96,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                           help=settings_help)
     _add_fit_options(evaluate)
+    _add_like_threshold(evaluate)
     evaluate.add_argument("--report-dir", default="reports",
                           help="where the table (.md) and its chart (.png, .svg) are written, "
                           "as DATASET-PROTOCOL.* (default: reports)")
@@ -223,7 +232,7 @@ def _run(args: argparse.Namespace) -> int:
                                 f"{', '.join(TRAINABLE)}")
 
         print(train_command(data, args.out, config=config, seed=args.seed, progress=progress,
-                            feedback=feedback, run=run))
+                            feedback=feedback, run=run, like_threshold=args.like_threshold))
         return 0
     if args.command == "evaluate":
         if args.seeds < 1:
@@ -240,10 +249,13 @@ def _run(args: argparse.Namespace) -> int:
         models = args.models.split(",") if args.models else None
         if models and args.protocol not in ("similar", "fewshot"):  # fixed methods
             registry.check_names(models)
-        dataset = make_variant(load_dataset(path, progress=progress), args.variant)
+        dataset = make_variant(load_dataset(path, progress=progress,
+                                            like_threshold=args.like_threshold), args.variant)
         rows = run_benchmark(dataset, args.protocol, args.seeds, models, progress=progress,
                              hybrid=config, run=run)
         title = f"{dataset.name}, {args.protocol} protocol, {args.seeds} seed(s)"
+        if not dataset.timed or dataset.feedback != "explicit":
+            title += f" ({dataset.feedback} feedback, split by {dataset.split_kind})"
         table = format_table(rows, title)
         print(table)
         for path in write_report(rows, table, title,

@@ -63,7 +63,7 @@ def run_similar(dataset: MovieLensDataset, seeds: int, progress: bool = True,
     hybrid fitted once per seed; what the bundle serves (training.models.similarity), the
     hybrid's collaborative vectors and its content codes alone, and item-kNN cosine on the
     train likes (deterministic)."""
-    split = make_split(dataset.ratings, "temporal")
+    split = make_split(dataset.ratings, "temporal", timed=dataset.timed)
     data = build_interactions(dataset, split.train)
     queries, relevant = similar_queries(data, split.test)
     rows = {name: Row(name) for name in SIMILAR_METHODS}
@@ -95,7 +95,7 @@ def run_fewshot(dataset: MovieLensDataset, seeds: int, progress: bool = True,
     names = ("hybrid", PopularVisitors.name, ItemKNNFoldIn.name, EASEFoldIn.name)
     rows = {(name, n): Row(f"{name}, N={n}") for name in names for n in SHOTS}
     for seed in range(seeds):
-        split = make_split(dataset.ratings, "fewshot", seed=seed)
+        split = make_split(dataset.ratings, "fewshot", seed=seed, timed=dataset.timed)
         data = build_interactions(dataset, split.train)
         groups = {n: visitors(data, split.test, n) for n in SHOTS}
         for name in names:
@@ -133,7 +133,8 @@ def run_benchmark(dataset: MovieLensDataset, protocol: str, seeds: int,
     rows = {name: Row(name) for name in names}
     features = None
     for seed in range(seeds):
-        split = make_split(dataset.ratings, protocol, seed=seed, users=dataset.users)
+        split = make_split(dataset.ratings, protocol, seed=seed, users=dataset.users,
+                           timed=dataset.timed)
         data = build_interactions(dataset, split.train, features=features)
         features = data.movie_features
         fallback = Popularity().fit(data)

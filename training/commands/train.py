@@ -34,13 +34,14 @@ def check_trainable(dataset: MovieLensDataset, data: Interactions) -> None:
 
 def train_command(data: str, out: str, *, config: HybridConfig | None = None, seed: int = 0,
                   progress: bool = True, feedback: str | None = None,
-                  run: RunOptions | None = None) -> Path:
+                  run: RunOptions | None = None, like_threshold: float | None = None) -> Path:
     """Train the hybrid (``config``: its settings, already checked) on a whole release, with
     the events of the feedback store at URL ``feedback`` merged into its ratings, and publish
     the bundle; returns its folder. Nothing is written before the data loaded and the model
     trained; an error leaves ``out/current`` as it was."""
     start = time.perf_counter()
-    dataset = load_dataset(resolve_data(data, progress=progress), progress=progress)
+    dataset = load_dataset(resolve_data(data, progress=progress), progress=progress,
+                           like_threshold=like_threshold)
     extra: dict[str, object] = {}
     if feedback is not None:
         dataset, merged = merge_feedback(dataset, read_events(feedback))

@@ -10,7 +10,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from training.data import readers
+from training.data import generic, readers
+from training.data.features import DEFAULT_LIKE_THRESHOLD
+from training.data.generic import IdKeys
 from training.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -48,6 +50,10 @@ class MovieLensDataset:
     (tuple of str). ``tags``: user_id, movie_id, tag, timestamp. ``links``: movie_id, imdb_id,
     tmdb_id. ``users``: user_id, age, age_group, gender, occupation — only where the release
     has them (ml-100k, ml-1m); never fabricated.
+
+    A generic catalogue (training.data.generic) fills the same frames with dense codes for
+    its string ids (``keys``), ``rating`` 1/0 and a ``weight`` column for implicit feedback,
+    and, without timestamps, a seeded random order per user as pseudo-times (``timed``).
     """
 
     name: str
@@ -61,10 +67,25 @@ class MovieLensDataset:
     users: pd.DataFrame | None = None
     files: dict[str, bool] = field(default_factory=dict)
     repairs: list[str] = field(default_factory=list)
+    #: "explicit" (ratings) or "implicit" (weights: every interaction above 0 is a like)
+    feedback: str = "explicit"
+    #: False where the data has no timestamps (pseudo-times, no context features)
+    timed: bool = True
+    #: the catalogue's own ids where they are strings (the generic layout); None: the ints
+    keys: IdKeys | None = None
+    #: a rating at or above this is a like
+    like_threshold: float = DEFAULT_LIKE_THRESHOLD
 
     @property
     def movies_file(self) -> str:
+        if self.layout == GENERIC:
+            return generic.ITEMS
         return next(layout.movies for layout in LAYOUTS if layout.name == self.layout)
+
+    @property
+    def split_kind(self) -> str:
+        """How "each user's last ratings" are chosen: by time, or at random without it."""
+        return "time" if self.timed else "seeded random per user (no timestamps)"
 
     def fingerprint(self) -> str:
         """sha256 over the files that were read, in a fixed order: names a dataset version."""
@@ -77,13 +98,22 @@ class MovieLensDataset:
         return digest.hexdigest()
 
 
+GENERIC = "generic"
+GENERIC_LAYOUT = Layout(GENERIC, generic.INTERACTIONS, generic.ITEMS, GENERIC, (0.0, 0.0),
+                        (generic.ITEMS, generic.USERS))
+
+
 def detect_layout(directory: Path) -> tuple[Layout, Path]:
-    """Find the release layout in ``directory`` or in its single release subfolder."""
+    """Find the release layout in ``directory`` or in its single release subfolder: the
+    generic layout where there is an ``interactions.csv``, else a MovieLens one."""
     if not directory.exists():
         raise DataError(directory, "no such directory")
     if not directory.is_dir():
         raise DataError(directory, "not a directory")
     candidates = [directory] + sorted(p for p in directory.iterdir() if p.is_dir())
+    for folder in candidates:
+        if (folder / generic.INTERACTIONS).is_file():
+            return GENERIC_LAYOUT, folder
     for folder in candidates:
         for layout in LAYOUTS:
             if (folder / layout.ratings).is_file() and (folder / layout.movies).is_file():
@@ -97,8 +127,9 @@ def detect_layout(directory: Path) -> tuple[Layout, Path]:
                                 f"missing: {layout.ratings} needs it for titles and genres")
     raise DataError(
         directory,
-        "no MovieLens release found: expected ratings.csv + movies.csv, ratings.dat + "
-        "movies.dat, or u.data + u.item",
+        "no data found: expected interactions.csv (the generic layout, docs/data-format.md), "
+        "or a MovieLens release: ratings.csv + movies.csv, ratings.dat + movies.dat, or "
+        "u.data + u.item",
     )
 
 
@@ -113,9 +144,14 @@ def _looks_like_ml1m(folder: Path) -> bool:
     return False
 
 
-def load_dataset(directory: str | Path, *, progress: bool = True) -> MovieLensDataset:
-    """Read a release directory; raises :class:`DataError` on any malformed file."""
+def load_dataset(directory: str | Path, *, progress: bool = True,
+                 like_threshold: float | None = None) -> MovieLensDataset:
+    """Read a release directory; raises :class:`DataError` on any malformed file.
+    ``like_threshold``: the lowest rating that is a like (default: 4 on MovieLens, see
+    training.data.generic for the generic layout)."""
     layout, folder = detect_layout(Path(directory))
+    if layout.name == GENERIC:
+        return _load_generic(folder, progress, like_threshold)
     ratings = readers.read_ratings(
         folder / layout.ratings, layout=layout.ratings_format, scale=layout.scale,
         progress=progress,
@@ -148,7 +184,20 @@ def load_dataset(directory: str | Path, *, progress: bool = True) -> MovieLensDa
     dataset = MovieLensDataset(
         name=name, path=folder, layout=layout.name, ratings=ratings, movies=movies,
         rating_scale=layout.scale, tags=tags, links=links, users=users, files=files,
+        like_threshold=DEFAULT_LIKE_THRESHOLD if like_threshold is None else like_threshold,
     )
+    _repair(dataset)
+    return dataset
+
+
+def _load_generic(folder: Path, progress: bool, like_threshold: float | None
+                  ) -> MovieLensDataset:
+    read = generic.read_generic(folder, like_threshold=like_threshold, progress=progress)
+    dataset = MovieLensDataset(
+        name=folder.name, path=folder, layout=GENERIC, ratings=read.ratings, movies=read.movies,
+        rating_scale=read.rating_scale, tags=read.tags, files=read.files,
+        repairs=read.repairs, feedback=read.feedback, timed=read.timed, keys=read.keys,
+        like_threshold=read.like_threshold)
     _repair(dataset)
     return dataset
 

@@ -57,7 +57,10 @@ def tfidf_matrix(movies: pd.DataFrame, tags: pd.DataFrame | None,
                  min_df: int = 1) -> tuple[sp.csr_matrix, list[str]]:
     vectorizer = TfidfVectorizer(analyzer=_identity, min_df=min_df, sublinear_tf=True,
                                  dtype=np.float32)
-    matrix = vectorizer.fit_transform(movie_documents(movies, tags))
+    documents = movie_documents(movies, tags)
+    if not any(documents):  # a catalogue without any item feature: one constant token
+        documents = [["(no features)"] for _ in documents]
+    matrix = vectorizer.fit_transform(documents)
     return sp.csr_matrix(matrix, dtype=np.float32), list(vectorizer.get_feature_names_out())
 
 

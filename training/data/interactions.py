@@ -11,7 +11,6 @@ import scipy.sparse as sp
 from recommender_core.bundle_format import context_features
 from training.data.dataset import MovieLensDataset
 from training.data.features import (
-    DEFAULT_LIKE_THRESHOLD,
     MovieFeatures,
     UserFeatures,
     movie_features,
@@ -48,6 +47,8 @@ class Interactions:
     like_threshold: float
     dataset: MovieLensDataset
     train: pd.DataFrame  # the train ratings these matrices were built from
+    #: implicit data: log(1 + weight) of each like (where a model can weigh them); else None
+    confidence: sp.csr_matrix | None = None
 
     @property
     def n_users(self) -> int:
@@ -92,10 +93,13 @@ def build_interactions(
     dataset: MovieLensDataset,
     train: pd.DataFrame,
     *,
-    like_threshold: float = DEFAULT_LIKE_THRESHOLD,
+    like_threshold: float | None = None,
     features: MovieFeatures | None = None,
 ) -> Interactions:
-    """Index the train ratings; movie features are computed once and may be passed in."""
+    """Index the train ratings; movie features are computed once and may be passed in.
+    ``like_threshold``: the dataset's unless given."""
+    if like_threshold is None:
+        like_threshold = dataset.like_threshold
     user_ids = np.unique(train["user_id"].to_numpy()).astype(np.int32)
     item_ids = dataset.movies["movie_id"].to_numpy(np.int32)
     rows = np.searchsorted(user_ids, train["user_id"].to_numpy())
@@ -108,6 +112,11 @@ def build_interactions(
     likes = sp.csr_matrix((np.ones(int(liked.sum()), np.float32), (rows[liked], cols[liked])),
                           shape=shape, dtype=np.float32)
 
+    confidence = None
+    if "weight" in train:
+        weights = np.log1p(train["weight"].to_numpy(np.float32)[liked])
+        confidence = sp.csr_matrix((weights, (rows[liked], cols[liked])), shape=shape,
+                                   dtype=np.float32)
     times = train["timestamp"].to_numpy(np.int64)
     seq = np.lexsort((cols[liked], times[liked], rows[liked]))
     sequence_rows = rows[liked][seq]
@@ -125,7 +134,7 @@ def build_interactions(
         movie_features=features or movie_features(dataset.movies, dataset.tags),
         user_features=user_features(user_ids, dataset.users),
         rating_scale=dataset.rating_scale, like_threshold=like_threshold, dataset=dataset,
-        train=train,
+        train=train, confidence=confidence,
     )
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from training.data.generic import untimed_order
 from training.errors import TrainingError
 
 
@@ -111,7 +112,12 @@ def fewshot_split(ratings: pd.DataFrame, *, fraction: float = 0.1, seed: int = 0
 
 
 def make_split(ratings: pd.DataFrame, protocol: str, seed: int = 0,
-               users: pd.DataFrame | None = None) -> Split:
+               users: pd.DataFrame | None = None, *, timed: bool = True) -> Split:
+    """The ``protocol``'s split of ``ratings``; without timestamps (``timed`` False) every
+    seed first draws its own random order within each user (generic.untimed_order), so the
+    temporal and fewshot splits become seeded random per-user splits."""
+    if not timed:
+        ratings = ratings.assign(timestamp=untimed_order(ratings["user_id"].to_numpy(), seed))
     if protocol == "temporal":
         return temporal_split(ratings)
     if protocol == "coldstart":

@@ -48,7 +48,9 @@ class ImplicitALS(_Implicit):
             iterations=p["iterations"], alpha=p["alpha"], random_state=seed,
             calculate_training_loss=False, num_threads=0, use_gpu=False,
         )
-        model.fit(data.likes, show_progress=progress)
+        # implicit weights (the generic layout) are its confidences: log(1 + weight)
+        likes = data.likes if data.confidence is None else data.confidence
+        model.fit(likes, show_progress=progress)
         self.user_factors = np.asarray(model.user_factors)
         self.item_factors = np.asarray(model.item_factors)
         return self
@@ -70,7 +72,9 @@ class ImplicitBPR(_Implicit):
             regularization=p["regularization"], iterations=p["iterations"], random_state=seed,
             use_gpu=False,
         )
-        model.fit(data.likes, show_progress=progress)
+        # implicit weights (the generic layout) are its confidences: log(1 + weight)
+        likes = data.likes if data.confidence is None else data.confidence
+        model.fit(likes, show_progress=progress)
         self.user_factors = np.asarray(model.user_factors)
         self.item_factors = np.asarray(model.item_factors)
         return self
