@@ -32,6 +32,11 @@ class TestRP3beta(RecommenderContract):
     params = (("alpha", 1.0), ("beta", 0.3))
 
 
+class TestItemKNN(RecommenderContract):
+    name = "item-knn"
+    params = (("neighbours", 50),)
+
+
 class TestSLIM(RecommenderContract):
     name = "slim"
     params = (("alpha", 1e-3), ("l1_ratio", 0.1))
@@ -446,13 +451,29 @@ def test_rp3beta_weights_are_the_walk_movie_user_movie() -> None:
     np.testing.assert_allclose(model.item_weights(likes, False).toarray(), walk, rtol=1e-5)
 
 
-@pytest.mark.parametrize("name", ["rp3beta", "slim"])
+def test_item_knn_weights_are_the_cosines_of_like_columns() -> None:
+    import scipy.sparse as sp
+
+    from training.models.neighbours import ItemKNN
+
+    likes = np.array([[1, 1, 0], [1, 0, 1], [0, 1, 1], [1, 1, 1]], np.float32)
+    unit = likes / np.linalg.norm(likes, axis=0)
+    cosine = unit.T @ unit
+    np.fill_diagonal(cosine, 0.0)
+    weights = ItemKNN(neighbours=2).item_weights(sp.csr_matrix(likes), False).toarray()
+    np.testing.assert_allclose(weights, cosine, rtol=1e-5)
+    one = ItemKNN(neighbours=1).item_weights(sp.csr_matrix(likes), False).toarray()
+    np.testing.assert_array_equal((one > 0).sum(axis=1), [1, 1, 1])  # each its nearest
+
+
+@pytest.mark.parametrize("name", ["rp3beta", "slim", "item-knn"])
 def test_neighbour_models_choose_their_settings_on_validation(name: str) -> None:
-    from training.models.neighbours import RP3beta, SLIMElasticNet
+    from training.models.neighbours import ItemKNN, RP3beta, SLIMElasticNet
 
     data, _ = planted()
     model = create(name).fit(data, seed=0)
-    grid = {"rp3beta": RP3beta.GRID, "slim": SLIMElasticNet.GRID}[name]
+    grid = {"rp3beta": RP3beta.GRID, "slim": SLIMElasticNet.GRID,
+            "item-knn": ItemKNN.GRID}[name]
     assert len(model.history["validation_ndcg@10"]) == len(grid)
     best = grid[int(np.argmax(model.history["validation_ndcg@10"]))]
     assert all(model.params[key] == value for key, value in best.items())

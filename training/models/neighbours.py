@@ -1,5 +1,5 @@
-"""Item-item neighbourhood baselines for the temporal tables: RP3beta (Paudel et al. 2017) and
-SLIM-ElasticNet (Ning & Karypis 2011), each with its settings chosen on a validation carve-out
+"""Item-item neighbourhood baselines for the temporal tables: item-kNN cosine, RP3beta (Paudel
+et al. 2017) and SLIM-ElasticNet (Ning & Karypis 2011), each with its settings chosen on a validation carve-out
 of train, as EASE's λ is. A user's score of a movie is the sum of the movie's weights from the
 movies the user liked (Recommender.score); the weights keep each movie's ``neighbours`` best.
 """
@@ -19,6 +19,7 @@ from training.data.splits import MAX_VALIDATION_USERS, sample_users
 from training.evaluation.protocol import evaluate
 from training.models.base import Recommender
 from training.models.popularity import Popularity
+from training.models.similarity import unit_columns
 
 NEIGHBOURS = 100  # weights kept per movie
 BLOCK = 1_024  # movies whose weights are computed at once (a block × movies dense matrix)
@@ -70,6 +71,28 @@ class NeighbourModel(Recommender):
 
     def score(self, users: np.ndarray) -> np.ndarray:
         return np.asarray((self.likes[users] @ self.weights).todense(), dtype=np.float32)
+
+
+class ItemKNN(NeighbourModel):
+    """Cosine between the movies' like columns, each movie keeping its ``neighbours`` most
+    similar (the classic item-kNN of Sarwar et al. 2001)."""
+
+    name = "item-knn"
+    GRID = tuple({"neighbours": k} for k in (20, 50, 100, 200))
+
+    def __init__(self, neighbours: int | None = None) -> None:
+        super().__init__(neighbours=neighbours)
+
+    def item_weights(self, likes: sp.csr_matrix, progress: bool) -> sp.csr_matrix:
+        columns = unit_columns(likes)
+        gram = (columns.T @ columns).tocsr()
+        blocks = []
+        for start in tqdm(range(0, likes.shape[1], BLOCK), desc="item-knn",
+                          disable=not progress, leave=False):
+            rows = np.asarray(gram[start:start + BLOCK].todense(), dtype=np.float32)
+            rows[np.arange(len(rows)), np.arange(start, start + len(rows))] = 0.0
+            blocks.append(keep_best(rows, int(self.params["neighbours"])))
+        return sp.vstack(blocks).tocsr()
 
 
 class RP3beta(NeighbourModel):

@@ -18,7 +18,7 @@ from training.models.content import ContentBased
 from training.models.ease import EASE
 from training.models.external import ImplicitALS, ImplicitBPR, LightFMWarp
 from training.models.hybrid import Hybrid
-from training.models.neighbours import RP3beta, SLIMElasticNet
+from training.models.neighbours import ItemKNN, RP3beta, SLIMElasticNet
 from training.models.neural import GMF, NeuMF
 from training.models.popularity import Popularity
 from training.models.rating import EntityEmbeddingNet, MatrixFactorisation
@@ -47,6 +47,7 @@ REGISTRY: dict[str, Entry] = {
     "ease": Entry(EASE, TEMPORAL),
     "slim": Entry(SLIMElasticNet, TEMPORAL),
     "rp3beta": Entry(RP3beta, TEMPORAL),
+    "item-knn": Entry(ItemKNN, TEMPORAL),
     "implicit-als": Entry(ImplicitALS, TEMPORAL, baseline=True),
     "implicit-bpr": Entry(ImplicitBPR, TEMPORAL, baseline=True),
     "lightfm": Entry(LightFMWarp, TEMPORAL, baseline=True),

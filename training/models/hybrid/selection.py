@@ -49,8 +49,8 @@ PRIOR_GRID = (0.0, 0.1, 0.2, 0.3, 0.5, 0.8, 1.2)
 #: the visitor path's grids (recommender_core.scoring.VisitorPath): the factor of the
 #: item-item block of a visitor's vector, and the weight of log(1 + train likes) added to
 #: every score (None: the popularity list); the first of each is the path as trained
-VISITOR_ITEM_ITEM = (1.0, 0.5, 2.0, 4.0, 8.0, 16.0)
-VISITOR_POPULARITY = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0, None)
+VISITOR_ITEM_ITEM = (1.0, 0.5, 2.0, 4.0)
+VISITOR_POPULARITY = (0.0, 0.5, 1.0, 2.0, 4.0, None)
 MAX_VISITORS = 1_000  # validation visitors (their scores are visitors × movies per N)
 #: the most the content part may lower the validation NDCG@10 (whole catalogue, relative):
 #: it is weighed on new movies, and must not push them into every list
