@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -24,19 +25,19 @@ class Catalogue:
 
     movies: list[dict[str, Any]]  # movies.json, in index order
     fragments: list[str]  # app.render.movie_fragments of ``movies``
-    position: dict[int, int]  # movie id -> index
+    position: dict[str, int]  # movie id (as text) -> index
     genres: list[str]  # as the movies file spells them
     genre_masks: dict[str, np.ndarray]  # by lower-case name: which movies have the genre
     popularity: np.ndarray  # (movies,) train likes
     popularity_order: np.ndarray  # most liked first, ties by index
     unrated: np.ndarray  # (movies,) nobody rated the movie in the training data
 
-    def positions(self, movie_ids: list[int]) -> tuple[list[int], list[int]]:
-        """Known movie indices (in order) and the unknown raw ids."""
+    def positions(self, movie_ids: Sequence[int | str]) -> tuple[list[int], list[int | str]]:
+        """Known movie indices (in order) and the unknown ids, as given."""
         known: list[int] = []
-        unknown: list[int] = []
+        unknown: list[int | str] = []
         for movie_id in movie_ids:
-            index = self.position.get(movie_id)
+            index = self.position.get(str(movie_id))
             if index is None:
                 unknown.append(movie_id)
             else:
@@ -86,7 +87,7 @@ class Bundle:
     arrays: dict[str, np.ndarray]  # memory-mapped, read only
     catalogue: Catalogue
     users: UserTable  # the known users' input rows
-    user_position: dict[int, int]  # user id -> index
+    user_position: dict[str, int]  # user id (as text) -> index
     scorer: FastScorer
     retrieval: Retrieval  # GET /recommend's: every movie scored, or a shortlist
     neighbours: Neighbours  # GET /similar's
@@ -110,6 +111,27 @@ class Bundle:
         """How users the model never saw are served from demographics alone: "demographics"
         (the user tower) or "popularity", as the training validation chose."""
         return str(self.manifest["model"]["new_user_path"])
+
+    @property
+    def string_ids(self) -> bool:
+        """The catalogue's ids are strings (the generic layout; ids.json), not integers."""
+        return self.manifest.get("catalogue", {}).get("ids") == "string"
+
+    @property
+    def timed(self) -> bool:
+        """Trained on data with timestamps: the context inputs (daytime, weekend) mean
+        something; without, every request takes the context all training rows had."""
+        return bool(self.manifest.get("catalogue", {}).get("timed", True))
+
+    def check_ids(self, ids: Sequence[int | str], field: str) -> None:
+        """InvalidRequest where a catalogue of integer ids is given a string id (a catalogue
+        of string ids takes a number as its decimal text)."""
+        if self.string_ids:
+            return
+        for value in ids:
+            if isinstance(value, str):
+                raise InvalidRequest(f"`{field}`: {value!r} is not an id of this catalogue "
+                                     "(its ids are integers)")
 
     @property
     def like_threshold(self) -> float:

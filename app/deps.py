@@ -88,9 +88,25 @@ AdminToken = Depends(admin_token)
 Params = TypeVar("Params", bound=BaseModel)
 
 
-def parameters(model: type[Params], request: Request) -> Params:
-    """Path and query parameters validated by ``model`` in one pass; errors as FastAPI's 422."""
+def string_ids(request: Request) -> bool:
+    """The live bundle's catalogue has string ids (False while none is loaded)."""
+    bundle: Bundle | None = request.app.state.model.bundle
+    return bundle is not None and bundle.string_ids
+
+
+def client_id(key: str, strings: bool) -> int | str:
+    """A stored id (text) as clients of the catalogue give it: the integer of a MovieLens
+    catalogue's, the string of a catalogue with string ids."""
+    return key if strings or not key.isdecimal() else int(key)
+
+
+def parameters(model: type[Params], request: Request,
+               keys: type[Params] | None = None) -> Params:
+    """Path and query parameters validated by ``model`` in one pass (by ``keys`` when the live
+    bundle's catalogue has string ids); errors as FastAPI's 422."""
     path = request.path_params
+    if keys is not None and string_ids(request):
+        model = keys
     try:
         return model.model_validate({**request.query_params, **path})
     except ValidationError as exc:
@@ -99,20 +115,31 @@ def parameters(model: type[Params], request: Request) -> Params:
              for error in exc.errors()]) from None
 
 
-def validated(model: type[Params]) -> Callable[[Request], Coroutine[Any, Any, Params]]:
-    """A dependency giving ``parameters(model, request)``: the other routes' way to take the
-    same parameter models as the hot ones."""
+def validated(model: type[Params], keys: type[Params] | None = None
+              ) -> Callable[[Request], Coroutine[Any, Any, Params]]:
+    """A dependency giving ``parameters(model, request, keys)``: the other routes' way to
+    take the same parameter models as the hot ones."""
 
     async def dependency(request: Request) -> Params:
-        return parameters(model, request)
+        return parameters(model, request, keys)
 
     return dependency
 
 
-def openapi_parameters(model: type[BaseModel], path: tuple[str, ...]) -> dict[str, Any]:
-    """``openapi_extra`` documenting ``model``'s fields as path (``path``) or query parameters."""
+def openapi_parameters(model: type[BaseModel], path: tuple[str, ...],
+                       keys: type[BaseModel] | None = None) -> dict[str, Any]:
+    """``openapi_extra`` documenting ``model``'s fields as path (``path``) or query parameters;
+    a path parameter that ``keys`` (the string-id variant) types otherwise is either."""
     schema = model.model_json_schema()
-    return {"parameters": [
-        {"name": name, "in": "path" if name in path else "query", "required": name in path,
-         "schema": field, "description": field.get("description", "")}
-        for name, field in schema["properties"].items()]}
+    other = keys.model_json_schema()["properties"] if keys is not None else {}
+    parameters = []
+    for name, field in schema["properties"].items():
+        if name in path and name in other and other[name] != field:
+            description = other[name].get("description", field.get("description", ""))
+            field = {"anyOf": [{k: v for k, v in field.items() if k != "description"},
+                               {k: v for k, v in other[name].items() if k != "description"}],
+                     "title": field.get("title", name), "description": description}
+        parameters.append({"name": name, "in": "path" if name in path else "query",
+                           "required": name in path, "schema": field,
+                           "description": field.get("description", "")})
+    return {"parameters": parameters}

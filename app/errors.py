@@ -19,8 +19,9 @@ class BundleError(ServiceError):
 class UnknownMovie(ServiceError):
     status = 404
 
-    def __init__(self, movie_id: int) -> None:
-        super().__init__(f"unknown movie id {movie_id}")
+    def __init__(self, movie_id: int | str) -> None:
+        super().__init__(f"unknown movie id {movie_id!r}" if isinstance(movie_id, str)
+                         else f"unknown movie id {movie_id}")
 
 
 class InvalidRequest(ServiceError):

@@ -38,13 +38,16 @@ POLL_OVERLAP = 30.0  # seconds of change log read again (see FeedbackStore.chang
 
 
 class FeedbackEvents:
+    """The service's view of the feedback store: which users have events, their events
+    (cached), writes and erasures. Users are keyed by their id as text (the store's)."""
+
     def __init__(self, store: FeedbackStore, cached_users: int = CACHED_USERS) -> None:
         self.store = store
         self.cached_users = cached_users
-        self.users: set[int] = set()  # users with at least one event (once synced)
+        self.users: set[str] = set()  # users with at least one event (once synced)
         self.synced = False  # users is known; until then requests use the bundle alone
         self.error: str | None = None
-        self._cache: OrderedDict[int, tuple[StoredEvent, ...]] = OrderedDict()
+        self._cache: OrderedDict[str, tuple[StoredEvent, ...]] = OrderedDict()
         self._cursor = 0
         self._since = 0.0
         self._applied: dict[int, float] = {}  # change seqs applied within the overlap window
@@ -140,23 +143,23 @@ class FeedbackEvents:
                 self.users.add(item.user_id)
         return stored
 
-    async def erase(self, user_id: int) -> int:
+    async def erase(self, user_id: str) -> int:
         removed = await self._request("erase", lambda: self.store.delete_user(user_id))
         self._writes += 1
         self._cache.pop(user_id, None)
         self.users.discard(user_id)
         return removed
 
-    async def page(self, user_id: int, offset: int, limit: int
+    async def page(self, user_id: str, offset: int, limit: int
                    ) -> tuple[int, list[StoredEvent]]:
         return await self._request(
             "page", lambda: self.store.events_of(user_id, offset=offset, limit=limit))
 
-    def has_events(self, user_id: int) -> bool:
+    def has_events(self, user_id: str) -> bool:
         """Whether a request for ``user_id`` must read their events (no I/O)."""
         return self.synced and user_id in self.users
 
-    async def history(self, user_id: int) -> tuple[StoredEvent, ...]:
+    async def history(self, user_id: str) -> tuple[StoredEvent, ...]:
         """Every event of ``user_id``, oldest first; empty when they have none or when the
         store is out of reach (the answer then comes from the bundle alone: degraded)."""
         if not self.has_events(user_id):
@@ -169,7 +172,7 @@ class FeedbackEvents:
         try:
             events = tuple(await self._call("history", lambda: self.store.history(user_id)))
         except (StoreUnavailable, StoreError):
-            log.warning("recommendations for user %d without their feedback (store "
+            log.warning("recommendations for user %s without their feedback (store "
                         "unavailable)", user_id)
             return ()
         if writes != self._writes:  # a write landed meanwhile: answer, but do not keep it

@@ -2,7 +2,8 @@
 answered before FastAPI's middleware, routing, request and response objects (the service's
 ASGI entry, app.main.Service, asks here first).
 
-Only the common, unambiguous shape is answered here: a canonical decimal id, and a query
+Only the common, unambiguous shape is answered here: a canonical decimal id (any id of at
+most 256 characters for a catalogue with string ids), and a query
 string of at most ``k`` and ``offset`` as canonical decimals in range, each once; for
 /recommend a user without posted feedback (their events need the store). Everything else —
 filters, demographics, a malformed or out-of-range value, an unknown movie, no bundle loaded —
@@ -31,12 +32,13 @@ from app.errors import ServiceError
 from app.inputs import context_now
 from app.metrics import record_request
 from app.schemas import MAX_ID, MAX_K, MAX_OFFSET
+from recommender_core.bundle_format import MAX_KEY_LENGTH
 
 RECOMMEND, SIMILAR = "/recommend/", "/similar/"
 ROUTES = {RECOMMEND: "/recommend/{user_id}", SIMILAR: "/similar/{movie_id}"}
 ANSWER_CACHE_BYTES = 32 << 20  # pre-rendered answers kept per process
 
-Key = tuple[str, int, int | None, int, int, int]
+Key = tuple[str, int | str, int | None, int, int, int]
 
 
 def _canonical(text: str, low: int, high: int) -> int | None:
@@ -111,13 +113,16 @@ class HotReads:
             prefix = SIMILAR
         else:
             return None
-        identifier = _canonical(path[len(prefix):], 1, MAX_ID)
-        query = _query(scope.get("query_string", b""))
-        if identifier is None or query is None:
-            return None
         state = self.service.state
         bundle = state.model.bundle
         if bundle is None:
+            return None
+        segment = path[len(prefix):]
+        identifier: int | str | None = (
+            (segment if 0 < len(segment) <= MAX_KEY_LENGTH and "/" not in segment else None)
+            if bundle.string_ids else _canonical(segment, 1, MAX_ID))
+        query = _query(scope.get("query_string", b""))
+        if identifier is None or query is None:
             return None
         if self._bundle is None or self._bundle() is not bundle:
             self._cache.clear()
@@ -126,9 +131,9 @@ class HotReads:
         settings = state.settings
         k = min(query[0] or settings.default_k, settings.max_k)
         offset = query[1]
-        if prefix is RECOMMEND and state.feedback.has_events(identifier):
+        if prefix is RECOMMEND and state.feedback.has_events(str(identifier)):
             return None
-        context = context_now() if prefix is RECOMMEND else (0, 0)
+        context = context_now(bundle) if prefix is RECOMMEND else (0, 0)
         key: Key = (prefix, identifier, k, offset, *context)
         body = self._cache.get(key)
         if body is not None:
@@ -138,7 +143,7 @@ class HotReads:
             if prefix is RECOMMEND:
                 body = ranking.for_user(bundle, identifier, k, genres=None, exclude=[],
                                         age=None, gender=None, occupation=None, offset=offset)
-                if context_now() != context:  # computed across a context boundary: not kept
+                if context_now(bundle) != context:  # computed across a context boundary: not kept
                     return body, ROUTES[prefix]
             else:
                 body = ranking.similar(bundle, identifier, k, offset)

@@ -21,8 +21,11 @@ from recommender_core.inputs import (
 )
 
 
-def context_now() -> tuple[int, int]:
-    """(daytime bucket, weekend flag) of the current time."""
+def context_now(bundle: Bundle) -> tuple[int, int]:
+    """(daytime bucket, weekend flag) of the current time; (0, 0) for a bundle trained on
+    data without timestamps (whose every pseudo-time had that context)."""
+    if not bundle.timed:
+        return 0, 0
     daytime, weekend = context_features(np.array([int(time.time())]))
     return int(daytime[0]), int(weekend[0])
 
@@ -34,7 +37,7 @@ def user_inputs(bundle: Bundle, user: int, liked: Sequence[int] | None = None
     rebuilt from them, and the fresh likes are those the user had not rated in the training
     data (the item-item row holds the training likes; a training rating changed by feedback
     stays in it)."""
-    daytime, weekend = context_now()
+    daytime, weekend = context_now(bundle)
     users = np.array([user])
     if liked is None:
         return bundle.users.inputs(users, daytime=np.array([daytime]),
@@ -78,7 +81,7 @@ def anonymous_inputs(bundle: Bundle, liked: list[int], age: int | None, gender: 
     """Inputs for a visitor: the anonymous user row, their liked movies (indices, oldest
     first) as history, their demographics where given."""
     vocab = bundle.manifest["user_features"]
-    daytime, weekend = context_now()
+    daytime, weekend = context_now(bundle)
     return visitor_inputs(liked, bundle.history_length,
                           age_group=age_code(age, vocab["age_groups"]),
                           gender=vocabulary_code(gender, vocab["genders"]),

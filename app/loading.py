@@ -30,7 +30,9 @@ from recommender_core.bundle_format import (
     ARRAYS,
     CURRENT_LINK,
     GRAPH_MIN_MOVIES,
+    IDS_FILE,
     INDEX_FILE,
+    MAX_KEY_LENGTH,
     MOVIES_FILE,
     RECOMMEND_INDEX_FILE,
     REFERENCE_FILE,
@@ -89,7 +91,8 @@ def load_bundle(path: Path, *, score_table_bytes: int = SCORE_TABLE_MB << 20,
         visitors = VisitorPath.from_record(manifest["model"].get("visitor_path"))
     except (KeyError, TypeError, ValueError) as exc:
         raise BundleError(f"{path / 'manifest.json'}: model.visitor_path: {exc}") from None
-    catalogue = _catalogue(arrays, movies)
+    user_keys, item_keys = _keys(path, manifest, arrays)
+    catalogue = _catalogue(arrays, movies, item_keys)
     retrieval: Retrieval = ExactRetrieval()
     n_items = len(arrays["item_ids"])
     if n_items >= retrieval_min_movies:
@@ -98,7 +101,7 @@ def load_bundle(path: Path, *, score_table_bytes: int = SCORE_TABLE_MB << 20,
             path / SIMILAR_GRAPH_FILE, "IndexHNSWFlat", n_items=n_items, dim=similar.shape[1]))
     return Bundle(path=path, manifest=manifest, arrays=arrays,
                   catalogue=catalogue, users=user_table(arrays),
-                  user_position={int(u): i for i, u in enumerate(arrays["user_ids"].tolist())},
+                  user_position={u: i for i, u in enumerate(user_keys)},
                   scorer=scorer, retrieval=retrieval, neighbours=Neighbours(index, similar),
                   fresh_rows=FreshRows(n_items), visitors=visitors)
 
@@ -210,7 +213,32 @@ def _load_stored_index(path: Path, kind: str, *, n_items: int, dim: int) -> Any:
     return index
 
 
-def _catalogue(arrays: dict[str, np.ndarray], movies: list[dict[str, Any]]) -> Catalogue:
+def _keys(path: Path, manifest: dict[str, Any], arrays: dict[str, np.ndarray]
+          ) -> tuple[list[str], list[str]]:
+    """The users' and movies' ids as request keys (strings), in index order: ids.json's for a
+    catalogue with string ids, else the decimal text of the integer ids."""
+    catalogue = manifest.get("catalogue") or {}
+    ids_path = path / IDS_FILE
+    if catalogue.get("ids", "integer") == "integer":
+        return ([str(u) for u in arrays["user_ids"].tolist()],
+                [str(m) for m in arrays["item_ids"].tolist()])
+    try:
+        record = json.loads(ids_path.read_text(encoding="utf-8"))
+        users, items = record["users"], record["items"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise BundleError(f"{ids_path}: the catalogue's string ids are unreadable: {exc}"
+                          ) from None
+    for name, keys, array in (("users", users, "user_ids"), ("items", items, "item_ids")):
+        if (not isinstance(keys, list) or len(keys) != len(arrays[array])
+                or not all(isinstance(k, str) and 0 < len(k) <= MAX_KEY_LENGTH for k in keys)
+                or len(set(keys)) != len(keys)):
+            raise BundleError(f"{ids_path}: {name}: expected {len(arrays[array])} distinct "
+                              f"strings of 1 to {MAX_KEY_LENGTH} characters")
+    return users, items
+
+
+def _catalogue(arrays: dict[str, np.ndarray], movies: list[dict[str, Any]],
+               keys: list[str]) -> Catalogue:
     names = sorted({g for movie in movies for g in movie["genres"]})
     masks = {name.lower(): np.fromiter((name in movie["genres"] for movie in movies),
                                        dtype=bool, count=len(movies)) for name in names}
@@ -218,7 +246,7 @@ def _catalogue(arrays: dict[str, np.ndarray], movies: list[dict[str, Any]]) -> C
     counts = np.bincount(arrays["seen_indices"], minlength=len(popularity))
     return Catalogue(
         movies=movies, fragments=movie_fragments(movies),
-        position={int(m): i for i, m in enumerate(arrays["item_ids"].tolist())},
+        position={m: i for i, m in enumerate(keys)},
         genres=names, genre_masks=masks, popularity=popularity,
         popularity_order=np.lexsort((np.arange(len(popularity)), -popularity)),
         unrated=counts == 0)

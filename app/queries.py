@@ -30,10 +30,10 @@ class KnownUser:
         return self.bundle.seen(self.user)
 
     def scores(self) -> np.ndarray:
-        return self.bundle.scorer.known_user_scores(self.user, *context_now())
+        return self.bundle.scorer.known_user_scores(self.user, *context_now(self.bundle))
 
     def vector(self) -> np.ndarray | None:
-        return self.bundle.scorer.known_user_vector(self.user, *context_now())
+        return self.bundle.scorer.known_user_vector(self.user, *context_now(self.bundle))
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ class KnownUserWithFeedback:
         return np.union1d(self.bundle.seen(self.user), rated)
 
     def scores(self) -> np.ndarray:
-        daytime, weekend = context_now()
+        daytime, weekend = context_now(self.bundle)
         return self.row()[0] + self.bundle.scorer.context_scores[daytime, weekend]
 
     def vector(self) -> np.ndarray | None:
@@ -141,7 +141,7 @@ class Popular:
 UserQuery = KnownUser | KnownUserWithFeedback | Visitor | Popular
 
 
-def plan(bundle: Bundle, user_id: int, events: Sequence[Event], *, age: int | None,
+def plan(bundle: Bundle, user_id: int | str, events: Sequence[Event], *, age: int | None,
          gender: str | None, occupation: str | None) -> UserQuery:
     """The query of ``user_id`` with their feedback ``events`` since training (oldest first;
     may be empty):
@@ -151,7 +151,7 @@ def plan(bundle: Bundle, user_id: int, events: Sequence[Event], *, age: int | No
       movie left out;
     - unknown, with liked movies among the events: the visitor path on them (``history``);
     - otherwise popularity, or the user tower on the demographics given (``cold_start``)."""
-    user = bundle.user_position.get(user_id)
+    user = bundle.user_position.get(str(user_id))
     if user is not None:
         return KnownUserWithFeedback(bundle, user, events) if events else KnownUser(bundle,
                                                                                   user)

@@ -18,7 +18,7 @@ from recommender_core.feedback_store import Event
 
 
 def _ranked(bundle: Bundle, query: UserQuery, k: int, offset: int,
-            genres: list[str] | None, exclude: list[int] | None, new: bool) -> str:
+            genres: list[str] | None, exclude: Sequence[int | str] | None, new: bool) -> str:
     """The ``items`` array of ``query``'s list: ``genres`` and ``new`` (only movies nobody
     rated in training) keep movies, ``exclude`` (raw ids) leaves them out."""
     catalogue = bundle.catalogue
@@ -32,8 +32,8 @@ def _ranked(bundle: Bundle, query: UserQuery, k: int, offset: int,
     return render.items_json(catalogue.fragments, indices, scores)
 
 
-def for_user(bundle: Bundle, user_id: int, k: int, *, genres: list[str] | None,
-             exclude: list[int] | None, age: int | None, gender: str | None,
+def for_user(bundle: Bundle, user_id: int | str, k: int, *, genres: list[str] | None,
+             exclude: Sequence[int | str] | None, age: int | None, gender: str | None,
              occupation: str | None, events: Sequence[Event] = (), offset: int = 0,
              new: bool = False) -> bytes:
     query = plan(bundle, user_id, events, age=age, gender=gender, occupation=occupation)
@@ -42,9 +42,10 @@ def for_user(bundle: Bundle, user_id: int, k: int, *, genres: list[str] | None,
         items=_ranked(bundle, query, k, offset, genres, exclude, new))
 
 
-def for_visitor(bundle: Bundle, liked: list[int], k: int, *, age: int | None,
+def for_visitor(bundle: Bundle, liked: Sequence[int | str], k: int, *, age: int | None,
                 gender: str | None, occupation: str | None, genres: list[str] | None,
-                exclude: list[int] | None, offset: int = 0, new: bool = False) -> bytes:
+                exclude: Sequence[int | str] | None, offset: int = 0,
+                new: bool = False) -> bytes:
     known, unknown = bundle.catalogue.positions(liked)
     query = Visitor(bundle, anonymous_inputs(bundle, known, age, gender, occupation),
                     np.asarray(known, dtype=np.int64), "history" if known else "cold_start",
@@ -54,9 +55,9 @@ def for_visitor(bundle: Bundle, liked: list[int], k: int, *, age: int | None,
         items=_ranked(bundle, query, k, offset, genres, exclude, new), unknown=unknown)
 
 
-def similar(bundle: Bundle, movie_id: int, k: int, offset: int = 0) -> bytes:
+def similar(bundle: Bundle, movie_id: int | str, k: int, offset: int = 0) -> bytes:
     catalogue = bundle.catalogue
-    index = catalogue.position.get(movie_id)
+    index = catalogue.position.get(str(movie_id))
     if index is None:
         raise UnknownMovie(movie_id)
     neighbours, distances = bundle.neighbours.of(index, offset + k + 1)

@@ -26,14 +26,20 @@ def items_json(fragments: list[str], indices: np.ndarray, scores: np.ndarray) ->
                            zip(indices.tolist(), scores.tolist(), strict=True)]) + "]"
 
 
-def recommendations_json(*, user_id: int | None, version_json: str, strategy: str,
-                         items: str, unknown: list[int] | None = None) -> bytes:
-    user = "null" if user_id is None else str(int(user_id))
-    missing = json.dumps([int(x) for x in unknown or []])
+def recommendations_json(*, user_id: int | str | None, version_json: str, strategy: str,
+                         items: str, unknown: Sequence[int | str] | None = None) -> bytes:
+    """``user_id`` and ``unknown`` as the client gave them (numbers or strings)."""
+    user = "null" if user_id is None else _id_json(user_id)
+    missing = json.dumps(list(unknown or []), ensure_ascii=False)
     return (f'{{"user_id":{user},"model_version":{version_json},"strategy":"{strategy}",'
             f'"items":{items},"unknown_movie_ids":{missing}}}').encode()
 
 
-def similar_json(*, movie_id: int, title_json: str, version_json: str, items: str) -> bytes:
-    return (f'{{"movie_id":{int(movie_id)},"title":{title_json},'
+def _id_json(value: int | str) -> str:
+    return str(int(value)) if isinstance(value, int) else json.dumps(value, ensure_ascii=False)
+
+
+def similar_json(*, movie_id: int | str, title_json: str, version_json: str,
+                 items: str) -> bytes:
+    return (f'{{"movie_id":{_id_json(movie_id)},"title":{title_json},'
             f'"model_version":{version_json},"items":{items}}}').encode()

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import Response
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StringConstraints
+
+from recommender_core.bundle_format import MAX_KEY_LENGTH
 
 MAX_LIKED = 1000  # the most ids `liked` may hold (MAX_LIKED in the settings can lower it)
 
@@ -30,6 +32,18 @@ def _json_number(value: object) -> object:
 
 JsonNumber = Annotated[float, BeforeValidator(_json_number)]
 
+MAX_ID = 2_147_483_647
+#: a string id of a catalogue of the generic layout (docs/data-format.md)
+Key = Annotated[str, StringConstraints(min_length=1, max_length=MAX_KEY_LENGTH)]
+#: an id in a body: an integer (MovieLens bundles) or a string (catalogues with string ids);
+#: a list of ids to look up takes any integer (one out of range is just unknown)
+AnyId = JsonInt | Key
+StoredId = Annotated[JsonInt, Field(ge=1, le=MAX_ID)] | Key
+#: an id in a response: the catalogue's own, a number or a string
+OutId = int | str
+ID_HELP = ("the catalogue's id: a positive integer for MovieLens bundles, the string id as "
+           "given for catalogues with string ids (docs/data-format.md)")
+
 
 def json_response(body: bytes) -> Response:
     """A body already serialised (app.render); the route's response_model documents it."""
@@ -37,22 +51,21 @@ def json_response(body: bytes) -> Response:
 
 
 class ScoredMovie(BaseModel):
-    movie_id: int
+    movie_id: OutId
     title: str
     genres: list[str]
     score: float
 
 
 class Recommendations(BaseModel):
-    user_id: int | None = Field(None, description="null for an anonymous visitor")
+    user_id: OutId | None = Field(None, description="null for an anonymous visitor")
     model_version: str
     strategy: Literal["personalized", "cold_start", "history"]
     items: list[ScoredMovie]
-    unknown_movie_ids: list[int] = Field(default_factory=list,
+    unknown_movie_ids: list[OutId] = Field(default_factory=list,
                                          description="ids in `liked` the model does not know")
 
 
-MAX_ID = 2_147_483_647
 MAX_OFFSET = 10_000
 MAX_K = 1000  # the most movies one answer holds (MAX_K in the settings can lower it)
 OFFSET_HELP = ("skip this many of the best (paging: offset=10&k=10 is the second page); pages "
@@ -80,17 +93,26 @@ class RecommendQuery(BaseModel):
     only_new: bool = Field(False, description=NEW_HELP)
 
 
+class RecommendKeyQuery(RecommendQuery):
+    """RecommendQuery of a catalogue with string ids."""
+
+    user_id: Key = Field(description=ID_HELP)  # type: ignore[assignment]
+    exclude: str | None = Field(None, max_length=3000,
+                                description="ids to leave out, comma-separated (POST takes "
+                                "longer lists and ids holding commas)")
+
+
 class AnonymousRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    liked: list[JsonInt] = Field(..., description="movie ids the visitor liked, oldest first",
-                             max_length=MAX_LIKED)
+    liked: list[AnyId] = Field(..., description="movie ids the visitor liked, oldest first",
+                               max_length=MAX_LIKED)
     age: JsonInt | None = Field(None, ge=1, le=120)
     gender: Literal["M", "F"] | None = None
     occupation: str | None = Field(None, max_length=100)
     k: JsonInt | None = Field(None, ge=1, le=MAX_K)
     genres: list[str] | None = Field(None, max_length=50)
-    exclude: list[JsonInt] | None = Field(None, max_length=10_000)
+    exclude: list[AnyId] | None = Field(None, max_length=10_000)
     offset: JsonInt = Field(0, ge=0, le=MAX_OFFSET, description=OFFSET_HELP)
     only_new: StrictBool = Field(False, description=NEW_HELP)
 
@@ -103,19 +125,35 @@ class SimilarQuery(BaseModel):
     offset: int = Field(0, ge=0, le=MAX_OFFSET, description=OFFSET_HELP)
 
 
+class SimilarKeyQuery(SimilarQuery):
+    """SimilarQuery of a catalogue with string ids."""
+
+    movie_id: Key = Field(description=ID_HELP)  # type: ignore[assignment]
+
+
 class SimilarMovies(BaseModel):
-    movie_id: int
+    movie_id: OutId
     title: str
     model_version: str
     items: list[ScoredMovie]
 
 
 class Movie(BaseModel):
-    movie_id: int
+    movie_id: OutId
     title: str
     genres: list[str]
     year: int | None
     cold: bool = Field(description="no ratings in the training data")
+
+
+class MoviePath(BaseModel):
+    movie_id: int = Field(ge=1, le=MAX_ID)
+
+
+class MovieKeyPath(BaseModel):
+    """MoviePath of a catalogue with string ids."""
+
+    movie_id: Key = Field(description=ID_HELP)
 
 
 class Genres(BaseModel):
@@ -137,8 +175,9 @@ class FeedbackEvent(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    user_id: JsonInt = Field(ge=1, le=MAX_ID, description="the dataset's user id, or a new one")
-    movie_id: JsonInt = Field(ge=1, le=MAX_ID)
+    user_id: StoredId = Field(description="the dataset's user id, or a new one (" + ID_HELP
+                              + ")")
+    movie_id: StoredId = Field(description=ID_HELP)
     rating: JsonNumber = Field(ge=0.5, le=5.0, multiple_of=0.5,
                                description="0.5 to 5.0 in half stars; at or above the data's "
                                "like threshold (manifest dataset.like_threshold) it is a like")
@@ -150,8 +189,8 @@ class FeedbackEvent(BaseModel):
 
 
 class EventOutcome(BaseModel):
-    user_id: int
-    movie_id: int
+    user_id: OutId
+    movie_id: OutId
     rating: float
     timestamp: int
     event_id: str | None
@@ -168,7 +207,7 @@ class FeedbackReceipt(BaseModel):
 
 
 class StoredFeedback(BaseModel):
-    movie_id: int
+    movie_id: OutId
     rating: float
     timestamp: int
     event_id: str | None
@@ -176,7 +215,7 @@ class StoredFeedback(BaseModel):
 
 
 class FeedbackPage(BaseModel):
-    user_id: int
+    user_id: OutId
     total: int
     offset: int
     limit: int
@@ -187,13 +226,24 @@ class UserPath(BaseModel):
     user_id: int = Field(ge=1, le=MAX_ID)
 
 
+class UserKeyPath(BaseModel):
+    """UserPath of a catalogue with string ids."""
+
+    user_id: Key = Field(description=ID_HELP)
+
+
 class FeedbackPageQuery(UserPath):
     offset: int = Field(0, ge=0, le=1_000_000)
     limit: int = Field(100, ge=1, le=1000)
 
 
+class FeedbackPageKeyQuery(UserKeyPath):
+    offset: int = Field(0, ge=0, le=1_000_000)
+    limit: int = Field(100, ge=1, le=1000)
+
+
 class Erased(BaseModel):
-    user_id: int
+    user_id: OutId
     deleted: int = Field(description="events erased")
 
 
@@ -206,7 +256,7 @@ class FeedbackStatus(BaseModel):
 
 
 class UserProfile(BaseModel):
-    user_id: int
+    user_id: OutId
     known: bool = Field(description="the live bundle was trained with this user's ratings")
     ratings_in_training: int
     liked_in_training: list[Movie] = Field(description="their most recent training likes "

@@ -17,12 +17,19 @@ from typing import Any
 import numpy as np
 
 #: bumped when a file, array, input or layer below changes meaning (docs/upgrading.md)
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
+#: the schemas this version serves: 3 is 4 without ``ids.json`` (integer ids only)
+READABLE_SCHEMAS = (3, 4)
 
 MANIFEST_FILE = "manifest.json"
 MODEL_FILE = "model.keras"
 INDEX_FILE = "similar.faiss"
 MOVIES_FILE = "movies.json"
+#: a catalogue with string ids (the generic layout): {"users": [...], "items": [...]}, the
+#: dataset's ids in the order of ``user_ids`` and ``item_ids`` (which then hold dense codes);
+#: absent, the ids are the integers of ``user_ids`` and ``item_ids`` (schema 4 on)
+IDS_FILE = "ids.json"
+MAX_KEY_LENGTH = 256  # characters of a string id
 CURRENT_LINK = "current"
 #: the user tower's weights the numpy scorer reads, and the reference sample with the Keras
 #: model's scores of it (recommender_core.verification); schema 3 on
@@ -166,9 +173,10 @@ def check_files(path: Path, *, checksums: bool = True) -> dict[str, Any]:
     is not."""
     manifest = read_manifest(path)
     found = manifest.get("schema_version")
-    if found != SCHEMA_VERSION:
+    if found not in READABLE_SCHEMAS:
         raise BundleFileError(f"{path / MANIFEST_FILE}: schema version {found!r}, this version "
-                              f"reads {SCHEMA_VERSION}: {RETRAIN_HINT}")
+                              f"reads {' and '.join(map(str, READABLE_SCHEMAS))}: "
+                              f"{RETRAIN_HINT}")
     files = manifest.get("files")
     if not isinstance(files, dict):
         raise BundleFileError(f"{path / MANIFEST_FILE}: no file checksums")

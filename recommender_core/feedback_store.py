@@ -13,6 +13,10 @@ Tables (schema version ``SCHEMA_VERSION``, checked when a store is opened):
   every replica can learn which users' cached events went stale (``changes_since``).
 - ``feedback_schema``: the schema version.
 
+Ids are text (schema 2): a catalogue's string ids as given, MovieLens' integers as their
+decimal text. A store of schema 1 (integer columns) is migrated in place when it is opened,
+in one transaction.
+
 Durability: a write returns only after its transaction committed (SQLite in WAL mode with
 ``synchronous=FULL``, so an acknowledged event survives a crash of the process or the machine).
 Group commit: the writes of concurrent callers that wait while a transaction commits are
@@ -44,14 +48,16 @@ from sqlalchemy import (
     event,
     func,
     select,
+    text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 MAX_EVENT_ID = 128  # characters of a client event_id
+MAX_ID_LENGTH = 256  # characters of a user or movie id (bundle_format.MAX_KEY_LENGTH)
 DEFAULT_MAX_PER_USER = 10_000
 
 # SQLite gives autoincrement only to an "INTEGER PRIMARY KEY" column.
@@ -61,8 +67,8 @@ metadata = MetaData()
 events_table = Table(
     "feedback_events", metadata,
     Column("seq", _SEQ, primary_key=True, autoincrement=True),
-    Column("user_id", BigInteger, nullable=False),
-    Column("movie_id", BigInteger, nullable=False),
+    Column("user_id", String(MAX_ID_LENGTH), nullable=False),
+    Column("movie_id", String(MAX_ID_LENGTH), nullable=False),
     Column("rating", Float, nullable=False),
     Column("timestamp", BigInteger, nullable=False),  # when it happened (Unix seconds)
     Column("event_id", String(MAX_EVENT_ID), nullable=True, unique=True),
@@ -73,7 +79,7 @@ events_table = Table(
 changes_table = Table(
     "feedback_changes", metadata,
     Column("seq", _SEQ, primary_key=True, autoincrement=True),
-    Column("user_id", BigInteger, nullable=False),
+    Column("user_id", String(MAX_ID_LENGTH), nullable=False),
     Column("at", Float, nullable=False),
     sqlite_autoincrement=True,
 )
@@ -92,10 +98,10 @@ class StoreUnavailable(Exception):
 
 @dataclass(frozen=True)
 class Event:
-    """One rating as a client posted it (``timestamp``: Unix seconds)."""
+    """One rating as a client posted it (``timestamp``: Unix seconds; ids as text)."""
 
-    user_id: int
-    movie_id: int
+    user_id: str
+    movie_id: str
     rating: float
     timestamp: int
     event_id: str | None = None
@@ -149,7 +155,7 @@ class _Write:
     its result touched, and, once committed, its result or error."""
 
     work: Callable[[Any], Any]
-    touched: Callable[[Any], Iterable[int]]
+    touched: Callable[[Any], Iterable[str]]
     result: Any = None
     error: Exception | None = None
     done: bool = False
@@ -217,6 +223,51 @@ def make_engine(url: URL, timeout: float) -> Engine:
                          connect_args={"connect_timeout": max(1, int(timeout))})
 
 
+def create_schema(engine: Engine) -> list[int]:
+    """Create the tables where missing, migrate a store of schema 1, and return the schema
+    versions stored (one transaction; a concurrent opener waits or retries)."""
+    metadata.create_all(engine)
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":  # one migrator at a time
+            connection.execute(text("LOCK TABLE feedback_schema IN EXCLUSIVE MODE"))
+        stored: list[Any] = list(connection.scalars(select(schema_table.c.version)))
+        versions = [int(v) for v in stored]
+        if not versions:
+            connection.execute(schema_table.insert(), {"version": SCHEMA_VERSION})
+            versions = [SCHEMA_VERSION]
+        elif versions == [1]:
+            _migrate_from_1(connection)
+            versions = [SCHEMA_VERSION]
+    return versions
+
+
+def _migrate_from_1(connection: Any) -> None:
+    """Schema 1 → 2: the id columns become text (every event and change kept)."""
+    if connection.dialect.name == "postgresql":
+        for table, columns in (("feedback_events", ("user_id", "movie_id")),
+                               ("feedback_changes", ("user_id",))):
+            for column in columns:
+                connection.execute(text(
+                    f"ALTER TABLE {table} ALTER COLUMN {column} TYPE "
+                    f"VARCHAR({MAX_ID_LENGTH}) USING {column}::text"))
+    else:  # SQLite cannot change a column's type: copy into new tables
+        connection.execute(text("DROP INDEX IF EXISTS ix_feedback_events_user"))
+        for table in ("feedback_events", "feedback_changes"):
+            connection.execute(text(f"ALTER TABLE {table} RENAME TO {table}_v1"))
+        metadata.create_all(connection, tables=[events_table, changes_table])
+        connection.execute(text(
+            "INSERT INTO feedback_events (seq, user_id, movie_id, rating, timestamp, "
+            "event_id, received_at) SELECT seq, CAST(user_id AS TEXT), "
+            "CAST(movie_id AS TEXT), rating, timestamp, event_id, received_at "
+            "FROM feedback_events_v1"))
+        connection.execute(text(
+            "INSERT INTO feedback_changes (seq, user_id, at) SELECT seq, "
+            "CAST(user_id AS TEXT), at FROM feedback_changes_v1"))
+        for table in ("feedback_events", "feedback_changes"):
+            connection.execute(text(f"DROP TABLE {table}_v1"))
+    connection.execute(schema_table.update().values(version=SCHEMA_VERSION))
+
+
 class FeedbackStore:
     """Events of one database. Every method is blocking (call it from a worker thread in async
     code) and raises :class:`StoreUnavailable` when the database is out of reach."""
@@ -246,7 +297,7 @@ class FeedbackStore:
                 return
             for attempt in range(3):
                 try:
-                    versions = self._create()
+                    versions = create_schema(self.engine)
                     break
                 except DBAPIError as exc:
                     if attempt == 2 or exc.connection_invalidated or _refused(exc):
@@ -256,16 +307,6 @@ class FeedbackStore:
                 raise StoreError(f"{self.description}: feedback schema version {versions}, "
                                  f"this code reads version {SCHEMA_VERSION}")
             self._ready = True
-
-    def _create(self) -> list[int]:
-        metadata.create_all(self.engine)
-        with self.engine.begin() as connection:
-            stored: list[Any] = list(connection.scalars(select(schema_table.c.version)))
-            versions = [int(v) for v in stored]
-            if not versions:
-                connection.execute(schema_table.insert(), {"version": SCHEMA_VERSION})
-                versions = [SCHEMA_VERSION]
-        return versions
 
     def _run(self, work: Any, *, write: bool = False) -> Any:
         """``work(connection)`` in one transaction, after open(); database errors become
@@ -313,19 +354,19 @@ class FeedbackStore:
             stored = []
             for item in events:
                 result = connection.execute(insert, {
-                    "user_id": item.user_id, "movie_id": item.movie_id,
+                    "user_id": str(item.user_id), "movie_id": str(item.movie_id),
                     "rating": float(item.rating), "timestamp": int(item.timestamp),
                     "event_id": item.event_id, "received_at": now})
                 stored.append(result.first() is not None)  # no row: a duplicate
             return stored
 
-        def touched(stored: list[bool]) -> set[int]:
-            return {e.user_id for e, new in zip(events, stored, strict=True) if new}
+        def touched(stored: list[bool]) -> set[str]:
+            return {str(e.user_id) for e, new in zip(events, stored, strict=True) if new}
 
         self.open()
         return list(self._writes.submit(_Write(work, touched)))
 
-    def _prune(self, connection: Any, user: int) -> None:
+    def _prune(self, connection: Any, user: str) -> None:
         count = connection.scalar(select(func.count()).select_from(events_table)
                                   .where(events_table.c.user_id == user))
         if count <= self.max_per_user:
@@ -337,12 +378,12 @@ class FeedbackStore:
         connection.execute(delete(events_table).where(events_table.c.seq.in_(
             select(oldest.subquery().c.seq))))
 
-    def _changed(self, connection: Any, users: Iterable[int], now: float) -> None:
+    def _changed(self, connection: Any, users: Iterable[str], now: float) -> None:
         rows = [{"user_id": user, "at": now} for user in users]
         if rows:
             connection.execute(changes_table.insert(), rows)
 
-    def delete_user(self, user_id: int) -> int:
+    def delete_user(self, user_id: str) -> int:
         """Erase every event of ``user_id``; returns how many there were."""
         def work(connection: Any) -> int:
             result = connection.execute(delete(events_table)
@@ -354,7 +395,7 @@ class FeedbackStore:
 
     # ---------------------------------------------------------------- reads
 
-    def events_of(self, user_id: int, *, offset: int = 0,
+    def events_of(self, user_id: str, *, offset: int = 0,
                   limit: int | None = None) -> tuple[int, list[StoredEvent]]:
         """(how many events ``user_id`` has, a page of them newest first)."""
         def work(connection: Any) -> tuple[int, list[StoredEvent]]:
@@ -369,28 +410,28 @@ class FeedbackStore:
         total, page = self._run(work)
         return total, page
 
-    def history(self, user_id: int) -> list[StoredEvent]:
+    def history(self, user_id: str) -> list[StoredEvent]:
         """Every event of ``user_id``, oldest first (timestamp, then arrival)."""
         query = (select(events_table).where(events_table.c.user_id == user_id)
                  .order_by(events_table.c.timestamp, events_table.c.seq))
         return list(self._run(lambda c: [_stored(row) for row in c.execute(query)]))
 
-    def users(self) -> tuple[int, set[int]]:
+    def users(self) -> tuple[int, set[str]]:
         """(the latest change sequence number, every user with at least one event)."""
-        def work(connection: Any) -> tuple[int, set[int]]:
+        def work(connection: Any) -> tuple[int, set[str]]:
             last = connection.scalar(select(func.max(changes_table.c.seq))) or 0
             found = connection.scalars(select(events_table.c.user_id).distinct()).all()
-            return int(last), {int(user) for user in found}
+            return int(last), {str(user) for user in found}
 
         last, found = self._run(work)
         return last, found
 
-    def changes_since(self, seq: int, since: float) -> list[tuple[int, int]] | None:
+    def changes_since(self, seq: int, since: float) -> list[tuple[int, str]] | None:
         """(change seq, user) of every change after ``seq`` or at ``since`` or later; None
         when changes after ``seq`` were already discarded (the caller reloads everything with
         ``users``). The time window catches a PostgreSQL transaction that took a lower seq but
         committed after a higher one was read; callers skip the seqs they already applied."""
-        def work(connection: Any) -> list[tuple[int, int]] | None:
+        def work(connection: Any) -> list[tuple[int, str]] | None:
             connection.execute(delete(changes_table).where(
                 changes_table.c.at < time.time() - CHANGES_KEPT_SECONDS))
             first = connection.scalar(select(func.min(changes_table.c.seq)))
@@ -399,9 +440,9 @@ class FeedbackStore:
             rows = connection.execute(
                 select(changes_table.c.seq, changes_table.c.user_id)
                 .where((changes_table.c.seq > seq) | (changes_table.c.at >= since))).all()
-            return [(int(row.seq), int(row.user_id)) for row in rows]
+            return [(int(row.seq), str(row.user_id)) for row in rows]
 
-        result: list[tuple[int, int]] | None = self._run(work, write=True)
+        result: list[tuple[int, str]] | None = self._run(work, write=True)
         return result
 
     def all_events(self) -> list[StoredEvent]:
@@ -414,7 +455,7 @@ class FeedbackStore:
 
 
 def _stored(row: Any) -> StoredEvent:
-    return StoredEvent(user_id=int(row.user_id), movie_id=int(row.movie_id),
+    return StoredEvent(user_id=str(row.user_id), movie_id=str(row.movie_id),
                        rating=float(row.rating), timestamp=int(row.timestamp),
                        event_id=row.event_id, seq=int(row.seq),
                        received_at=float(row.received_at))

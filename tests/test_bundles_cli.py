@@ -54,10 +54,10 @@ def test_list_shows_every_bundle_and_which_can_be_served(
     assert lines[0].split() == ["VERSION", "SCHEMA", "DATA", "CREATED", "SIZE", "STATE"]
     first, second = lines[1], lines[2]
     assert first.startswith("*") and "20260101T000000000000Z-hybrid" in first
-    assert first.split()[2] == "3" and first.rstrip().endswith("ok")
+    assert first.split()[2] == "4" and first.rstrip().endswith("ok")
     assert "KiB" in first or "MiB" in first
     assert not second.startswith("*") and second.split()[1] == "2"
-    assert "cannot serve: schema 2, this version reads 3" in second
+    assert "cannot serve: schema 2, this version reads 3 and 4" in second
 
 
 def test_use_switches_current_and_refuses_what_it_cannot_serve(
@@ -106,10 +106,10 @@ def test_if_missing_retrains_a_bundle_of_an_older_schema(
     assert main(command) == 0
     captured = capsys.readouterr()
     assert "training a new bundle (--if-missing):" in captured.err
-    assert "schema version 2, this version reads 3" in captured.err
+    assert "schema version 2, this version reads 3 and 4" in captured.err
     new = os.readlink(models / "current")
     assert new != "20260101T000000000000Z-hybrid"
-    assert json.loads((models / new / "manifest.json").read_text())["schema_version"] == 3
+    assert json.loads((models / new / "manifest.json").read_text())["schema_version"] == 4
     assert main(command) == 0
     assert "nothing to do" in capsys.readouterr().out
     assert os.readlink(models / "current") == new

@@ -162,12 +162,12 @@ def test_a_new_user_with_likes_gets_history_recommendations(client: TestClient,
 def test_the_numpy_path_with_feedback_equals_the_keras_model(models: Path) -> None:
     bundle = load_bundle(Path(os.path.realpath(models / "current")))
     horror = [m for m in _of_genre(models, "Horror")][:5]
-    events = [Event(4, m, 5.0, 10 + i) for i, m in enumerate(horror)] + [
-        Event(4, horror[0], 1.0, 99), Event(4, 10**9, 5.0, 100)]  # a dislike; an unknown movie
-    user = bundle.user_position[4]
+    events = [Event("4", str(m), 5.0, 10 + i) for i, m in enumerate(horror)] + [
+        Event("4", str(horror[0]), 1.0, 99), Event("4", str(10**9), 5.0, 100)]  # a dislike;
+    user = bundle.user_position["4"]  # an unknown movie
     liked, rated = with_feedback(bundle, user, events)
     history = [int(c) - 1 for c in bundle.arrays["user_history"][user] if c > 0]
-    position = bundle.catalogue.position
+    position = {int(key): index for key, index in bundle.catalogue.position.items()}
     assert liked == [m for m in history if m not in set(rated)] + [
         position[m] for m in horror[1:]]
     assert sorted(rated.tolist()) == sorted(position[m] for m in horror + horror[:1])

@@ -174,7 +174,7 @@ def test_the_service_serves_visitors_on_the_bundles_path(tmp_path: Path) -> None
             three = client.post("/recommend", json={"liked": liked, "k": 10}).json()
             bundle = client.app.state.model.bundle  # type: ignore[attr-defined]
             scorer = bundle.scorer
-            inputs = anonymous_inputs(bundle, [bundle.catalogue.position[m] for m in liked],
+            inputs = anonymous_inputs(bundle, [bundle.catalogue.position[str(m)] for m in liked],
                                       None, None, None)
             vector = scorer.user_vectors(inputs)[0]
             vector[scorer.tower_dim:] *= 0.5
@@ -183,7 +183,7 @@ def test_the_service_serves_visitors_on_the_bundles_path(tmp_path: Path) -> None
             got = {i["movie_id"]: i["score"] for i in three["items"]}
             for movie_id, score in got.items():
                 assert score == pytest.approx(float(expected[bundle.catalogue.position[
-                    movie_id]]), abs=1e-4)
+                    str(movie_id)]]), abs=1e-4)
             assert len(got) == 10 and not set(got) & set(liked)
 
 

@@ -27,7 +27,7 @@ def test_train_publishes_a_verified_bundle() -> None:
     assert current.is_symlink()
     bundle = Path(os.path.realpath(current))
     manifest = json.loads((bundle / "manifest.json").read_text())
-    assert manifest["schema_version"] == 3
+    assert manifest["schema_version"] == 4
     assert manifest["trainer_version"] == __version__
     assert manifest["model"]["name"] == "hybrid"
     assert manifest["dataset"]["name"] == planted_release().name or manifest["dataset"]["layout"]

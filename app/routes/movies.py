@@ -4,33 +4,42 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from app import ranking
 from app.bundle import Bundle
-from app.deps import BundleDep, get_bundle, get_settings, openapi_parameters, parameters
+from app.deps import (
+    BundleDep,
+    get_bundle,
+    get_settings,
+    openapi_parameters,
+    parameters,
+    validated,
+)
 from app.errors import UnknownMovie
 from app.schemas import (
-    MAX_ID,
     ErrorBody,
     Genres,
     Movie,
+    MovieKeyPath,
+    MoviePath,
     MovieSearch,
+    SimilarKeyQuery,
     SimilarMovies,
     SimilarQuery,
     json_response,
 )
 
 router = APIRouter(tags=["movies"])
-ID = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 @router.get("/similar/{movie_id}", response_model=SimilarMovies,
             responses={404: {"model": ErrorBody}, 422: {"model": ErrorBody}},
-            openapi_extra=openapi_parameters(SimilarQuery, path=("movie_id",)))
+            openapi_extra=openapi_parameters(SimilarQuery, path=("movie_id",),
+                                             keys=SimilarKeyQuery))
 async def similar_movies(request: Request) -> Response:
     """Nearest movies by the blend of content and collaborative cosine (FAISS)."""
-    query = parameters(SimilarQuery, request)
+    query = parameters(SimilarQuery, request, SimilarKeyQuery)
     bundle, settings = await get_bundle(request), await get_settings(request)
     k = min(query.k or settings.default_k, settings.max_k)
     return json_response(ranking.similar(bundle, query.movie_id, k, query.offset))
@@ -60,9 +69,12 @@ async def genres(bundle: BundleDep) -> Genres:
     return Genres(genres=bundle.catalogue.genres)
 
 
-@router.get("/movies/{movie_id}", response_model=Movie, responses={404: {"model": ErrorBody}})
-async def get_movie(movie_id: ID, bundle: BundleDep) -> Movie:
-    index = bundle.catalogue.position.get(movie_id)
+@router.get("/movies/{movie_id}", response_model=Movie,
+            responses={404: {"model": ErrorBody}, 422: {"model": ErrorBody}},
+            openapi_extra=openapi_parameters(MoviePath, path=("movie_id",), keys=MovieKeyPath))
+async def get_movie(query: Annotated[MoviePath, Depends(validated(MoviePath, MovieKeyPath))],
+                    bundle: BundleDep) -> Movie:
+    index = bundle.catalogue.position.get(str(query.movie_id))
     if index is None:
-        raise UnknownMovie(movie_id)
+        raise UnknownMovie(query.movie_id)
     return movie_of(bundle, index)

@@ -19,6 +19,7 @@ from app.schemas import (
     AnonymousRequest,
     ErrorBody,
     Recommendations,
+    RecommendKeyQuery,
     RecommendQuery,
     json_response,
 )
@@ -32,17 +33,20 @@ def _split(text: str | None) -> list[str] | None:
 
 @router.get("/recommend/{user_id}", response_model=Recommendations,
             responses={422: {"model": ErrorBody}, 503: {"model": ErrorBody}},
-            openapi_extra=openapi_parameters(RecommendQuery, path=("user_id",)))
+            openapi_extra=openapi_parameters(RecommendQuery, path=("user_id",),
+                                             keys=RecommendKeyQuery))
 async def recommend_for_user(request: Request) -> Response:
     """Every movie scored for a user; movies they rated (in training or through POST
     /feedback since) are left out, and their fresh likes feed the model's history input at
     once. Users the model has never seen get `history` recommendations from their posted likes,
     or `cold_start` ones shaped by `age`/`gender`/`occupation`."""
-    query = parameters(RecommendQuery, request)
+    query = parameters(RecommendQuery, request, RecommendKeyQuery)
     bundle, settings = await get_bundle(request), await get_settings(request)
     store = await get_feedback(request)
-    events = await store.history(query.user_id) if store.has_events(query.user_id) else ()
-    excluded = [int(x) for x in _split(query.exclude) or []]
+    key = str(query.user_id)
+    events = await store.history(key) if store.has_events(key) else ()
+    excluded: list[int | str] = [x.strip() if bundle.string_ids else int(x)
+                                 for x in _split(query.exclude) or []]
     return json_response(ranking.for_user(
         bundle, query.user_id, min(query.k or settings.default_k, settings.max_k),
         genres=_split(query.genres), exclude=excluded, age=query.age,
@@ -62,6 +66,8 @@ async def recommend_for_visitor(body: AnonymousRequest, bundle: BundleDep,
     if len(body.liked) > settings.max_liked:
         raise InvalidRequest(f"`liked` holds {len(body.liked)} ids; at most "
                              f"{settings.max_liked}")
+    bundle.check_ids(body.liked, "liked")
+    bundle.check_ids(body.exclude or [], "exclude")
     return json_response(ranking.for_visitor(
         bundle, body.liked, min(body.k or settings.default_k, settings.max_k), age=body.age,
         gender=body.gender, occupation=body.occupation, genres=body.genres,

@@ -144,8 +144,9 @@ def unservable_reason(folder: Path, *, checksums: bool = True) -> str | None:
     try:
         if not checksums:
             found = fmt.read_manifest(folder).get("schema_version")
-            if found != fmt.SCHEMA_VERSION:
-                return f"schema {found!r}, this version reads {fmt.SCHEMA_VERSION}"
+            if found not in fmt.READABLE_SCHEMAS:
+                readable = " and ".join(map(str, fmt.READABLE_SCHEMAS))
+                return f"schema {found!r}, this version reads {readable}"
         fmt.check_files(folder, checksums=checksums)
     except fmt.BundleFileError as exc:
         return str(exc)

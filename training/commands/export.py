@@ -37,14 +37,37 @@ log = logging.getLogger(__name__)
 
 
 def movie_records(data: Interactions) -> list[dict[str, Any]]:
+    """movies.json: each movie's id as clients give it (the catalogue's string id, or the
+    integer), title, genres (every category token) and year."""
     movies = data.dataset.movies
     years = movies["year"].astype("float64").to_numpy()
+    keys = data.dataset.keys
+    ids: list[Any] = ([str(k) for k in keys.items[movies["movie_id"].to_numpy() - 1]]
+                      if keys is not None else [int(m) for m in movies["movie_id"]])
     return [
-        {"movie_id": int(m), "title": str(t), "genres": list(g),
+        {"movie_id": m, "title": str(t), "genres": list(g),
          "year": None if np.isnan(y) else int(y)}
-        for m, t, g, y in zip(movies["movie_id"], movies["title"], movies["genres"], years,
-                              strict=True)
+        for m, t, g, y in zip(ids, movies["title"], movies["genres"], years, strict=True)
     ]
+
+
+def catalogue_record(data: Interactions) -> dict[str, Any]:
+    """The manifest's ``catalogue``: what its ids, feedback and time are like."""
+    dataset = data.dataset
+    return {"ids": "integer" if dataset.keys is None else "string",
+            "item_label": "movie" if dataset.layout != "generic" else "item",
+            "feedback": dataset.feedback, "timed": dataset.timed,
+            "rating_scale": list(dataset.rating_scale)}
+
+
+def write_ids(folder: Path, data: Interactions) -> None:
+    """ids.json (bundle_format.IDS_FILE) of a catalogue with string ids."""
+    keys = data.dataset.keys
+    if keys is None:
+        return
+    record = {"users": [str(k) for k in keys.users[data.user_ids - 1]],
+              "items": [str(k) for k in keys.items[data.item_ids - 1]]}
+    (folder / fmt.IDS_FILE).write_text(json.dumps(record, ensure_ascii=False))
 
 
 def write_bundle_files(folder: Path, version: str, model: Hybrid, data: Interactions, *,
@@ -79,6 +102,7 @@ def write_bundle_files(folder: Path, version: str, model: Hybrid, data: Interact
     model.towers.model.save(folder / fmt.MODEL_FILE)
     write_verified_scorer(folder, model.towers.model, arrays, model.config.history)
     (folder / fmt.MOVIES_FILE).write_text(json.dumps(movie_records(data), ensure_ascii=False))
+    write_ids(folder, data)
 
     features = data.user_features
     dataset = data.dataset
@@ -92,6 +116,7 @@ def write_bundle_files(folder: Path, version: str, model: Hybrid, data: Interact
                     "fingerprint": dataset.fingerprint(), "ratings": len(data.train),
                     "users": data.n_users, "movies": data.n_items,
                     "like_threshold": data.like_threshold},
+        "catalogue": catalogue_record(data),
         "metrics": {"validation": _jsonable(model.report.get("validation_metrics", {}))},
         "similarity": {"method": "svd item-kNN cosine + content cosine",
                        "blend_content_weight": similarity.content_weight,

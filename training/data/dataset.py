@@ -41,6 +41,18 @@ LAYOUTS = (
 )
 
 
+@dataclass(frozen=True)
+class Reading:
+    """How a dataset's interactions are read."""
+
+    #: "explicit" (ratings) or "implicit" (weights: every interaction above 0 is a like)
+    feedback: str = "explicit"
+    #: False where the data has no timestamps (pseudo-times, no context features)
+    timed: bool = True
+    #: a rating at or above this is a like
+    like_threshold: float = DEFAULT_LIKE_THRESHOLD
+
+
 @dataclass
 class MovieLensDataset:
     """Ratings, movies and the optional tags, links and user demographics of one release.
@@ -67,14 +79,21 @@ class MovieLensDataset:
     users: pd.DataFrame | None = None
     files: dict[str, bool] = field(default_factory=dict)
     repairs: list[str] = field(default_factory=list)
-    #: "explicit" (ratings) or "implicit" (weights: every interaction above 0 is a like)
-    feedback: str = "explicit"
-    #: False where the data has no timestamps (pseudo-times, no context features)
-    timed: bool = True
+    reading: Reading = field(default_factory=lambda: Reading())
     #: the catalogue's own ids where they are strings (the generic layout); None: the ints
     keys: IdKeys | None = None
-    #: a rating at or above this is a like
-    like_threshold: float = DEFAULT_LIKE_THRESHOLD
+
+    @property
+    def feedback(self) -> str:
+        return self.reading.feedback
+
+    @property
+    def timed(self) -> bool:
+        return self.reading.timed
+
+    @property
+    def like_threshold(self) -> float:
+        return self.reading.like_threshold
 
     @property
     def movies_file(self) -> str:
@@ -184,7 +203,8 @@ def load_dataset(directory: str | Path, *, progress: bool = True,
     dataset = MovieLensDataset(
         name=name, path=folder, layout=layout.name, ratings=ratings, movies=movies,
         rating_scale=layout.scale, tags=tags, links=links, users=users, files=files,
-        like_threshold=DEFAULT_LIKE_THRESHOLD if like_threshold is None else like_threshold,
+        reading=Reading(like_threshold=DEFAULT_LIKE_THRESHOLD if like_threshold is None
+                        else like_threshold),
     )
     _repair(dataset)
     return dataset
@@ -196,8 +216,8 @@ def _load_generic(folder: Path, progress: bool, like_threshold: float | None
     dataset = MovieLensDataset(
         name=folder.name, path=folder, layout=GENERIC, ratings=read.ratings, movies=read.movies,
         rating_scale=read.rating_scale, tags=read.tags, files=read.files,
-        repairs=read.repairs, feedback=read.feedback, timed=read.timed, keys=read.keys,
-        like_threshold=read.like_threshold)
+        repairs=read.repairs, keys=read.keys,
+        reading=Reading(read.feedback, read.timed, read.like_threshold))
     _repair(dataset)
     return dataset
 

@@ -39,8 +39,7 @@ class Interactions:
     ratings: sp.csr_matrix  # float32 (n_users, n_items) explicit ratings of train
     likes: sp.csr_matrix  # float32 1.0 where rating >= threshold
     sequence: LikeSequence  # every user's likes in time order
-    last_daytime: np.ndarray  # int32 context of each user's last train rating
-    last_weekend: np.ndarray
+    last_context: np.ndarray  # (users, 2) int32 daytime, weekend of each one's last rating
     movie_features: MovieFeatures
     user_features: UserFeatures
     rating_scale: tuple[float, float]
@@ -49,6 +48,14 @@ class Interactions:
     train: pd.DataFrame  # the train ratings these matrices were built from
     #: implicit data: log(1 + weight) of each like (where a model can weigh them); else None
     confidence: sp.csr_matrix | None = None
+
+    @property
+    def last_daytime(self) -> np.ndarray:
+        return self.last_context[:, 0]
+
+    @property
+    def last_weekend(self) -> np.ndarray:
+        return self.last_context[:, 1]
 
     @property
     def n_users(self) -> int:
@@ -130,7 +137,7 @@ def build_interactions(
     return Interactions(
         user_ids=user_ids, item_ids=item_ids, ratings=ratings, likes=likes,
         sequence=LikeSequence(cols[liked][seq].astype(np.int32), times[liked][seq], offsets),
-        last_daytime=daytime, last_weekend=weekend,
+        last_context=np.stack([daytime, weekend], axis=1).astype(np.int32),
         movie_features=features or movie_features(dataset.movies, dataset.tags),
         user_features=user_features(user_ids, dataset.users),
         rating_scale=dataset.rating_scale, like_threshold=like_threshold, dataset=dataset,

@@ -1,7 +1,8 @@
 """Item-item neighbourhood baselines for the temporal tables: item-kNN cosine, RP3beta (Paudel
-et al. 2017) and SLIM-ElasticNet (Ning & Karypis 2011), each with its settings chosen on a validation carve-out
-of train, as EASE's λ is. A user's score of a movie is the sum of the movie's weights from the
-movies the user liked (Recommender.score); the weights keep each movie's ``neighbours`` best.
+et al. 2017) and SLIM-ElasticNet (Ning & Karypis 2011), each with its settings chosen on a
+validation carve-out of train, as EASE's λ is. A user's score of a movie is the sum of the
+movie's weights from the movies the user liked (Recommender.score); the weights keep each
+movie's best.
 """
 
 from __future__ import annotations
