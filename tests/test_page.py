@@ -196,3 +196,43 @@ def test_a_person_explores_the_recommender(browser: object, models: Path,
         driver.save_screenshot(str(shots / "page-phone.png"))
         driver.set_window_size(1280, 1000)
     assert (shots / "page-desktop.png").stat().st_size > 10_000
+
+
+def test_the_page_speaks_the_catalogues_language(browser: object) -> None:
+    """A generic catalogue (string ids, implicit, no timestamps; tests.test_generic_service):
+    labels say "item", ids are text, a string id opens, likes post and change the list."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    from tests.test_generic_service import generic_models
+
+    driver = browser
+    _, generic = generic_models()
+    with running_service(generic) as base:
+        driver.get(base + "/")
+        _wait(driver, lambda d: d.find_element(By.ID, "model-line").text.startswith("Model "))
+        _wait(driver, lambda d: d.title == "Item recommender")
+        assert driver.find_element(By.TAG_NAME, "h1").text == "Item recommender"
+        assert driver.find_element(By.ID, "search-heading").text == "Find an item"
+        assert "movie" not in driver.find_element(By.TAG_NAME, "main").text.lower()
+        box = driver.find_element(By.ID, "search-input")
+        box.send_keys("noir 3", Keys.ENTER)
+        _wait(driver, lambda d: any("ítem noir 3" in t for t in _texts(d, "search-results")))
+        assert "item(s) match" in driver.find_element(By.ID, "search-status").text
+        next(e for e in driver.find_elements(By.CSS_SELECTOR, "#search-results button.movie")
+             if e.text.startswith("Title of ítem noir 3")).click()
+        _wait(driver, lambda d: d.find_element(By.ID, "movie-title").text
+              == "Title of ítem noir 3")
+        _wait(driver, lambda d: len(_texts(d, "similar-list")) >= 3)
+        assert driver.find_element(By.ID, "similar-more").text == "More similar items"
+        # a user of the training data by their string id
+        user = driver.find_element(By.ID, "user-input")
+        assert user.get_attribute("type") == "text"
+        user.send_keys("Ana María", Keys.ENTER)
+        _wait(driver, lambda d: d.find_element(By.ID, "user-status").text.startswith(
+            "User Ana María: "))
+        assert len(_texts(driver, "user-recommended")) == 10
+        # a visitor's like changes their list
+        driver.find_element(By.ID, "like-button").click()
+        _wait(driver, lambda d: "1 like(s)" in d.find_element(By.ID, "likes-summary").text)
+        _wait(driver, lambda d: d.find_element(By.ID, "strategy").text == "history")

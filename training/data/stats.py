@@ -28,8 +28,12 @@ def dataset_statistics(dataset: MovieLensDataset) -> dict[str, Any]:
         "density": len(ratings) / max(1, n_users * n_movies),
         "rating_scale": list(dataset.rating_scale),
         "rating_histogram": {float(v): int(c) for v, c in zip(values, counts, strict=True)},
-        "first_rating": _date(times.min()) if len(times) else None,
-        "last_rating": _date(times.max()) if len(times) else None,
+        "first_rating": _date(times.min()) if len(times) and dataset.timed else None,
+        "last_rating": _date(times.max()) if len(times) and dataset.timed else None,
+        "feedback": dataset.feedback,
+        "like_threshold": dataset.like_threshold,
+        "split": dataset.split_kind,
+        "string_ids": dataset.keys is not None,
         "files": dict(dataset.files),
         "user_demographics": dataset.users is not None,
         "repairs": list(dataset.repairs),
@@ -48,7 +52,10 @@ def format_statistics(stats: dict[str, Any]) -> str:
         f"ratings      {stats['ratings']:,}",
         f"tags         {stats['tags']:,}",
         f"density      {stats['density']:.4%}",
-        f"dates        {stats['first_rating']} .. {stats['last_rating']}",
+        (f"dates        {stats['first_rating']} .. {stats['last_rating']}"
+         if stats["first_rating"] else "dates        none (no timestamps: seeded random splits)"),
+        f"feedback     {stats['feedback']}, a like is a rating >= {stats['like_threshold']:g}"
+        + (", string ids" if stats["string_ids"] else ""),
         f"demographics {'yes' if stats['user_demographics'] else 'no'}",
         "files        " + ", ".join(
             f"{name} {'found' if found else 'missing'}" for name, found in stats["files"].items()

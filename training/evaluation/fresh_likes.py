@@ -47,7 +47,8 @@ class FeedbackSimulation:
         liked = liked.sort_values(["user_id", "timestamp", "movie_id"], kind="stable")
         rows = data.user_index(liked["user_id"].to_numpy())
         cols = data.item_index(liked["movie_id"].to_numpy())
-        new = np.asarray(data.ratings[rows, cols]).ravel() == 0  # not rated in train
+        rated = data.ratings[rows, cols] if len(rows) else np.zeros(0)  # (scipy: a matrix)
+        new = np.asarray(rated).ravel() == 0  # not rated in train
         rows, cols = rows[new], cols[new]
         counts = np.bincount(rows, minlength=data.n_users)
         self.fresh = np.zeros((data.n_users, max(1, int(counts.max(initial=0)))), np.int32)

@@ -9,7 +9,12 @@ const state = {
   opinions: new Map(),  // movie_id -> {title, liked: bool}, in the order given
   userId: null,         // "Your user id": likes are posted as feedback for this user
   forYouOffset: 0,
+  stringIds: false,     // the catalogue's ids are strings (manifest catalogue.ids)
+  label: "movie",       // what the catalogue holds (manifest catalogue.item_label)
+  dislike: 1,           // the rating a dislike posts: below the like threshold
 };
+
+const path = (id) => encodeURIComponent(String(id));
 
 const $ = (id) => document.getElementById(id);
 
@@ -84,13 +89,13 @@ async function search(event) {
   const text = $("search-input").value.trim();
   if (!text) return;
   const body = await api(`/movies?search=${encodeURIComponent(text)}&limit=20`);
-  $("search-status").textContent = `${body.total} movie(s) match “${body.query}”` +
+  $("search-status").textContent = `${body.total} ${state.label}(s) match “${body.query}”` +
     (body.total > body.items.length ? `; the ${body.items.length} most popular:` : ":");
   fill($("search-results"), body.items, { empty: "No title matches." });
 }
 
 async function openMovie(movieId) {
-  const movie = await api(`/movies/${movieId}`);
+  const movie = await api(`/movies/${path(movieId)}`);
   state.movie = movie;
   state.similarOffset = 0;
   $("movie-section").hidden = false;
@@ -106,7 +111,7 @@ async function openMovie(movieId) {
 async function loadSimilar(more) {
   const movie = state.movie;
   const offset = more ? state.similarOffset : 0;
-  const body = await api(`/similar/${movie.movie_id}?k=${PAGE}&offset=${offset}`);
+  const body = await api(`/similar/${path(movie.movie_id)}?k=${PAGE}&offset=${offset}`);
   state.similarOffset = offset + body.items.length;
   fill($("similar-list"), body.items, { append: more, score: true });
   $("similar-more").disabled = body.items.length < PAGE;
@@ -126,7 +131,7 @@ async function rate(liked) {
   if (state.userId !== null) {
     await api("/feedback", {
       method: "POST",
-      body: JSON.stringify({ user_id: state.userId, movie_id: movie.movie_id, rating: liked ? 5 : 1 }),
+      body: JSON.stringify({ user_id: state.userId, movie_id: movie.movie_id, rating: liked ? 5 : state.dislike }),
     });
   }
   state.opinions.delete(movie.movie_id);  // re-rating moves it to the most recent end
@@ -154,7 +159,7 @@ function showLikes() {
   const who = state.userId === null ? "as a visitor" : `as user ${state.userId} (posted as feedback)`;
   $("likes-summary").textContent = state.opinions.size
     ? `${likes} like(s) and ${state.opinions.size - likes} dislike(s), ${who}.`
-    : `Like a few movies to start (${who}).`;
+    : `Like a few ${state.label}s to start (${who}).`;
 }
 
 function filters() {
@@ -184,14 +189,14 @@ async function loadForYou(more) {
   }
   state.forYouOffset = offset + body.items.length;
   $("strategy").textContent = body.strategy.replace("_", " ");
-  fill($("foryou-list"), body.items, { append: more, score: true, empty: "No movie left for these filters." });
+  fill($("foryou-list"), body.items, { append: more, score: true, empty: `No ${state.label} left for these filters.` });
   $("foryou-more").disabled = body.items.length < PAGE;
 }
 
 async function chooseUser(event) {
   event.preventDefault();
   const value = $("who-input").value.trim();
-  state.userId = value ? Number(value) : null;
+  state.userId = value ? (state.stringIds ? value : Number(value)) : null;
   state.opinions.clear();
   showOpinion();
   showLikes();
@@ -202,9 +207,10 @@ async function chooseUser(event) {
 
 async function showUser(event) {
   event.preventDefault();
-  const userId = Number($("user-input").value);
+  const value = $("user-input").value.trim();
+  const userId = state.stringIds ? value : Number(value);
   const [profile, recommended] = await Promise.all([
-    api(`/users/${userId}`), api(`/recommend/${userId}?k=${PAGE}`),
+    api(`/users/${path(userId)}`), api(`/recommend/${path(userId)}?k=${PAGE}`),
   ]);
   $("user-status").textContent = profile.known
     ? `User ${userId}: ${profile.ratings_in_training} ratings in training; strategy ${recommended.strategy.replace("_", " ")}.`
@@ -267,15 +273,42 @@ function curvesSvg(loss, ndcg) {
   return svg;
 }
 
+function useCatalogue(catalogue) {
+  // the labels and id inputs of the live bundle's catalogue (MovieLens: movies, integer ids)
+  state.stringIds = catalogue.ids === "string";
+  state.label = catalogue.item_label || "movie";
+  const many = `${state.label}s`;
+  const article = /^[aeiou]/i.test(state.label) ? "an" : "a";
+  for (const node of document.querySelectorAll(".label-a")) {
+    node.textContent = `${article} ${state.label}`;
+  }
+  for (const node of document.querySelectorAll(".label-many")) node.textContent = many;
+  for (const node of document.querySelectorAll(".label-title")) {
+    node.textContent = state.label[0].toUpperCase() + state.label.slice(1);
+  }
+  document.title = `${state.label[0].toUpperCase() + state.label.slice(1)} recommender`;
+  for (const input of document.querySelectorAll(".id-input")) {
+    if (state.stringIds) {
+      input.type = "text";
+      input.removeAttribute("min");
+      input.inputMode = "text";
+      input.maxLength = 256;
+    }
+  }
+}
+
 async function loadModel() {
   const manifest = await api("/model");
+  useCatalogue(manifest.catalogue || {});
+  const threshold = (manifest.dataset || {}).like_threshold;
+  state.dislike = typeof threshold === "number" && threshold <= 1 ? 0.5 : 1;
   const data = manifest.dataset || {};
   $("model-line").textContent = `Model ${manifest.version}, trained on ${data.name} (${data.ratings} ratings).`;
   const facts = $("model-facts");
   facts.replaceChildren();
   addFact(facts, "version", manifest.version);
   addFact(facts, "created", manifest.created_at);
-  addFact(facts, "training data", `${data.name}: ${data.users} users, ${data.movies} movies, ${data.ratings} ratings; like = rating ≥ ${data.like_threshold}`);
+  addFact(facts, "training data", `${data.name}: ${data.users} users, ${data.movies} ${state.label}s, ${data.ratings} ratings; like = rating ≥ ${data.like_threshold}`);
   const validation = (manifest.metrics || {}).validation || {};
   addFact(facts, "validation", Object.entries(validation)
     .filter(([, v]) => typeof v === "number")

@@ -1,0 +1,139 @@
+"""A catalogue in the generic layout with string ids, implicit weights and no timestamps,
+round-tripped through a real server: train → serve → /recommend, /similar, /movies,
+POST /feedback and the next recommendation, every id as given."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from functools import cache
+from pathlib import Path
+from urllib.parse import quote
+
+import httpx
+import numpy as np
+import pytest
+
+from tests.servers import running_service
+from training.commands.train import train_command
+from training.models.config import HybridConfig
+
+LONG = "u" * 256
+USERS = ["Ana María", "007", "7", LONG, "a,b"] + [f"user {i}" for i in range(55)]
+SHELVES = ("crème", "noir", "sci fi")
+ITEMS = [f"ítem {shelf} {i}" for shelf in SHELVES for i in range(14)] + ["42", "042", "x/y"]
+
+
+def _shelf(item: str) -> int:
+    return next((s for s, shelf in enumerate(SHELVES) if f" {shelf} " in item), -1)
+
+
+@cache
+def generic_models() -> tuple[Path, Path]:
+    """(the data folder, a models directory trained on it)."""
+    rng = np.random.default_rng(0)
+    data = Path(tempfile.mkdtemp(prefix="generic-"))
+    rows = ["user_id,item_id,weight"]
+    for u, user in enumerate(USERS):
+        shelf = SHELVES[u % 3]
+        mine = [i for i in ITEMS if f" {shelf} " in i]
+        chosen = list(rng.choice(mine, size=8, replace=False)) + [str(rng.choice(ITEMS))]
+        for item in chosen:
+            cells = [json.dumps(v) if "," in v else v for v in (user, item)]
+            rows.append(f"{cells[0]},{cells[1]},{int(rng.integers(1, 6))}")
+    (data / "interactions.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    items = ["item_id,title,shelf"] + [f"{i},Title of {i},{SHELVES[max(0, _shelf(i))]}"
+                                       for i in ITEMS]
+    (data / "items.csv").write_text("\n".join(items) + "\n", encoding="utf-8")
+    models = Path(tempfile.mkdtemp(prefix="models-generic-"))
+    train_command(str(data), str(models), config=HybridConfig(epochs=4, trials=1),
+                  progress=False)
+    return data, models
+
+
+@pytest.fixture(scope="module")
+def base() -> object:
+    _, models = generic_models()
+    with running_service(models) as url:
+        yield url
+
+
+def _get(base: str, path: str, *ids: str) -> httpx.Response:
+    return httpx.get(base + path.format(*(quote(i, safe="") for i in ids)), timeout=30)
+
+
+def test_the_bundle_keeps_the_catalogues_ids() -> None:
+    _, models = generic_models()
+    bundle = Path(os.path.realpath(models / "current"))
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    assert manifest["schema_version"] == 4
+    assert manifest["catalogue"] == {"ids": "string", "item_label": "item",
+                                     "feedback": "implicit", "timed": False,
+                                     "rating_scale": [0.0, 1.0]}
+    ids = json.loads((bundle / "ids.json").read_text(encoding="utf-8"))
+    assert set(ids["users"]) == set(USERS) and set(ids["items"]) == set(ITEMS)
+
+
+def test_recommend_and_similar_take_string_ids(base: str) -> None:
+    lists = {}
+    for user in ("Ana María", "007", "7", LONG, "a,b"):
+        response = _get(base, "/recommend/{}?k=5", user)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["user_id"] == user and body["strategy"] == "personalized"
+        assert all(isinstance(item["movie_id"], str) for item in body["items"])
+        lists[user] = [item["movie_id"] for item in body["items"]]
+    # "007" and "7" are two users, with their own tastes (shelves by place in USERS)
+    assert lists["007"] != lists["7"]
+    for user, shelf in (("Ana María", 0), ("007", 1), ("7", 2)):
+        mine = sum(_shelf(item) == shelf for item in lists[user])
+        assert mine >= 3, (user, lists[user])
+    similar = _get(base, "/similar/{}?k=4", "ítem noir 3")
+    assert similar.status_code == 200, similar.text
+    assert similar.json()["movie_id"] == "ítem noir 3"
+    assert sum(_shelf(i["movie_id"]) == 1 for i in similar.json()["items"]) >= 2
+    assert _get(base, "/movies/{}", "042").json()["title"] == "Title of 042"
+    assert _get(base, "/movies/{}", "42").json()["title"] == "Title of 42"
+    missing = _get(base, "/similar/{}", "no such item")
+    assert missing.status_code == 404 and "'no such item'" in missing.json()["detail"]
+    too_long = _get(base, "/recommend/{}", "v" * 257)
+    assert too_long.status_code == 422
+
+
+def test_feedback_with_string_ids_changes_the_next_list(base: str) -> None:
+    visitor = "Zoë, new here"
+    before = _get(base, "/recommend/{}?k=10", visitor).json()
+    assert before["strategy"] == "cold_start"
+    liked = [f"ítem sci fi {i}" for i in range(4)]
+    posted = httpx.post(f"{base}/feedback", json=[
+        {"user_id": visitor, "movie_id": item, "rating": 1} for item in liked] + [
+        {"user_id": visitor, "movie_id": "not an item", "rating": 1}], timeout=30)
+    assert posted.status_code == 201, posted.text
+    outcomes = posted.json()["events"]
+    assert [o["status"] for o in outcomes] == ["stored"] * 4 + ["rejected"]
+    assert outcomes[0]["user_id"] == visitor and outcomes[0]["liked"] is True
+    after = _get(base, "/recommend/{}?k=10", visitor).json()
+    assert after["strategy"] == "history" and after["user_id"] == visitor
+    got = [item["movie_id"] for item in after["items"]]
+    assert not set(got) & set(liked)
+    assert sum(_shelf(item) == 2 for item in got) >= 5, got
+    page = _get(base, "/users/{}/feedback", visitor).json()
+    assert page["total"] == 4 and {i["movie_id"] for i in page["items"]} == set(liked)
+    # a known user's event: the movie leaves their list at once
+    first = _get(base, "/recommend/{}?k=3", "Ana María").json()["items"][0]["movie_id"]
+    assert httpx.post(f"{base}/feedback", json={"user_id": "Ana María", "movie_id": first,
+                                                "rating": 1}, timeout=30).status_code == 201
+    again = [i["movie_id"] for i in _get(base, "/recommend/{}?k=3", "Ana María").json()["items"]]
+    assert first not in again
+    erased = httpx.delete(base + "/users/" + quote(visitor, safe="") + "/feedback", timeout=30)
+    assert erased.json() == {"user_id": visitor, "deleted": 4}
+
+
+def test_a_visitor_posts_string_ids(base: str) -> None:
+    body = httpx.post(f"{base}/recommend", json={
+        "liked": ["ítem crème 1", "ítem crème 2", 42, "nope"], "k": 5}, timeout=30).json()
+    assert body["unknown_movie_ids"] == ["nope"]  # 42 is the item "42"
+    assert body["strategy"] == "history"
+    assert all(_shelf(i["movie_id"]) == 0 or i["movie_id"] in ("42", "042", "x/y")
+               for i in body["items"][:3])
