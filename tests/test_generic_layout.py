@@ -159,3 +159,30 @@ def test_bad_input_names_file_line_and_field(tmp_path: Path, interactions: str,
     text = str(caught.value)
     assert where in text and message in text
     assert caught.value.field == field
+
+
+def test_posted_events_merge_by_the_catalogues_ids(tmp_path: Path) -> None:
+    """`train --feedback` on a generic catalogue: events name users and items by their string
+    ids; a new user gets a new code, an unknown item is skipped, an implicit event at or above
+    the like threshold is a like of weight 1."""
+    import pandas as pd
+
+    from training.data.posted_events import merge_feedback
+
+    folder = write(tmp_path / "d", "user_id,item_id,weight\nAna,x,2\nAna,y,1\n007,y,3\n",
+                   "item_id,title\nx,X\ny,Y\nz,Z\n")
+    dataset = load_dataset(folder, progress=False)
+    events = pd.DataFrame({"user_id": ["7", "Ana", "7", "7"], "movie_id": ["z", "z", "nope", "x"],
+                           "rating": [5.0, 5.0, 5.0, 0.5], "timestamp": [10, 11, 12, 13],
+                           "seq": [1, 2, 3, 4]})
+    merged, stats = merge_feedback(dataset, events)
+    assert stats["skipped_unknown_movies"] == 1 and stats["new_users"] == 1
+    assert merged.keys is not None and list(merged.keys.users) == ["Ana", "007", "7"]
+    ratings = merged.ratings
+    keys = merged.keys
+    rows = {(keys.users[u - 1], keys.items[m - 1]): (r, w) for u, m, r, w in zip(
+        ratings["user_id"], ratings["movie_id"], ratings["rating"], ratings["weight"],
+        strict=True)}
+    assert rows[("7", "z")] == (1.0, 1.0) and rows[("Ana", "z")] == (1.0, 1.0)
+    assert rows[("7", "x")] == (0.0, 1.0)  # below the threshold: seen, not liked
+    assert rows[("Ana", "x")] == (1.0, 2.0)  # the catalogue's own row stays

@@ -106,3 +106,19 @@ def _refusal(tmp_path: Path) -> str:
         assert main(["-q", "synthesize", "--out", str(tmp_path / "x"), "--users", "10",
                      "--movies", "100", "--ratings", "50"]) == 2
     return err.getvalue()
+
+
+def test_the_implicit_catalogue_is_play_counts_in_the_generic_layout(tmp_path: Path) -> None:
+    """`synthesize --implicit`: string ids, counts without timestamps, more plays where the
+    rating would have been higher."""
+    assert main(["-q", "synthesize", "--implicit", "--users", "300", "--movies", "800",
+                 "--ratings", "12000", "--out", str(tmp_path / "plays")]) == 0
+    dataset = load_dataset(tmp_path / "plays", progress=False)
+    assert dataset.layout == "generic" and dataset.feedback == "implicit"
+    assert not dataset.timed and dataset.keys is not None
+    assert all(key.startswith("listener-") for key in dataset.keys.users)
+    assert sorted(dataset.movies["title"])[0].startswith("Artist ")
+    weights = dataset.ratings["weight"].to_numpy()
+    assert weights.min() >= 1 and np.median(weights) < np.percentile(weights, 99) / 5  # a tail
+    stars = generate(SyntheticShape(300, 800, 12000), 0)["ratings"]
+    assert len(stars) == len(dataset.ratings)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from recommender_core.bundle_format import import_keras
 from training.data.download import download, resolve_data
-from training.data.synthetic import SHAPES, SyntheticShape, write_release
+from training.data.synthetic import SHAPES, SyntheticShape, write_implicit, write_release
 from training.data.variants import VARIANTS
 from training.errors import TrainingError
 from training.models.config import HybridConfig, RunOptions
@@ -138,6 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
     synthesize.add_argument("--movies", type=int, default=None)
     synthesize.add_argument("--ratings", type=int, default=None)
     synthesize.add_argument("--seed", type=int, default=0)
+    synthesize.add_argument("--implicit", action="store_true",
+                            help="play counts without timestamps, in the generic layout "
+                            "(docs/data-format.md)")
 
     inspect = commands.add_parser("inspect", help="print a dataset's statistics")
     inspect.add_argument("--data", required=True, help=data_help)
@@ -188,7 +191,8 @@ def _run(args: argparse.Namespace) -> int:
         users, movies, ratings = SHAPES[args.shape or "ml-latest-small"]
         shape = SyntheticShape(args.users or users, args.movies or movies,
                                args.ratings or ratings)
-        print(write_release(Path(args.out), shape, args.seed, progress=progress))
+        write = write_implicit if args.implicit else write_release
+        print(write(Path(args.out), shape, args.seed, progress=progress))
         return 0
     if args.command == "inspect":
         from training.data.dataset import load_dataset

@@ -57,6 +57,14 @@ class Interactions:
     def last_weekend(self) -> np.ndarray:
         return self.last_context[:, 1]
 
+    def context(self, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The context (daytime, weekend) of Unix ``times``; (0, 0) for all where the data has
+        no timestamps (the service then gives every request that context)."""
+        if self.dataset.timed:
+            return context_features(times)
+        zeros = np.zeros(len(times), dtype=np.int32)
+        return zeros, zeros.copy()
+
     @property
     def n_users(self) -> int:
         return len(self.user_ids)
@@ -133,7 +141,8 @@ def build_interactions(
 
     last = np.lexsort((times, rows))
     last_per_user = last[np.r_[rows[last][1:] != rows[last][:-1], True]]
-    daytime, weekend = context_features(times[last_per_user])
+    daytime, weekend = (context_features(times[last_per_user]) if dataset.timed else
+                        (np.zeros(len(user_ids), np.int32), np.zeros(len(user_ids), np.int32)))
     return Interactions(
         user_ids=user_ids, item_ids=item_ids, ratings=ratings, likes=likes,
         sequence=LikeSequence(cols[liked][seq].astype(np.int32), times[liked][seq], offsets),

@@ -13,6 +13,11 @@ users, 62,423 movies, 25M ratings) takes a few minutes, most of it writing the C
 
     python -m training synthesize --out .bench/synthetic-60k --users 30000 --movies 60000 \\
         --ratings 1300000
+
+``--implicit`` writes the same draws in the generic layout (docs/data-format.md) as a catalogue
+of play counts without timestamps, the shape of a listening log (hetrec Last.fm: 1,892 users,
+17,632 artists, 92,834 user–artist pairs): ``interactions.csv`` (user_id,item_id,weight),
+``items.csv`` (item_id,title), string ids; a pair's count grows with what its rating would be.
 """
 
 from __future__ import annotations
@@ -46,7 +51,10 @@ SHAPES = {
     "ml-latest-small": (610, 9_742, 100_836),
     "scale-60k": (30_000, 60_000, 1_300_000),
     "ml-25m": (162_541, 62_423, 25_000_095),
+    "lastfm": (1_892, 17_632, 92_834),
 }
+#: plays of a pair: log-normal around exp(PLAYS_SLOPE × (stars − 2.5)), σ PLAYS_SIGMA
+PLAYS_SLOPE, PLAYS_SIGMA = 1.2, 1.0
 
 
 @dataclass(frozen=True)
@@ -228,5 +236,32 @@ def write_release(out: Path, shape: SyntheticShape, seed: int = 0, *,
         partial = path.with_name(path.name + ".partial")
         frame.to_csv(partial, index=False, float_format="%.1f" if name == "ratings" else None,
                      chunksize=1_000_000)
+        partial.replace(path)
+    return out
+
+
+def write_implicit(out: Path, shape: SyntheticShape, seed: int = 0, *,
+                   progress: bool = False) -> Path:
+    """The draws of ``generate`` as play counts in the generic layout, without timestamps:
+    ``interactions.csv`` (user_id,item_id,weight) and ``items.csv`` (item_id,title)."""
+    tables = generate(shape, seed, progress=progress)
+    ratings = tables["ratings"]
+    rng = np.random.default_rng(seed + 1)
+    stars = ratings["rating"].to_numpy(np.float64)
+    plays = np.maximum(1, np.round(np.exp(PLAYS_SLOPE * (stars - 2.5)
+                                          + rng.normal(0.0, PLAYS_SIGMA, len(stars)))))
+    out.mkdir(parents=True, exist_ok=True)
+    frames = {
+        "interactions": pd.DataFrame({
+            "user_id": "listener-" + ratings["userId"].astype(str),
+            "item_id": "artist-" + ratings["movieId"].astype(str),
+            "weight": plays.astype(np.int64)}).sample(frac=1.0, random_state=seed),
+        "items": pd.DataFrame({"item_id": "artist-" + tables["movies"]["movieId"].astype(str),
+                               "title": "Artist " + tables["movies"]["movieId"].astype(str)}),
+    }
+    for name, frame in frames.items():
+        path = out / f"{name}.csv"
+        partial = path.with_name(path.name + ".partial")
+        frame.to_csv(partial, index=False)
         partial.replace(path)
     return out

@@ -17,7 +17,6 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from recommender_core.bundle_format import context_features
 from training.data.interactions import Interactions
 from training.evaluation.metrics import METRICS, per_user_metrics
 
@@ -77,7 +76,7 @@ def visitors(data: Interactions, held: pd.DataFrame, n: int) -> Visitors:
     relevant = sp.csr_matrix((np.ones(int(later_mask.sum()), np.float32),
                               (row[later_mask], items[later_mask])), shape=shape)
     relevant.data[:] = 1.0  # a movie liked twice later counts once
-    daytime, weekend = context_features(times[starts[eligible] + n - 1])
+    daytime, weekend = data.context(times[starts[eligible] + n - 1])
     return Visitors(n, liked.astype(np.int64), relevant, daytime, weekend)
 
 
@@ -99,8 +98,8 @@ def carve_out_visitors(data: Interactions, validation: pd.DataFrame, n: int) -> 
     later = sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)),
                           shape=(data.n_users, data.n_items))[users]
     later.data[:] = 1.0
-    daytime, weekend = context_features(sequence.times[positions[:, -1]] if n else
-                                        np.zeros(len(users), np.int64))
+    daytime, weekend = data.context(sequence.times[positions[:, -1]] if n else
+                                    np.zeros(len(users), np.int64))
     seen = (data.ratings[users] > 0).astype(np.float32).tocsr()
     return Visitors(n, sequence.items[positions].astype(np.int64), later, daytime, weekend,
                     seen)

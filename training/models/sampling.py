@@ -11,7 +11,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from recommender_core.bundle_format import FRESH_INPUT, context_features
+from recommender_core.bundle_format import FRESH_INPUT
 from recommender_core.inputs import model_inputs
 from training.data.interactions import Interactions
 
@@ -38,7 +38,7 @@ class TripletSampler:
         n_positions = len(data.sequence.items)
         self.users = (np.searchsorted(data.sequence.offsets, np.arange(n_positions),
                                       side="right") - 1).astype(np.int32)
-        self.daytime, self.weekend = context_features(data.sequence.times)
+        self.daytime, self.weekend = data.context(data.sequence.times)
         likes = data.likes.tocoo()
         self.like_keys = np.sort(likes.row.astype(np.int64) << 32 | likes.col)
         features = data.user_features
