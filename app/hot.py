@@ -131,7 +131,7 @@ class HotReads:
         settings = state.settings
         k = min(query[0] or settings.default_k, settings.max_k)
         offset = query[1]
-        if prefix is RECOMMEND and state.feedback.has_events(str(identifier)):
+        if prefix is RECOMMEND and state.feedback.has_events(segment):  # the id's text
             return None
         context = context_now(bundle) if prefix is RECOMMEND else (0, 0)
         key: Key = (prefix, identifier, k, offset, *context)

@@ -151,11 +151,10 @@ def _unavailable(exc: Exception) -> StoreUnavailable:
 
 @dataclass(eq=False)
 class _Write:
-    """One caller's part of a group commit: its work inside the shared transaction, the users
-    its result touched, and, once committed, its result or error."""
+    """One caller's part of a group commit: its events, and, once committed, which of them
+    were stored (False: a duplicate event_id) or its error."""
 
-    work: Callable[[Any], Any]
-    touched: Callable[[Any], Iterable[str]]
+    events: Sequence[Event]
     result: Any = None
     error: Exception | None = None
     done: bool = False
@@ -320,24 +319,45 @@ class FeedbackStore:
             raise _unavailable(exc) from exc
 
     def _commit(self, batch: list[_Write]) -> None:
-        """One transaction for every write of ``batch``; each gets its result."""
+        """One transaction for every write of ``batch``: their events inserted by one
+        statement, the users they touched pruned and logged; each write gets its result."""
+        events = [event for each in batch for event in each.events]
         try:
             with self.engine.begin() as connection:
-                results = [each.work(connection) for each in batch]
-                self._after_writes(connection, batch, results)
+                stored = self._insert(connection, events)
+                users = sorted({str(e.user_id) for e, new in zip(events, stored, strict=True)
+                                if new})
+                self._prune(connection, users)
+                self._changed(connection, users, time.time())
         except (DBAPIError, PoolTimeout) as exc:
             raise _unavailable(exc) from exc
-        for each, result in zip(batch, results, strict=True):
-            each.result, each.done = result, True
+        start = 0
+        for each in batch:
+            each.result, each.done = stored[start:start + len(each.events)], True
+            start += len(each.events)
 
-    def _after_writes(self, connection: Any, batch: list[_Write], results: list[Any]) -> None:
-        """Prune and log the users the batch's additions touched (once per user)."""
+    def _insert(self, connection: Any, events: Sequence[Event]) -> list[bool]:
+        """Insert ``events`` in order (one executemany); for each, whether it was stored: an
+        event whose event_id is already stored (or given earlier in ``events``) is not."""
+        if not events:
+            return []
         now = time.time()
-        users = sorted({user for each, result in zip(batch, results, strict=True)
-                        for user in each.touched(result)})
-        for user in users:
-            self._prune(connection, user)
-        self._changed(connection, users, now)
+        insert = (postgresql.insert if self.backend == "postgresql" else sqlite.insert)(
+            events_table).on_conflict_do_nothing(index_elements=["event_id"]).returning(
+            events_table.c.event_id)
+        rows = [{"user_id": str(e.user_id), "movie_id": str(e.movie_id),
+                 "rating": float(e.rating), "timestamp": int(e.timestamp),
+                 "event_id": e.event_id, "received_at": now} for e in events]
+        inserted = {row.event_id for row in connection.execute(insert, rows)
+                    if row.event_id is not None}
+        stored = []
+        for item in events:
+            if item.event_id is None:
+                stored.append(True)
+            else:
+                stored.append(item.event_id in inserted)
+                inserted.discard(item.event_id)  # a repeat later in the batch is a duplicate
+        return stored
 
     # ---------------------------------------------------------------- writes
 
@@ -345,38 +365,26 @@ class FeedbackStore:
         """Store ``events`` in one transaction; for each, True if stored now, False if an event
         with its ``event_id`` was already stored (idempotent retries). Users above
         ``max_per_user`` events lose their oldest (by timestamp, then arrival)."""
-        insert = (postgresql.insert if self.backend == "postgresql" else sqlite.insert)(
-            events_table).on_conflict_do_nothing(index_elements=["event_id"]).returning(
-            events_table.c.seq)
-
-        def work(connection: Any) -> list[bool]:
-            now = time.time()
-            stored = []
-            for item in events:
-                result = connection.execute(insert, {
-                    "user_id": str(item.user_id), "movie_id": str(item.movie_id),
-                    "rating": float(item.rating), "timestamp": int(item.timestamp),
-                    "event_id": item.event_id, "received_at": now})
-                stored.append(result.first() is not None)  # no row: a duplicate
-            return stored
-
-        def touched(stored: list[bool]) -> set[str]:
-            return {str(e.user_id) for e, new in zip(events, stored, strict=True) if new}
-
         self.open()
-        return list(self._writes.submit(_Write(work, touched)))
+        return list(self._writes.submit(_Write(list(events))))
 
-    def _prune(self, connection: Any, user: str) -> None:
-        count = connection.scalar(select(func.count()).select_from(events_table)
-                                  .where(events_table.c.user_id == user))
-        if count <= self.max_per_user:
+    def _prune(self, connection: Any, users: Sequence[str]) -> None:
+        """Users of ``users`` above ``max_per_user`` events lose their oldest (one counting
+        query for all of them)."""
+        if not users:
             return
-        oldest = (select(events_table.c.seq).where(events_table.c.user_id == user)
-                  .order_by(events_table.c.timestamp.desc(), events_table.c.seq.desc())
-                  .offset(self.max_per_user))
-        # PostgreSQL and SQLite both take a subquery here; MySQL would not (not supported).
-        connection.execute(delete(events_table).where(events_table.c.seq.in_(
-            select(oldest.subquery().c.seq))))
+        counts = connection.execute(
+            select(events_table.c.user_id, func.count()).where(
+                events_table.c.user_id.in_(users)).group_by(events_table.c.user_id)).all()
+        for user, count in counts:
+            if count <= self.max_per_user:
+                continue
+            oldest = (select(events_table.c.seq).where(events_table.c.user_id == user)
+                      .order_by(events_table.c.timestamp.desc(), events_table.c.seq.desc())
+                      .offset(self.max_per_user))
+            # PostgreSQL and SQLite both take a subquery here; MySQL would not (unsupported).
+            connection.execute(delete(events_table).where(events_table.c.seq.in_(
+                select(oldest.subquery().c.seq))))
 
     def _changed(self, connection: Any, users: Iterable[str], now: float) -> None:
         rows = [{"user_id": user, "at": now} for user in users]

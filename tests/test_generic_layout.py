@@ -186,3 +186,30 @@ def test_posted_events_merge_by_the_catalogues_ids(tmp_path: Path) -> None:
     assert rows[("7", "z")] == (1.0, 1.0) and rows[("Ana", "z")] == (1.0, 1.0)
     assert rows[("7", "x")] == (0.0, 1.0)  # below the threshold: seen, not liked
     assert rows[("Ana", "x")] == (1.0, 2.0)  # the catalogue's own row stays
+
+
+def test_a_catalogue_without_any_item_feature_trains(tmp_path: Path) -> None:
+    """interactions.csv alone (no items.csv: no titles, categories or text): the content
+    paths have nothing to read, and the hybrid still learns who likes what."""
+    from training.models.config import HybridConfig
+    from training.models.hybrid import Hybrid
+
+    users = [f"listener {i}" for i in range(60)]
+    items = [f"artist {i}" for i in range(30)]
+    rng = np.random.default_rng(1)
+    lines = ["user_id,item_id,weight"]
+    for u, user in enumerate(users):  # two tastes: even and odd artists
+        for item in rng.choice(items[u % 2::2], size=6, replace=False):
+            lines.append(f"{user},{item},{int(rng.integers(1, 50))}")
+    dataset = load_dataset(write(tmp_path / "d", "\n".join(lines) + "\n"), progress=False)
+    assert dataset.movies["genres"].map(len).sum() == 0 and dataset.tags is None
+    data = build_interactions(dataset, dataset.ratings)
+    model = Hybrid(HybridConfig(epochs=8, autoencoder_epochs=2, trials=0, patience=8,
+                                batch_size=128)).fit(data, seed=0, progress=False)
+    scores = model.score(np.arange(data.n_users))
+    assert np.isfinite(scores).all()
+    assert dataset.keys is not None  # codes follow first appearance: the keys say the taste
+    parity = np.array([int(k.split()[1]) % 2 for k in dataset.keys.items])
+    user_parity = np.array([int(k.split()[1]) % 2 for k in dataset.keys.users])
+    best = np.argsort(-scores, axis=1)[:, :3]
+    assert (parity[best] == user_parity[:, None]).mean() > 0.8

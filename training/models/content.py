@@ -27,7 +27,8 @@ def content_matrix(data: Interactions, genre_weight: float = 0.5) -> sp.csr_matr
         (np.ones(len(known), np.float32), (known, features.decade[known])),
         shape=(len(features.decade), len(features.decades) + 1),
     )
-    genres = sp.csr_matrix(normalize(features.genres)) * genre_weight
+    genres = (sp.csr_matrix(normalize(features.genres)) * genre_weight
+              if features.genres.shape[1] else sp.csr_matrix(features.genres))  # none at all
     stacked = sp.hstack([features.tfidf, genres, decades * 0.3], format="csr", dtype=np.float32)
     return normalize(stacked).astype(np.float32)
 
