@@ -112,12 +112,12 @@ class Bundle:
         (the user tower) or "popularity", as the training validation chose."""
         return str(self.manifest["model"]["new_user_path"])
 
-    @property
+    @cached_property
     def string_ids(self) -> bool:
         """The catalogue's ids are strings (the generic layout; ids.json), not integers."""
         return self.manifest.get("catalogue", {}).get("ids") == "string"
 
-    @property
+    @cached_property
     def timed(self) -> bool:
         """Trained on data with timestamps: the context inputs (daytime, weekend) mean
         something; without, every request takes the context all training rows had."""
