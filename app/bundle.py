@@ -133,6 +133,23 @@ class Bundle:
                 raise InvalidRequest(f"`{field}`: {value!r} is not an id of this catalogue "
                                      "(its ids are integers)")
 
+    def check_ratings(self, ratings: Sequence[float], field: str) -> None:
+        """InvalidRequest naming the first rating off the catalogue's scale: half stars from
+        0.5 to 5 for MovieLens bundles (integer ids), the manifest's rating_scale for other
+        explicit catalogues, 0 to 100 for implicit ones."""
+        catalogue = self.manifest.get("catalogue", {})
+        if not self.string_ids:
+            low, high, step, scale = 0.5, 5.0, 0.5, "0.5 to 5 in half stars"
+        elif catalogue.get("feedback") == "implicit":
+            low, high, step, scale = 0.0, 100.0, 0.0, "0 to 100 (1 or more is a like)"
+        else:
+            low, high = (float(x) for x in catalogue.get("rating_scale", (-100.0, 100.0)))
+            step, scale = 0.0, f"{low:g} to {high:g}"
+        for position, rating in enumerate(ratings):
+            if not low <= rating <= high or (step and (rating / step) % 1):
+                raise InvalidRequest(f"`{field}[{position}].rating`: {rating:g} is not on this "
+                                     f"catalogue's scale ({scale})")
+
     @property
     def like_threshold(self) -> float:
         """Ratings at or above it are likes (the training data's threshold)."""

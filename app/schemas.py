@@ -178,9 +178,12 @@ class FeedbackEvent(BaseModel):
     user_id: StoredId = Field(description="the dataset's user id, or a new one (" + ID_HELP
                               + ")")
     movie_id: StoredId = Field(description=ID_HELP)
-    rating: JsonNumber = Field(ge=0.5, le=5.0, multiple_of=0.5,
-                               description="0.5 to 5.0 in half stars; at or above the data's "
-                               "like threshold (manifest dataset.like_threshold) it is a like")
+    rating: JsonNumber = Field(ge=-100, le=100,
+                               description="on the catalogue's scale: 0.5 to 5.0 in half stars "
+                               "for MovieLens bundles, the `catalogue.rating_scale` of the "
+                               "manifest for other explicit catalogues, 0 or more for implicit "
+                               "ones; at or above the data's like threshold (manifest "
+                               "dataset.like_threshold) it is a like")
     timestamp: JsonInt | None = Field(None, ge=0, le=LATEST_TIMESTAMP,
                                       description="Unix seconds; default: when it arrived")
     event_id: str | None = Field(None, min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$",

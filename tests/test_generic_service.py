@@ -137,3 +137,34 @@ def test_a_visitor_posts_string_ids(base: str) -> None:
     assert body["strategy"] == "history"
     assert all(_shelf(i["movie_id"]) == 0 or i["movie_id"] in ("42", "042", "x/y")
                for i in body["items"][:3])
+
+
+def test_ratings_are_checked_on_the_catalogues_scale(base: str) -> None:
+    """Implicit catalogue: 0 to 100, 1 or more a like; an explicit one takes its own scale;
+    MovieLens bundles keep half stars from 0.5 to 5."""
+    from types import SimpleNamespace
+
+    from app.bundle import Bundle
+    from app.errors import InvalidRequest
+
+    seen = httpx.post(f"{base}/feedback", json={"user_id": "7", "movie_id": "42",
+                                                "rating": 0}, timeout=30)
+    assert seen.status_code == 201 and seen.json()["events"][0]["liked"] is False
+    off = httpx.post(f"{base}/feedback", json=[{"user_id": "7", "movie_id": "42", "rating": 1},
+                                               {"user_id": "7", "movie_id": "42",
+                                                "rating": -1}], timeout=30)
+    assert off.status_code == 422 and "`events[1].rating`: -1" in off.json()["detail"]
+
+    def check(manifest: dict[str, object], strings: bool, rating: float) -> bool:
+        fake = SimpleNamespace(manifest=manifest, string_ids=strings)
+        try:
+            Bundle.check_ratings(fake, [rating], "events")  # type: ignore[arg-type]
+        except InvalidRequest:
+            return False
+        return True
+
+    tens = {"catalogue": {"ids": "string", "feedback": "explicit", "rating_scale": [1, 10]}}
+    assert check(tens, True, 8) and check(tens, True, 7.3) and not check(tens, True, 11)
+    movielens: dict[str, object] = {}
+    assert check(movielens, False, 4.5) and not check(movielens, False, 4.25)
+    assert not check(movielens, False, 0) and not check(movielens, False, 5.5)

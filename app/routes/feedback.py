@@ -63,6 +63,7 @@ async def post_feedback(body: FeedbackEvent | list[FeedbackEvent], bundle: Bundl
         raise InvalidRequest(f"a batch holds 1 to {limit} events; got {len(events)}")
     bundle.check_ids([item.user_id for item in events], "user_id")
     bundle.check_ids([item.movie_id for item in events], "movie_id")
+    bundle.check_ratings([item.rating for item in events], "events")
     now = int(time.time())
     posted = [Event(str(item.user_id), str(item.movie_id), item.rating,
                     now if item.timestamp is None else item.timestamp, item.event_id)

@@ -11,7 +11,8 @@ const state = {
   forYouOffset: 0,
   stringIds: false,     // the catalogue's ids are strings (manifest catalogue.ids)
   label: "movie",       // what the catalogue holds (manifest catalogue.item_label)
-  dislike: 1,           // the rating a dislike posts: below the like threshold
+  like: 5,              // the ratings a like and a dislike post, on the catalogue's scale
+  dislike: 1,
 };
 
 const path = (id) => encodeURIComponent(String(id));
@@ -131,7 +132,7 @@ async function rate(liked) {
   if (state.userId !== null) {
     await api("/feedback", {
       method: "POST",
-      body: JSON.stringify({ user_id: state.userId, movie_id: movie.movie_id, rating: liked ? 5 : state.dislike }),
+      body: JSON.stringify({ user_id: state.userId, movie_id: movie.movie_id, rating: liked ? state.like : state.dislike }),
     });
   }
   state.opinions.delete(movie.movie_id);  // re-rating moves it to the most recent end
@@ -299,9 +300,12 @@ function useCatalogue(catalogue) {
 
 async function loadModel() {
   const manifest = await api("/model");
-  useCatalogue(manifest.catalogue || {});
-  const threshold = (manifest.dataset || {}).like_threshold;
-  state.dislike = typeof threshold === "number" && threshold <= 1 ? 0.5 : 1;
+  const catalogue = manifest.catalogue || {};
+  useCatalogue(catalogue);
+  if (catalogue.ids === "string") {  // MovieLens keeps 5 and 1
+    const [low, high] = catalogue.rating_scale || [0, 1];
+    [state.like, state.dislike] = catalogue.feedback === "implicit" ? [1, 0] : [high, low];
+  }
   const data = manifest.dataset || {};
   $("model-line").textContent = `Model ${manifest.version}, trained on ${data.name} (${data.ratings} ratings).`;
   const facts = $("model-facts");
