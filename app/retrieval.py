@@ -28,7 +28,7 @@ import numpy as np
 from recommender_core.bundle_format import inner_product_graph, inner_product_ivf, recommend_rows
 from recommender_core.vectors import top_k
 
-SHORTLIST = 100  # movies the search returns before exact scoring (more for deep pages)
+SHORTLIST = 100  # movies the search returns beyond the page asked for (offset + k + SHORTLIST)
 # lists searched, tried at load until the shortlist recalls RECALL_TARGET of the exact top 10
 NPROBE_LADDER = (4, 8, 16, 32, 64, 128, 256)
 RECALL_TARGET = 0.97
@@ -74,6 +74,13 @@ class Shortlister:
         """Indices of up to ``n`` movies with (approximately) the highest ``vector·v + b``,
         none of ``blocked`` (skipped inside the search, so a user who rated thousands of
         movies costs what anyone else does)."""
+        return self.scored(vector, n, blocked)[0]
+
+    def scored(self, vector: np.ndarray, n: int, blocked: np.ndarray | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """``search``'s movies and their scores ``vector·v + b``: the index stores the rows
+        ``[v, b]`` uncompressed (IVF-Flat), so the inner products it ranks by are the exact
+        scores (summed in another order than numpy's: equal to ~1e-6)."""
         import faiss
 
         query = np.zeros((1, len(vector) + 1), np.float32)
@@ -87,10 +94,10 @@ class Shortlister:
         while True:  # lists holding fewer than n movies (a deep page): search more of them
             # per call, never on the shared index: requests run concurrently
             params = faiss.SearchParametersIVF(nprobe=nprobe, sel=keep)  # type: ignore[call-arg]
-            _, found = self.index.search(query, n, params=params)
-            found = found[0][found[0] >= 0]
-            if len(found) >= n or nprobe >= lists:
-                return found
+            distances, found = self.index.search(query, n, params=params)
+            valid = found[0] >= 0
+            if valid.sum() >= n or nprobe >= lists:
+                return found[0][valid], distances[0][valid]
             nprobe = min(lists, 4 * nprobe)
 
 
@@ -152,8 +159,9 @@ class ExactRetrieval:
 
 
 class ShortlistRetrieval:
-    """An approximate shortlist (``shortlister``) scored exactly with the movie vectors and
-    biases; a query without a vector ranks by ``popularity``. Filtered queries (``keep``), and
+    """An approximate shortlist (``shortlister``: the IVF lists nearest the user's vector),
+    ranked by its exact scores (the index stores the rows uncompressed); a query without a
+    vector ranks by ``popularity``. Filtered queries (``keep``), and
     those whose ranking is not a vector's (``Query.exact``), score every movie."""
 
     def __init__(self, shortlister: Shortlister, item_vectors: np.ndarray,
@@ -179,14 +187,16 @@ class ShortlistRetrieval:
             order = self.popularity_order[:offset + k + len(blocked)]
             order = order[~np.isin(order, blocked)][offset:offset + k]
             return order, self.popularity[order]
-        candidates = self.shortlister.search(vector, max(SHORTLIST, 2 * (offset + k)), blocked)
+        candidates, found = self.shortlister.scored(vector, offset + k + SHORTLIST,
+                                                    blocked)
         if len(candidates) < offset + k:
             scores = self.item_vectors @ vector + self.item_bias
             scores[blocked] = -np.inf
             best = top_k(scores, k, offset)
             return best, scores[best]
-        ranked, scores = exact_top(self.item_vectors, self.item_bias, vector, candidates)
-        return ranked[offset:offset + k], scores[offset:offset + k]
+        # the shortlist's own scores are exact (IVF-Flat): no gather of its rows to re-score
+        order = np.lexsort((candidates, -found))[offset:offset + k]
+        return candidates[order], found[order].astype(np.float32)
 
 
 NEIGHBOUR_CACHE = 101  # movies cached per /similar query movie (k up to 100)
