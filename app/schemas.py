@@ -5,7 +5,15 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import Response
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StringConstraints
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StringConstraints,
+    WithJsonSchema,
+)
 
 from recommender_core.bundle_format import MAX_KEY_LENGTH
 
@@ -38,7 +46,8 @@ Key = Annotated[str, StringConstraints(min_length=1, max_length=MAX_KEY_LENGTH)]
 #: an id in a body: an integer (MovieLens bundles) or a string (catalogues with string ids);
 #: a list of ids to look up takes any integer (one out of range is just unknown)
 AnyId = JsonInt | Key
-StoredId = Annotated[JsonInt, Field(ge=1, le=MAX_ID)] | Key
+StoredId = Annotated[JsonInt, Field(ge=1, le=MAX_ID), WithJsonSchema(
+    {"type": "integer", "minimum": 1, "maximum": MAX_ID})] | Key
 #: an id in a response: the catalogue's own, a number or a string
 OutId = int | str
 ID_HELP = ("the catalogue's id: a positive integer for MovieLens bundles, the string id as "
