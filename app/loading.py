@@ -36,7 +36,9 @@ from recommender_core.bundle_format import (
     MOVIES_FILE,
     RECOMMEND_INDEX_FILE,
     REFERENCE_FILE,
+    SIMILAR_COSINES_FILE,
     SIMILAR_GRAPH_FILE,
+    SIMILAR_NEIGHBOURS_FILE,
     TOWER_FILE,
     BundleFileError,
     check_files,
@@ -95,15 +97,39 @@ def load_bundle(path: Path, *, score_table_bytes: int = SCORE_TABLE_MB << 20,
     catalogue = _catalogue(arrays, movies, item_keys)
     retrieval: Retrieval = ExactRetrieval()
     n_items = len(arrays["item_ids"])
+    table = None
     if n_items >= retrieval_min_movies:
         retrieval = _shortlist(path, arrays, scorer, catalogue)
         index = approximate_index(similar, _load_stored_index(
             path / SIMILAR_GRAPH_FILE, "IndexHNSWFlat", n_items=n_items, dim=similar.shape[1]))
+        table = _similar_table(path, n_items, manifest)
     return Bundle(path=path, manifest=manifest, arrays=arrays,
                   catalogue=catalogue, users=user_table(arrays),
                   user_position={u: i for i, u in enumerate(user_keys)},
-                  scorer=scorer, retrieval=retrieval, neighbours=Neighbours(index, similar),
+                  scorer=scorer, retrieval=retrieval,
+                  neighbours=Neighbours(index, similar, table),
                   fresh_rows=FreshRows(n_items), visitors=visitors)
+
+
+def _similar_table(path: Path, n_items: int, manifest: dict[str, Any]
+                   ) -> tuple[np.ndarray, np.ndarray] | None:
+    """GET /similar's precomputed neighbours and cosines (memory-mapped), or None where the
+    manifest lists none (bundles written before 2026-12-07); listed, their checksums were
+    checked with the other files."""
+    listed = manifest.get("files", {})
+    if SIMILAR_NEIGHBOURS_FILE not in listed or SIMILAR_COSINES_FILE not in listed:
+        return None
+    try:
+        neighbours = np.load(path / SIMILAR_NEIGHBOURS_FILE, allow_pickle=False, mmap_mode="r")
+        cosines = np.load(path / SIMILAR_COSINES_FILE, allow_pickle=False, mmap_mode="r")
+    except (ValueError, OSError) as exc:
+        raise BundleError(f"{path}: /similar's neighbour table: {exc}") from None
+    if (neighbours.ndim != 2 or neighbours.shape[0] != n_items or neighbours.dtype != np.int32
+            or cosines.shape != neighbours.shape or cosines.dtype != np.float32
+            or int(neighbours.max(initial=-1)) >= n_items or int(neighbours.min(initial=0)) < -1):
+        raise BundleError(f"{path / SIMILAR_NEIGHBOURS_FILE}: expected int32 movie indices and "
+                          f"float32 cosines of shape ({n_items}, width)")
+    return neighbours, cosines
 
 
 def _shortlist(path: Path, arrays: dict[str, np.ndarray], scorer: FastScorer,

@@ -208,13 +208,19 @@ class Neighbours:
     answers of up to NEIGHBOUR_CACHE neighbours are kept per movie (a bundle never changes,
     so they never go stale)."""
 
-    def __init__(self, index: Any, vectors: np.ndarray) -> None:
-        self.index, self.vectors = index, vectors
+    def __init__(self, index: Any, vectors: np.ndarray,
+                 table: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+        """``table``: the bundle's precomputed (neighbours, cosines) of every movie, searched
+        in the same graph (bundle_format.similar_table); a page within its width is read from
+        it."""
+        self.index, self.vectors, self.table = index, vectors, table
         self.cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def of(self, index: int, n: int) -> tuple[np.ndarray, np.ndarray]:
         """(neighbour indices, similarities) of movie ``index``, best first, ``n`` at most
         (FAISS pads with -1); the movie itself among them."""
+        if self.table is not None and n <= self.table[0].shape[1]:
+            return self.table[0][index, :n], self.table[1][index, :n]
         cached = self.cache.get(index)
         if cached is None or len(cached[0]) < n:
             width = min(self.index.ntotal, max(n, NEIGHBOUR_CACHE))

@@ -1,4 +1,5 @@
-"""Copy a bundle exported before the trainer stored its approximate indexes (or stored an HNSW
+"""Copy a bundle exported before the trainer stored its approximate indexes and /similar's
+neighbour table (or stored an HNSW
 graph for /recommend, as it did until 2026-12-06), and add the missing ones as the trainer
 now writes them for catalogues of 50,000+ movies (training.commands.export.write_graphs),
 with their checksums in the copy's manifest: serving benchmarks of such a bundle without
@@ -39,11 +40,20 @@ def main() -> None:
         rows = fmt.recommend_rows(np.load(folder / "item_vectors.npy"),
                                   np.load(folder / "item_bias.npy"))
         faiss.write_index(fmt.inner_product_ivf(rows), str(folder / fmt.RECOMMEND_INDEX_FILE))
+    similarity = np.load(folder / "similarity_vectors.npy")
     if not (folder / fmt.SIMILAR_GRAPH_FILE).exists():
-        faiss.write_index(fmt.inner_product_graph(np.load(folder / "similarity_vectors.npy")),
+        faiss.write_index(fmt.inner_product_graph(similarity),
                           str(folder / fmt.SIMILAR_GRAPH_FILE))
     print(f"indexes built and written in {time.perf_counter() - start:.1f} s")
-    for name in (fmt.RECOMMEND_INDEX_FILE, fmt.SIMILAR_GRAPH_FILE):
+    if not (folder / fmt.SIMILAR_NEIGHBOURS_FILE).exists():
+        start = time.perf_counter()
+        graph = faiss.read_index(str(folder / fmt.SIMILAR_GRAPH_FILE))
+        neighbours, cosines = fmt.similar_table(similarity, graph)
+        np.save(folder / fmt.SIMILAR_NEIGHBOURS_FILE, neighbours, allow_pickle=False)
+        np.save(folder / fmt.SIMILAR_COSINES_FILE, cosines, allow_pickle=False)
+        print(f"/similar's neighbour table computed in {time.perf_counter() - start:.1f} s")
+    for name in (fmt.RECOMMEND_INDEX_FILE, fmt.SIMILAR_GRAPH_FILE, fmt.SIMILAR_NEIGHBOURS_FILE,
+                 fmt.SIMILAR_COSINES_FILE):
         manifest["files"][name] = fmt.sha256_file(folder / name)
     (folder / fmt.MANIFEST_FILE).write_text(json.dumps(manifest, indent=2))
     (args.models / fmt.CURRENT_LINK).symlink_to(source.name)

@@ -46,6 +46,14 @@ RETRAIN_HINT = ("retrain with `python -m training train --data <dataset> --out <
 RECOMMEND_INDEX_FILE = "recommend-ivf.faiss"
 SIMILAR_GRAPH_FILE = "similar-hnsw.faiss"
 GRAPH_MIN_MOVIES = 50_000
+#: GET /similar's neighbours precomputed with the graphs (same catalogues): each movie's
+#: SIMILAR_TABLE_WIDTH nearest by cosine of ``similarity_vectors`` (itself among them),
+#: best first, searched in the HNSW graph with efSearch TABLE_EF_SEARCH, and their cosines;
+#: a page within the width is a lookup instead of a graph search
+SIMILAR_NEIGHBOURS_FILE = "similar_neighbours.npy"  # (movies, width) int32, -1 pads
+SIMILAR_COSINES_FILE = "similar_cosines.npy"  # (movies, width) float32
+SIMILAR_TABLE_WIDTH = 101
+TABLE_EF_SEARCH = 400
 HNSW_NEIGHBOURS = 32  # the graphs' degree M
 EF_CONSTRUCTION = 80
 
@@ -224,3 +232,20 @@ def import_keras() -> ModuleType:
         os.close(saved)
         os.close(null)
     return keras
+
+
+def similar_table(rows: np.ndarray, graph: Any, width: int = SIMILAR_TABLE_WIDTH,
+                  block: int = 4_096) -> tuple[np.ndarray, np.ndarray]:
+    """(neighbours, cosines) of every row of ``rows`` (unit length) in ``graph`` (their HNSW
+    graph), ``width`` each, best first: SIMILAR_NEIGHBOURS_FILE and SIMILAR_COSINES_FILE."""
+    graph.hnsw.efSearch = max(TABLE_EF_SEARCH, width)
+    n = len(rows)
+    width = min(width, n)
+    neighbours = np.empty((n, width), dtype=np.int32)
+    cosines = np.empty((n, width), dtype=np.float32)
+    for start in range(0, n, block):
+        part = np.ascontiguousarray(rows[start:start + block], dtype=np.float32)
+        found_cosines, found = graph.search(part, width)
+        neighbours[start:start + block] = found
+        cosines[start:start + block] = found_cosines
+    return neighbours, cosines

@@ -124,7 +124,8 @@ def _bundle_with_graphs(models: Path, into: Path, similarity_rows: int | None = 
     write_graphs(folder, arrays["item_vectors"], arrays["item_bias"],
                  arrays["similarity_vectors"][:similarity_rows])
     manifest = json.loads((folder / fmt.MANIFEST_FILE).read_text())
-    for name in (fmt.RECOMMEND_INDEX_FILE, fmt.SIMILAR_GRAPH_FILE):
+    for name in (fmt.RECOMMEND_INDEX_FILE, fmt.SIMILAR_GRAPH_FILE, fmt.SIMILAR_NEIGHBOURS_FILE,
+                 fmt.SIMILAR_COSINES_FILE):
         manifest["files"][name] = fmt.sha256_file(folder / name)
     (folder / fmt.MANIFEST_FILE).write_text(json.dumps(manifest))
     point_current(into, source.name)
@@ -144,12 +145,34 @@ def test_stored_graphs_are_read_rather_than_built_and_answer_the_same(
         bundle = load_bundle(folder, retrieval_min_movies=1)
     assert isinstance(bundle.retrieval, retrieval.ShortlistRetrieval)
     assert max(bundle.retrieval.recall.values()) >= 0.97
+    table = bundle.neighbours.table  # /similar's precomputed neighbours: read from the table
+    assert table is not None and table[0].shape == (len(bundle.catalogue.movies), 101)
+    deep = bundle.neighbours.of(3, 150)  # deeper than the table: the graph is searched
+    np.testing.assert_array_equal(deep[0][:101], table[0][3])
     with client_for(models) as exact, client_for(tmp_path, retrieval_min_movies=1) as staged:
         for query in ("/recommend/4?k=10", "/recommend/7?k=10&exclude=1,2,3"):
             _same_items(exact.get(query).json(), staged.get(query).json(), query)
         expected, got = exact.get("/similar/2?k=5"), staged.get("/similar/2?k=5")
         assert [i["movie_id"] for i in expected.json()["items"]] == [
             i["movie_id"] for i in got.json()["items"]]
+
+
+def test_a_neighbour_table_of_another_shape_is_refused(models: Path, tmp_path: Path) -> None:
+    import json
+
+    from app.errors import BundleError
+    from app.loading import load_bundle
+    from recommender_core import bundle_format as fmt
+
+    folder = _bundle_with_graphs(models, tmp_path)
+    table = np.load(folder / fmt.SIMILAR_NEIGHBOURS_FILE)
+    np.save(folder / fmt.SIMILAR_NEIGHBOURS_FILE, table[:5])
+    manifest = json.loads((folder / fmt.MANIFEST_FILE).read_text())
+    manifest["files"][fmt.SIMILAR_NEIGHBOURS_FILE] = fmt.sha256_file(
+        folder / fmt.SIMILAR_NEIGHBOURS_FILE)
+    (folder / fmt.MANIFEST_FILE).write_text(json.dumps(manifest))
+    with pytest.raises(BundleError, match="similar_neighbours.npy: expected int32 movie"):
+        load_bundle(folder, retrieval_min_movies=1)
 
 
 def test_a_stored_graph_of_other_movies_is_refused(models: Path, tmp_path: Path) -> None:

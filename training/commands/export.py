@@ -154,11 +154,16 @@ def write_verified_scorer(folder: Path, keras_model: Any, arrays: dict[str, np.n
 def write_graphs(folder: Path, item_vectors: np.ndarray, item_bias: np.ndarray,
                  similarity: np.ndarray) -> None:
     """The bundle's approximate indexes (bundle_format.RECOMMEND_INDEX_FILE, an IVF index, and
-    SIMILAR_GRAPH_FILE, an HNSW graph)."""
+    SIMILAR_GRAPH_FILE, an HNSW graph) and GET /similar's neighbour table (SIMILAR_NEIGHBOURS_FILE,
+    SIMILAR_COSINES_FILE) searched in that graph."""
     log.info("building the approximate indexes of %d movies", len(item_vectors))
     faiss.write_index(fmt.inner_product_ivf(fmt.recommend_rows(item_vectors, item_bias)),
                       str(folder / fmt.RECOMMEND_INDEX_FILE))
-    faiss.write_index(fmt.inner_product_graph(similarity), str(folder / fmt.SIMILAR_GRAPH_FILE))
+    graph = fmt.inner_product_graph(similarity)
+    faiss.write_index(graph, str(folder / fmt.SIMILAR_GRAPH_FILE))
+    neighbours, cosines = fmt.similar_table(similarity, graph)
+    np.save(folder / fmt.SIMILAR_NEIGHBOURS_FILE, neighbours, allow_pickle=False)
+    np.save(folder / fmt.SIMILAR_COSINES_FILE, cosines, allow_pickle=False)
 
 
 def _jsonable(value: Any) -> Any:
