@@ -113,15 +113,20 @@ class Bundle:
         return str(self.manifest["model"]["new_user_path"])
 
     @cached_property
+    def catalogue_record(self) -> dict[str, Any]:
+        """The manifest's ``catalogue`` (empty for schema-3 bundles: integer ids, timed)."""
+        return dict(self.manifest.get("catalogue") or {})
+
+    @cached_property
     def string_ids(self) -> bool:
         """The catalogue's ids are strings (the generic layout; ids.json), not integers."""
-        return self.manifest.get("catalogue", {}).get("ids") == "string"
+        return self.catalogue_record.get("ids") == "string"
 
     @cached_property
     def timed(self) -> bool:
         """Trained on data with timestamps: the context inputs (daytime, weekend) mean
         something; without, every request takes the context all training rows had."""
-        return bool(self.manifest.get("catalogue", {}).get("timed", True))
+        return bool(self.catalogue_record.get("timed", True))
 
     def check_ids(self, ids: Sequence[int | str], field: str) -> None:
         """InvalidRequest where a catalogue of integer ids is given a string id (a catalogue
@@ -137,7 +142,7 @@ class Bundle:
         """InvalidRequest naming the first rating off the catalogue's scale: half stars from
         0.5 to 5 for MovieLens bundles (integer ids), the manifest's rating_scale for other
         explicit catalogues, 0 to 100 for implicit ones."""
-        catalogue = self.manifest.get("catalogue", {})
+        catalogue = self.catalogue_record
         if not self.string_ids:
             low, high, step, scale = 0.5, 5.0, 0.5, "0.5 to 5 in half stars"
         elif catalogue.get("feedback") == "implicit":

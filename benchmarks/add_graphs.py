@@ -20,6 +20,7 @@ import faiss
 import numpy as np
 
 from recommender_core import bundle_format as fmt
+from training.commands.export import write_similar_table
 
 REPLACED = "recommend-hnsw.faiss"  # /recommend's HNSW graph, replaced by the IVF index
 
@@ -47,10 +48,8 @@ def main() -> None:
     print(f"indexes built and written in {time.perf_counter() - start:.1f} s")
     if not (folder / fmt.SIMILAR_NEIGHBOURS_FILE).exists():
         start = time.perf_counter()
-        graph = faiss.read_index(str(folder / fmt.SIMILAR_GRAPH_FILE))
-        neighbours, cosines = fmt.similar_table(similarity, graph)
-        np.save(folder / fmt.SIMILAR_NEIGHBOURS_FILE, neighbours, allow_pickle=False)
-        np.save(folder / fmt.SIMILAR_COSINES_FILE, cosines, allow_pickle=False)
+        write_similar_table(folder, similarity,
+                            faiss.read_index(str(folder / fmt.SIMILAR_GRAPH_FILE)))
         print(f"/similar's neighbour table computed in {time.perf_counter() - start:.1f} s")
     for name in (fmt.RECOMMEND_INDEX_FILE, fmt.SIMILAR_GRAPH_FILE, fmt.SIMILAR_NEIGHBOURS_FILE,
                  fmt.SIMILAR_COSINES_FILE):

@@ -156,7 +156,8 @@ def test_ratings_are_checked_on_the_catalogues_scale(base: str) -> None:
     assert off.status_code == 422 and "`events[1].rating`: -1" in off.json()["detail"]
 
     def check(manifest: dict[str, object], strings: bool, rating: float) -> bool:
-        fake = SimpleNamespace(manifest=manifest, string_ids=strings)
+        fake = SimpleNamespace(manifest=manifest, string_ids=strings,
+                               catalogue_record=manifest.get("catalogue", {}))
         try:
             Bundle.check_ratings(fake, [rating], "events")  # type: ignore[arg-type]
         except InvalidRequest:

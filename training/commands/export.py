@@ -161,6 +161,12 @@ def write_graphs(folder: Path, item_vectors: np.ndarray, item_bias: np.ndarray,
                       str(folder / fmt.RECOMMEND_INDEX_FILE))
     graph = fmt.inner_product_graph(similarity)
     faiss.write_index(graph, str(folder / fmt.SIMILAR_GRAPH_FILE))
+    write_similar_table(folder, similarity, graph)
+
+
+def write_similar_table(folder: Path, similarity: np.ndarray, graph: Any) -> None:
+    """GET /similar's neighbour table (SIMILAR_NEIGHBOURS_FILE, SIMILAR_COSINES_FILE) of
+    ``similarity``, searched in its HNSW ``graph``."""
     neighbours, cosines = fmt.similar_table(similarity, graph)
     np.save(folder / fmt.SIMILAR_NEIGHBOURS_FILE, neighbours, allow_pickle=False)
     np.save(folder / fmt.SIMILAR_COSINES_FILE, cosines, allow_pickle=False)

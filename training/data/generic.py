@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from training.data.readers import check_not_empty
 from training.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,9 @@ def read_generic(folder: Path, *, like_threshold: float | None = None,
     naming the file, line and field of the first bad value."""
     path = folder / INTERACTIONS
     raw, feedback, timed = _read_interactions(path, progress)
+    if like_threshold is not None and feedback == "implicit":
+        raise DataError(path, "a like threshold applies to ratings; this file has weights "
+                        "(every interaction with a weight above 0 is a like)", field="weight")
     repairs: list[str] = []
     items_path = folder / ITEMS
     files = {INTERACTIONS: True, ITEMS: items_path.is_file(), USERS: (folder / USERS).is_file()}
@@ -115,9 +119,6 @@ def read_generic(folder: Path, *, like_threshold: float | None = None,
         scale = (low, high)
         threshold = like_threshold if like_threshold is not None else explicit_threshold(low,
                                                                                         high)
-    if like_threshold is not None and feedback == "implicit":
-        raise DataError(path, "a like threshold applies to ratings; this file has weights "
-                        "(every interaction with a weight above 0 is a like)", field="weight")
     return GenericData(ratings, movies, tags, keys, feedback, timed, scale, threshold, files,
                        repairs)
 
@@ -150,10 +151,7 @@ def untimed_order(users: np.ndarray, seed: int) -> np.ndarray:
 
 
 def _header(path: Path) -> list[str]:
-    if not path.is_file():
-        raise DataError(path, "file not found")
-    if path.stat().st_size == 0:
-        raise DataError(path, "file is empty", line=1)
+    check_not_empty(path)
     with open(path, "rb") as handle:
         first = handle.readline()
     try:

@@ -58,12 +58,7 @@ class Interactions:
         return self.last_context[:, 1]
 
     def context(self, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The context (daytime, weekend) of Unix ``times``; (0, 0) for all where the data has
-        no timestamps (the service then gives every request that context)."""
-        if self.dataset.timed:
-            return context_features(times)
-        zeros = np.zeros(len(times), dtype=np.int32)
-        return zeros, zeros.copy()
+        return context_of(self.dataset, times)
 
     @property
     def n_users(self) -> int:
@@ -104,6 +99,15 @@ class Interactions:
         return history
 
 
+def context_of(dataset: MovieLensDataset, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The context (daytime, weekend) of Unix ``times``; (0, 0) for all where the data has no
+    timestamps (the service then gives every request that context)."""
+    if dataset.timed:
+        return context_features(times)
+    zeros = np.zeros(len(times), dtype=np.int32)
+    return zeros, zeros.copy()
+
+
 def build_interactions(
     dataset: MovieLensDataset,
     train: pd.DataFrame,
@@ -141,8 +145,7 @@ def build_interactions(
 
     last = np.lexsort((times, rows))
     last_per_user = last[np.r_[rows[last][1:] != rows[last][:-1], True]]
-    daytime, weekend = (context_features(times[last_per_user]) if dataset.timed else
-                        (np.zeros(len(user_ids), np.int32), np.zeros(len(user_ids), np.int32)))
+    daytime, weekend = context_of(dataset, times[last_per_user])
     return Interactions(
         user_ids=user_ids, item_ids=item_ids, ratings=ratings, likes=likes,
         sequence=LikeSequence(cols[liked][seq].astype(np.int32), times[liked][seq], offsets),

@@ -65,7 +65,7 @@ def records(path: Path, encoding: str, separator: str, fields: int, *,
     """(1-based line number, fields) of each non-blank line of a separated file that is not
     empty; a line with another number of fields (fewer, with ``at_least``: the last field may
     hold the separator) is a DataError naming it."""
-    _check_not_empty(path)
+    check_not_empty(path)
     for line, text in iter_lines(path, encoding):
         if not text.strip():
             continue
@@ -76,7 +76,7 @@ def records(path: Path, encoding: str, separator: str, fields: int, *,
         yield line, parts
 
 
-def _check_not_empty(path: Path) -> None:
+def check_not_empty(path: Path) -> None:
     if not path.is_file():
         raise DataError(path, "file not found")
     if path.stat().st_size == 0:
@@ -141,7 +141,7 @@ def read_ratings(
     progress: bool = True,
 ) -> pd.DataFrame:
     """Read a ratings file: ``csv`` (header), ``tab`` (ml-100k u.data) or ``colons`` (``::``)."""
-    _check_not_empty(path)
+    check_not_empty(path)
     header_lines, read_kwargs, positions = _ratings_format(path, layout)
     field_names = CSV_RATING_FIELDS if layout == "csv" else RATING_COLUMNS
     columns: dict[str, list[np.ndarray]] = {name: [] for name in RATING_COLUMNS}
@@ -296,7 +296,7 @@ def _locate_bad_field(
 
 def read_movies_csv(path: Path) -> pd.DataFrame:
     """``movies.csv``: movieId,title,genres with quoted titles (ml-latest*, ml-20m/25m/32m)."""
-    _check_not_empty(path)
+    check_not_empty(path)
     import csv
 
     ids: list[int] = []
@@ -363,7 +363,7 @@ def read_movies_item(path: Path) -> pd.DataFrame:
 
 def read_tags_csv(path: Path) -> pd.DataFrame:
     """``tags.csv``: userId,movieId,tag,timestamp (tags may hold quoted commas)."""
-    _check_not_empty(path)
+    check_not_empty(path)
     import csv
 
     rows = csv.reader(text for _, text in iter_lines(path, "utf-8"))
@@ -419,7 +419,7 @@ def _tags_frame(users: list[int], movies: list[int], tags: list[str],
 
 def read_links_csv(path: Path) -> pd.DataFrame:
     """``links.csv``: movieId,imdbId,tmdbId (tmdbId may be empty)."""
-    _check_not_empty(path)
+    check_not_empty(path)
     ids, imdb, tmdb = [], [], []
     for line, text in iter_lines(path, "utf-8"):
         if line == 1:
