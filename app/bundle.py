@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -17,6 +17,7 @@ from app.errors import InvalidRequest
 from app.retrieval import Neighbours, Retrieval
 from recommender_core.inputs import UserTable
 from recommender_core.scoring import FastScorer, VisitorPath
+from recommender_core.user_features import UserSlot
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,7 @@ class Bundle:
     neighbours: Neighbours  # GET /similar's
     fresh_rows: FreshRows  # the score rows of users with feedback, least recently used out
     visitors: VisitorPath  # how visitors' likes are weighed (the manifest's model.visitor_path)
+    slots: tuple[UserSlot, ...]  # the user tower's feature inputs (manifest user_features)
 
     @property
     def version(self) -> str:
@@ -154,6 +156,27 @@ class Bundle:
             if not low <= rating <= high or (step and (rating / step) % 1):
                 raise InvalidRequest(f"`{field}[{position}].rating`: {rating:g} is not on this "
                                      f"catalogue's scale ({scale})")
+
+    def feature_codes(self, features: Mapping[str, str | float | None], field: str
+                      ) -> dict[str, int]:
+        """Each slot's code (by slot key) of a visitor's ``features`` (by feature name: age,
+        gender, occupation on MovieLens; users.csv's columns on a generic catalogue);
+        InvalidRequest naming ``field``'s entry that is not a feature of this bundle or not a
+        number where the feature is numeric. Features not given are unknown (0)."""
+        by_name = {slot.name: slot for slot in self.slots}
+        unknown = sorted(set(features) - set(by_name))
+        if unknown:
+            known = ", ".join(by_name) or "none"
+            raise InvalidRequest(f"`{field}.{unknown[0]}`: not a user feature of this "
+                                 f"catalogue (it has: {known})")
+        codes = {}
+        for slot in self.slots:
+            try:
+                codes[slot.key] = slot.code(features.get(slot.name))
+            except (TypeError, ValueError):
+                raise InvalidRequest(f"`{field}.{slot.name}`: {features[slot.name]!r} is not a "
+                                     "finite number (this feature is numeric)") from None
+        return codes
 
     @property
     def like_threshold(self) -> float:

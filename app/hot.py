@@ -142,7 +142,7 @@ class HotReads:
         try:
             if prefix is RECOMMEND:
                 body = ranking.for_user(bundle, identifier, k, genres=None, exclude=[],
-                                        age=None, gender=None, occupation=None, offset=offset)
+                                        codes={}, offset=offset)
                 if context_now(bundle) != context:  # computed across a context boundary: not kept
                     return body, ROUTES[prefix]
             else:

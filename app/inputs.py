@@ -5,20 +5,14 @@ inputs themselves are built by recommender_core.inputs, as the trainer builds th
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
 from app.bundle import Bundle
 from recommender_core.bundle_format import context_features
 from recommender_core.feedback_store import Event
-from recommender_core.inputs import (
-    age_code,
-    fresh_row,
-    history_row,
-    visitor_inputs,
-    vocabulary_code,
-)
+from recommender_core.inputs import fresh_row, history_row, visitor_inputs
 
 
 def context_now(bundle: Bundle) -> tuple[int, int]:
@@ -76,14 +70,13 @@ def with_feedback(bundle: Bundle, user: int | None, events: Sequence[Event]
     return list(liked), np.asarray(rated, dtype=np.int64)
 
 
-def anonymous_inputs(bundle: Bundle, liked: list[int], age: int | None, gender: str | None,
-                     occupation: str | None) -> dict[str, np.ndarray]:
+def anonymous_inputs(bundle: Bundle, liked: list[int], codes: Mapping[str, int]
+                     ) -> dict[str, np.ndarray]:
     """Inputs for a visitor: the anonymous user row, their liked movies (indices, oldest
-    first) as history, their demographics where given."""
-    vocab = bundle.manifest["user_features"]
+    first) as history, their user-feature ``codes`` by slot key (Bundle.feature_codes; a slot
+    missing is unknown)."""
     daytime, weekend = context_now(bundle)
     return visitor_inputs(liked, bundle.history_length,
-                          age_group=age_code(age, vocab["age_groups"]),
-                          gender=vocabulary_code(gender, vocab["genders"]),
-                          occupation=vocabulary_code(occupation, vocab["occupations"]),
+                          features={slot.key: int(codes.get(slot.key, 0))
+                                    for slot in bundle.slots},
                           daytime=daytime, weekend=weekend)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,10 +41,12 @@ from recommender_core.bundle_format import (
     SIMILAR_GRAPH_FILE,
     SIMILAR_NEIGHBOURS_FILE,
     TOWER_FILE,
+    USER_FEATURE_DTYPE,
     BundleFileError,
     check_files,
 )
 from recommender_core.scoring import FastScorer, VisitorPath
+from recommender_core.user_features import UserSlot, slots_of
 from recommender_core.verification import (
     VerificationError,
     build_scorer,
@@ -71,21 +74,25 @@ def load_bundle(path: Path, *, score_table_bytes: int = SCORE_TABLE_MB << 20,
         manifest = check_files(path)
     except BundleFileError as exc:
         raise BundleError(str(exc)) from None
+    try:
+        slots = slots_of(manifest.get("user_features") or {})
+    except (KeyError, TypeError, ValueError) as exc:
+        raise BundleError(f"{path / 'manifest.json'}: user_features: {exc!r}") from None
     arrays: dict[str, np.ndarray] = {}
-    for name in ARRAYS:
+    for name in (*ARRAYS, *(slot.array for slot in slots)):
         try:
             # Memory-mapped, read only: the workers of one host share the pages of a bundle's
             # arrays instead of each holding a copy (a bundle folder is never rewritten).
             arrays[name] = np.load(path / f"{name}.npy", allow_pickle=False, mmap_mode="r")
         except (ValueError, OSError) as exc:
             raise BundleError(f"{path / name}.npy: not a plain array: {exc}") from None
-    _check_shapes(path, arrays)
+    _check_shapes(path, arrays, slots)
     movies = json.loads((path / MOVIES_FILE).read_text())
     if len(movies) != len(arrays["item_ids"]):
         raise BundleError(f"{path / MOVIES_FILE}: {len(movies)} movies, "
                           f"{len(arrays['item_ids'])} item ids")
 
-    scorer = _verified_scorer(path, arrays, int(manifest["history_length"]),
+    scorer = _verified_scorer(path, arrays, int(manifest["history_length"]), slots,
                               score_table_bytes)
     similar = arrays["similarity_vectors"]
     index = _load_index(path / INDEX_FILE, similar)
@@ -104,7 +111,7 @@ def load_bundle(path: Path, *, score_table_bytes: int = SCORE_TABLE_MB << 20,
             path / SIMILAR_GRAPH_FILE, "IndexHNSWFlat", n_items=n_items, dim=similar.shape[1]))
         table = _similar_table(path, n_items, manifest)
     return Bundle(path=path, manifest=manifest, arrays=arrays,
-                  catalogue=catalogue, users=user_table(arrays),
+                  catalogue=catalogue, users=user_table(arrays, slots), slots=slots,
                   user_position={u: i for i, u in enumerate(user_keys)},
                   scorer=scorer, retrieval=retrieval,
                   neighbours=Neighbours(index, similar, table),
@@ -149,15 +156,16 @@ def _shortlist(path: Path, arrays: dict[str, np.ndarray], scorer: FastScorer,
                               catalogue.popularity, catalogue.popularity_order, recall)
 
 
-def _check_shapes(path: Path, arrays: dict[str, np.ndarray]) -> None:
+def _check_shapes(path: Path, arrays: dict[str, np.ndarray],
+                  slots: Sequence[UserSlot]) -> None:
     n_items = len(arrays["item_ids"])
     n_users = len(arrays["user_ids"])
     expectations = {
         "item_vectors": (n_items, None), "item_bias": (n_items,),
         "content_embeddings": (n_items, None), "popularity": (n_items,),
         "seen_indptr": (n_users + 1,), "user_history": (n_users, None),
-        "user_age_group": (n_users,), "user_gender": (n_users,), "user_occupation": (n_users,),
         "similarity_vectors": (n_items, None),
+        **{slot.array: (n_users,) for slot in slots},
     }
     for name, shape in expectations.items():
         actual = arrays[name].shape
@@ -165,10 +173,15 @@ def _check_shapes(path: Path, arrays: dict[str, np.ndarray]) -> None:
                                             for s, a in zip(shape, actual, strict=False)):
             raise BundleError(f"{path / name}.npy: shape {actual}, expected {shape} "
                               f"({n_items} movies, {n_users} users)")
-    for name in ARRAYS:
-        if arrays[name].dtype != np.dtype(ARRAYS[name]):
-            raise BundleError(f"{path / name}.npy: dtype {arrays[name].dtype}, expected "
-                              f"{ARRAYS[name]}")
+    dtypes = {**ARRAYS, **{slot.array: USER_FEATURE_DTYPE for slot in slots}}
+    for name, dtype in dtypes.items():
+        if arrays[name].dtype != np.dtype(dtype):
+            raise BundleError(f"{path / name}.npy: dtype {arrays[name].dtype}, expected {dtype}")
+    for slot in slots:
+        codes = arrays[slot.array]
+        if codes.size and (codes.min() < 0 or codes.max() > len(slot.vocabulary)):
+            raise BundleError(f"{path / slot.array}.npy: codes outside 0..{len(slot.vocabulary)}"
+                              f" (user feature {slot.name!r})")
     indptr, indices = arrays["seen_indptr"], arrays["seen_indices"]
     if indptr[-1] != len(indices) or (len(indices) and (indices.min() < 0
                                                         or indices.max() >= n_items)):
@@ -179,22 +192,22 @@ def _check_shapes(path: Path, arrays: dict[str, np.ndarray]) -> None:
 
 
 def _verified_scorer(path: Path, arrays: dict[str, np.ndarray], history_length: int,
-                     score_table_bytes: int) -> FastScorer:
+                     slots: Sequence[UserSlot], score_table_bytes: int) -> FastScorer:
     """The numpy scorer built from the bundle's user tower (with its score table when it fits
     ``score_table_bytes``), once the path requests take reproduces the Keras model's scores of
     the reference sample; the sample itself must be the one this bundle's arrays give
     (verification_sample), so a bundle cannot bring an easier one."""
     try:
-        scorer = build_scorer(read_tower(path / TOWER_FILE), arrays)
+        scorer = build_scorer(read_tower(path / TOWER_FILE), arrays, slots)
         scorer.precompute_scores(score_table_bytes)
     except (VerificationError, KeyError, ValueError, TypeError, IndexError, OSError) as exc:
         raise BundleError(f"{path / TOWER_FILE}: not the user tower's weights: "
                           f"{type(exc).__name__}: {str(exc)[:200]}") from None
     try:
-        stored, expected = read_reference(path / REFERENCE_FILE)
+        stored, expected = read_reference(path / REFERENCE_FILE, slots)
     except (VerificationError, ValueError, OSError) as exc:
         raise BundleError(f"{path / REFERENCE_FILE}: unreadable reference: {exc}") from None
-    sample = verification_sample(arrays, history_length)
+    sample = verification_sample(arrays, history_length, slots)
     if stored.digest() != sample.digest():
         raise BundleError(f"{path / REFERENCE_FILE}: the reference sample is not the one this "
                           "bundle's arrays give")

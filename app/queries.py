@@ -4,7 +4,7 @@ one place that tells the kinds apart."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -141,8 +141,8 @@ class Popular:
 UserQuery = KnownUser | KnownUserWithFeedback | Visitor | Popular
 
 
-def plan(bundle: Bundle, user_id: int | str, events: Sequence[Event], *, age: int | None,
-         gender: str | None, occupation: str | None) -> UserQuery:
+def plan(bundle: Bundle, user_id: int | str, events: Sequence[Event], *,
+         codes: Mapping[str, int]) -> UserQuery:
     """The query of ``user_id`` with their feedback ``events`` since training (oldest first;
     may be empty):
 
@@ -150,7 +150,8 @@ def plan(bundle: Bundle, user_id: int | str, events: Sequence[Event], *, age: in
       the training history and the events when there are any (``personalized``), every rated
       movie left out;
     - unknown, with liked movies among the events: the visitor path on them (``history``);
-    - otherwise popularity, or the user tower on the demographics given (``cold_start``)."""
+    - otherwise popularity, or the user tower on the user features given (``codes`` by slot
+      key, Bundle.feature_codes) where training chose it (``cold_start``)."""
     user = bundle.user_position.get(str(user_id))
     if user is not None:
         return KnownUserWithFeedback(bundle, user, events) if events else KnownUser(bundle,
@@ -159,11 +160,15 @@ def plan(bundle: Bundle, user_id: int | str, events: Sequence[Event], *, age: in
     if events:
         liked, rated = with_feedback(bundle, None, events)
         if liked:
-            return Visitor(bundle, anonymous_inputs(bundle, liked, age, gender, occupation),
-                           rated, "history", len(liked))
-    if (age is None and gender is None and occupation is None
-            or bundle.new_user_path == "popularity"):
+            return Visitor(bundle, anonymous_inputs(bundle, liked, codes), rated, "history",
+                           len(liked))
+    return newcomer(bundle, codes, rated)
+
+
+def newcomer(bundle: Bundle, codes: Mapping[str, int], rated: np.ndarray) -> UserQuery:
+    """Someone with no likes: popularity, or the user tower on the user features given
+    (``codes`` by slot key) where there are some and training chose it over popularity."""
+    if not any(codes.values()) or bundle.new_user_path == "popularity":
         return Popular(bundle, rated)
-    # the user tower takes demographics alone: popularity shaped by them
-    return Visitor(bundle, anonymous_inputs(bundle, [], age, gender, occupation), rated,
-                   "cold_start")
+    # the user tower takes the user features alone: popularity shaped by them
+    return Visitor(bundle, anonymous_inputs(bundle, [], codes), rated, "cold_start")

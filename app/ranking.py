@@ -5,7 +5,7 @@ app.errors, never HTTP exceptions."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -13,7 +13,7 @@ from app import render
 from app.bundle import Bundle
 from app.errors import UnknownMovie
 from app.inputs import anonymous_inputs
-from app.queries import UserQuery, Visitor, plan
+from app.queries import UserQuery, Visitor, newcomer, plan
 from recommender_core.feedback_store import Event
 
 
@@ -33,23 +33,23 @@ def _ranked(bundle: Bundle, query: UserQuery, k: int, offset: int,
 
 
 def for_user(bundle: Bundle, user_id: int | str, k: int, *, genres: list[str] | None,
-             exclude: Sequence[int | str] | None, age: int | None, gender: str | None,
-             occupation: str | None, events: Sequence[Event] = (), offset: int = 0,
-             new: bool = False) -> bytes:
-    query = plan(bundle, user_id, events, age=age, gender=gender, occupation=occupation)
+             exclude: Sequence[int | str] | None, codes: Mapping[str, int],
+             events: Sequence[Event] = (), offset: int = 0, new: bool = False) -> bytes:
+    """``codes``: the user features given, by slot key (Bundle.feature_codes)."""
+    query = plan(bundle, user_id, events, codes=codes)
     return render.recommendations_json(
         user_id=user_id, version_json=bundle.version_json, strategy=query.strategy,
         items=_ranked(bundle, query, k, offset, genres, exclude, new))
 
 
-def for_visitor(bundle: Bundle, liked: Sequence[int | str], k: int, *, age: int | None,
-                gender: str | None, occupation: str | None, genres: list[str] | None,
+def for_visitor(bundle: Bundle, liked: Sequence[int | str], k: int, *,
+                codes: Mapping[str, int], genres: list[str] | None,
                 exclude: Sequence[int | str] | None, offset: int = 0,
                 new: bool = False) -> bytes:
     known, unknown = bundle.catalogue.positions(liked)
-    query = Visitor(bundle, anonymous_inputs(bundle, known, age, gender, occupation),
-                    np.asarray(known, dtype=np.int64), "history" if known else "cold_start",
-                    len(known))
+    rated = np.asarray(known, dtype=np.int64)
+    query = (Visitor(bundle, anonymous_inputs(bundle, known, codes), rated, "history",
+                     len(known)) if known else newcomer(bundle, codes, rated))
     return render.recommendations_json(
         user_id=None, version_json=bundle.version_json, strategy=query.strategy,
         items=_ranked(bundle, query, k, offset, genres, exclude, new), unknown=unknown)

@@ -111,6 +111,11 @@ class RecommendKeyQuery(RecommendQuery):
                                 "longer lists and ids holding commas)")
 
 
+#: a visitor's user features by name (a string, or a number for a numeric feature)
+FeatureName = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+FeatureValue = Annotated[str, StringConstraints(max_length=100)] | JsonNumber
+
+
 class AnonymousRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -119,6 +124,11 @@ class AnonymousRequest(BaseModel):
     age: JsonInt | None = Field(None, ge=1, le=120)
     gender: Literal["M", "F"] | None = None
     occupation: str | None = Field(None, max_length=100)
+    features: dict[FeatureName, FeatureValue] | None = Field(
+        None, max_length=50, description="user features by name, as the catalogue's users have "
+        "them (MovieLens: age, gender, occupation, also given as the fields above; a generic "
+        "catalogue: the columns of its users.csv); a number for a numeric feature",
+        examples=[{"country": "NZ", "age": 31}])
     k: JsonInt | None = Field(None, ge=1, le=MAX_K)
     genres: list[str] | None = Field(None, max_length=50)
     exclude: list[AnyId] | None = Field(None, max_length=10_000)

@@ -20,6 +20,7 @@ import time
 import numpy as np
 
 from recommender_core.bundle_format import import_keras
+from recommender_core.user_features import AGE_GROUPS, movielens_slots
 
 
 def measure(n_items: int, n_users: int, steps: int, batch: int = 512,
@@ -29,8 +30,10 @@ def measure(n_items: int, n_users: int, steps: int, batch: int = 512,
     from training.models.losses import bpr_loss
 
     config = HybridConfig()
-    sizes = TowerSizes(n_users=n_users, n_items=n_items, n_item_features=86, n_age_groups=7,
-                       n_genders=2, n_occupations=21, history=config.history, dim=config.dim)
+    slots = movielens_slots({"age_group": tuple(AGE_GROUPS.values()), "gender": ("F", "M"),
+                             "occupation": tuple(f"job {i}" for i in range(21))})
+    sizes = TowerSizes(n_users=n_users, n_items=n_items, n_item_features=86, user_slots=slots,
+                       history=config.history, dim=config.dim)
     network = HybridNetwork(sizes, l2=config.l2)
     model = network.training_model(config.negatives)
     from training.models.optimizers import LazyAdam

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from recommender_core import bundle_format as fmt
+from recommender_core.user_features import UserSlot, slots_of
 
 #: the movie tower's tables (rows: movie index + 1, row 0 pads), and the noise each new row
 #: gets, as a share of the table's per-column spread (0: copied as it is)
@@ -61,7 +62,8 @@ def movie_side(model: Any, tables: dict[str, np.ndarray]) -> tuple[np.ndarray, n
     return vectors.astype(np.float32), scores_bias.astype(np.float32)
 
 
-def grown_model(model: Any, tables: dict[str, np.ndarray], history: int) -> Any:
+def grown_model(model: Any, tables: dict[str, np.ndarray], history: int,
+                slots: tuple[UserSlot, ...]) -> Any:
     """The inference model rebuilt with ``tables`` (the rest of its weights copied)."""
     from training.models.hybrid.towers import HybridNetwork, TowerSizes
 
@@ -71,9 +73,7 @@ def grown_model(model: Any, tables: dict[str, np.ndarray], history: int) -> Any:
     sizes = TowerSizes(
         n_users=rows(fmt.Layers.USER_ID), n_items=len(tables["item_id"]) - 1,
         n_item_features=tables["item_features"].shape[1],
-        n_age_groups=rows(fmt.Layers.AGE), n_genders=rows(fmt.Layers.GENDER),
-        n_occupations=rows(fmt.Layers.OCCUPATION),
-        history=history,
+        user_slots=slots, history=history,
         dim=tables["item_id"].shape[1], frozen=tables["item_item_out"].shape[1])
     network = HybridNetwork(sizes, l2=0.0)
     grown = network.inference_model()
@@ -95,7 +95,9 @@ def expand(source: Path, out: Path, n_movies: int, seed: int = 0) -> Path:
     keras = import_keras()
     started = time.perf_counter()
     manifest = json.loads((source / fmt.MANIFEST_FILE).read_text())
-    arrays = {name: np.load(source / f"{name}.npy") for name in fmt.ARRAYS}
+    slots = slots_of(manifest.get("user_features") or {})
+    arrays = {name: np.load(source / f"{name}.npy")
+              for name in (*fmt.ARRAYS, *(slot.array for slot in slots))}
     movies = json.loads((source / fmt.MOVIES_FILE).read_text())
     n_old = len(arrays["item_ids"])
     if n_movies <= n_old:
@@ -134,6 +136,8 @@ def expand(source: Path, out: Path, n_movies: int, seed: int = 0) -> Path:
     folder.mkdir(parents=True)
     for name, dtype in fmt.ARRAYS.items():
         np.save(folder / f"{name}.npy", grown[name].astype(dtype), allow_pickle=False)
+    for slot in slots:
+        np.save(folder / f"{slot.array}.npy", grown[slot.array], allow_pickle=False)
     copies = [{**movies[p], "movie_id": first_id + k,
                "title": f"{movies[p]['title']} (synthetic copy {k + 1})"}
               for k, p in enumerate(picks.tolist())]
@@ -144,7 +148,8 @@ def expand(source: Path, out: Path, n_movies: int, seed: int = 0) -> Path:
     print(f"building the HNSW graphs ({time.perf_counter() - started:.0f} s so far)")
     write_graphs(folder, vectors, bias, grown["similarity_vectors"])
     print(f"saving the Keras model ({time.perf_counter() - started:.0f} s so far)")
-    grown_model(model, tables, int(manifest["history_length"])).save(folder / fmt.MODEL_FILE)
+    grown_model(model, tables, int(manifest["history_length"]), slots).save(
+        folder / fmt.MODEL_FILE)
     manifest["version"] = version
     manifest["dataset"] = {**manifest["dataset"], "movies": n_movies,
                            "grown_from": {"bundle": str(source), "movies": n_old, "seed": seed}}

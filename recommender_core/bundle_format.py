@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from recommender_core.user_features import slots_of
+
 #: bumped when a file, array, input or layer below changes meaning (docs/upgrading.md)
 SCHEMA_VERSION = 4
 #: the schemas this version serves: 3 is 4 without ``ids.json`` (integer ids only)
@@ -68,26 +70,24 @@ ARRAYS: dict[str, str] = {
     "seen_indptr": "int64",  # (users + 1,) CSR row pointers of the rated movies
     "seen_indices": "int32",  # (ratings,) movie indices each user rated in train
     "user_history": "int32",  # (users, history) recent liked movies, index + 1, 0 pads left
-    "user_age_group": "int32",  # (users,) code into manifest user_features.age_groups, 0 unknown
-    "user_gender": "int32",  # (users,) code into user_features.genders, 0 unknown
-    "user_occupation": "int32",  # (users,) code into user_features.occupations, 0 unknown
     "similarity_vectors": "float32",  # (movies, content_dim + dim) unit rows /similar searches
 }
 
-#: the Keras inference model's inputs besides ``items`` (batch, m) of movie index + 1
-USER_INPUTS = ("user", "history", "age_group", "gender", "occupation", "daytime", "weekend")
+#: besides ARRAYS, one ``user_<key>.npy`` (int32, (users,) codes, 0 unknown) per user-feature
+#: slot of the manifest's ``user_features`` (recommender_core.user_features): the Keras
+#: inference model's inputs are ``items`` (batch, m) of movie index + 1, user_inputs(slots)
+#: and FRESH_INPUT
+USER_FEATURE_DTYPE = "int32"
 #: the inference model's input of movies liked since training (index + 1, 0 pads; batch, any
 #: length): their item-item rows are added to the user's (docs/bundle-format.md)
 FRESH_INPUT = "fresh"
 
 
 class Layers:
-    """Names of the Keras layers whose weights the service's numpy scorer reads."""
+    """Names of the Keras layers whose weights the service's numpy scorer reads (and each
+    user-feature slot's embedding, UserSlot.layer)."""
 
     USER_ID = "user_id"
-    AGE = "user_age"
-    GENDER = "user_gender"
-    OCCUPATION = "user_occupation"
     DAYTIME = "context_daytime"
     WEEKEND = "context_weekend"
     USER_OUT = "user_out"
@@ -155,10 +155,15 @@ class BundleFileError(ValueError):
     """A bundle folder this version cannot read: the message names the file and why."""
 
 
-def required_files() -> set[str]:
-    """The files every bundle of SCHEMA_VERSION holds (the approximate indexes are optional)."""
-    return {f"{name}.npy" for name in ARRAYS} | {MODEL_FILE, INDEX_FILE, MOVIES_FILE,
-                                                 TOWER_FILE, REFERENCE_FILE}
+def required_files(manifest: dict[str, Any]) -> set[str]:
+    """The files every bundle of SCHEMA_VERSION holds (the approximate indexes are optional),
+    with the user-feature arrays of ``manifest``'s slots."""
+    try:
+        slots = slots_of(manifest.get("user_features") or {})
+    except (KeyError, TypeError, ValueError) as exc:
+        raise BundleFileError(f"{MANIFEST_FILE}: unreadable user_features: {exc!r}") from None
+    return {f"{name}.npy" for name in ARRAYS} | {f"{slot.array}.npy" for slot in slots} | {
+        MODEL_FILE, INDEX_FILE, MOVIES_FILE, TOWER_FILE, REFERENCE_FILE}
 
 
 def read_manifest(path: Path) -> dict[str, Any]:
@@ -188,7 +193,7 @@ def check_files(path: Path, *, checksums: bool = True) -> dict[str, Any]:
     files = manifest.get("files")
     if not isinstance(files, dict):
         raise BundleFileError(f"{path / MANIFEST_FILE}: no file checksums")
-    for name in sorted(required_files() | set(files)):
+    for name in sorted(required_files(manifest) | set(files)):
         file = path / name
         if name not in files:
             raise BundleFileError(f"{file}: not listed in the manifest")

@@ -11,35 +11,35 @@ model before export, and the service against the Keras scores stored in the bund
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from recommender_core.bundle_format import FRESH_INPUT, Layers
+from recommender_core.user_features import UserSlot
 
-#: the Keras layers whose weights the numpy path reads
-TOWER_LAYERS = (Layers.USER_ID, Layers.AGE, Layers.GENDER, Layers.OCCUPATION, Layers.DAYTIME,
-                Layers.WEEKEND, Layers.USER_OUT, Layers.ITEM_ITEM_USER, Layers.ITEM_ITEM_IN)
+#: the Keras layers whose weights the numpy path reads, besides each user-feature slot's
+TOWER_LAYERS = (Layers.USER_ID, Layers.DAYTIME, Layers.WEEKEND, Layers.USER_OUT,
+                Layers.ITEM_ITEM_USER, Layers.ITEM_ITEM_IN)
 TowerWeights = Mapping[str, list[np.ndarray]]
 
 
-def tower_weights(model: Any) -> dict[str, list[np.ndarray]]:
+def tower_weights(model: Any, slots: Sequence[UserSlot]) -> dict[str, list[np.ndarray]]:
     """The user tower's weights by layer name, read from a Keras inference model."""
+    names = (*TOWER_LAYERS, *(slot.layer for slot in slots))
     return {name: [np.asarray(w, dtype=np.float32) for w in model.get_layer(name).get_weights()]
-            for name in TOWER_LAYERS}
+            for name in names}
 
 
 @dataclass(frozen=True)
 class UserTower:
-    """The user tower's weights the numpy path reads (TOWER_LAYERS), float32."""
+    """The user tower's weights the numpy path reads (TOWER_LAYERS and the slots'), float32."""
 
     ids: np.ndarray  # (users + 1, dim) row 0: the anonymous user
-    age: np.ndarray  # demographic and context embeddings (row 0 of each: unknown)
-    gender: np.ndarray
-    occupation: np.ndarray
-    daytime: np.ndarray
+    features: tuple[tuple[str, np.ndarray], ...]  # (slot key, embedding) row 0: unknown
+    daytime: np.ndarray  # context embeddings
     weekend: np.ndarray
     kernel: np.ndarray  # the dense layer over [history mean, demographics, context]
     bias: np.ndarray
@@ -47,22 +47,25 @@ class UserTower:
     frozen_liked: np.ndarray  # (movies + 1, rank) a liked movie's frozen row (fresh likes)
 
     @classmethod
-    def of(cls, weights: TowerWeights) -> UserTower:
+    def of(cls, weights: TowerWeights, slots: Sequence[UserSlot]) -> UserTower:
         kernel, bias = weights[Layers.USER_OUT]
-        return cls(weights[Layers.USER_ID][0], weights[Layers.AGE][0], weights[Layers.GENDER][0],
-                   weights[Layers.OCCUPATION][0], weights[Layers.DAYTIME][0],
-                   weights[Layers.WEEKEND][0], kernel, bias, weights[Layers.ITEM_ITEM_USER][0],
-                   weights[Layers.ITEM_ITEM_IN][0])
+        missing = [slot.layer for slot in slots if slot.layer not in weights]
+        if missing:
+            raise ValueError(f"no weights of the user feature layers {', '.join(missing)}")
+        return cls(weights[Layers.USER_ID][0],
+                   tuple((slot.key, weights[slot.layer][0]) for slot in slots),
+                   weights[Layers.DAYTIME][0], weights[Layers.WEEKEND][0], kernel, bias,
+                   weights[Layers.ITEM_ITEM_USER][0], weights[Layers.ITEM_ITEM_IN][0])
 
 
 class FastScorer:
-    def __init__(self, weights: TowerWeights, item_vectors: np.ndarray,
-                 item_bias: np.ndarray) -> None:
+    def __init__(self, weights: TowerWeights, item_vectors: np.ndarray, item_bias: np.ndarray,
+                 slots: Sequence[UserSlot]) -> None:
         """``weights``: the user tower's (tower_weights of the bundle's Keras model); the movie
-        side from the bundle."""
+        side and the user-feature slots from the bundle."""
         self.item_vectors = np.ascontiguousarray(item_vectors, dtype=np.float32)
         self.item_bias = np.ascontiguousarray(item_bias, dtype=np.float32)
-        self.tower = tower = UserTower.of(weights)
+        self.tower = tower = UserTower.of(weights, slots)
         width = tower.kernel.shape[1]  # the towers' width; the frozen part follows
         rank = tower.frozen_liked.shape[1]
         if self.item_vectors.shape[1] != width + rank or tower.frozen_user.shape[1] != rank:
@@ -71,7 +74,7 @@ class FastScorer:
                              f"(users: {tower.frozen_user.shape[1]})")
         padding = np.zeros((1, width), np.float32)
         self.history_table = np.vstack([padding, self.item_vectors[:, :width]])
-        side = sum(table.shape[1] for table in (tower.age, tower.gender, tower.occupation,
+        side = sum(table.shape[1] for table in (*(table for _, table in tower.features),
                                                  tower.daytime, tower.weekend))
         inputs = self.history_table.shape[1] + side
         if tower.kernel.shape[0] != inputs:
@@ -108,9 +111,8 @@ class FastScorer:
         mask = (history > 0)[..., None].astype(np.float32)
         mean = (vectors * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), np.float32(1.0))
         side = np.concatenate([
-            mean, tower.age[inputs["age_group"]], tower.gender[inputs["gender"]],
-            tower.occupation[inputs["occupation"]], tower.daytime[inputs["daytime"]],
-            tower.weekend[inputs["weekend"]],
+            mean, *(table[inputs[key]] for key, table in tower.features),
+            tower.daytime[inputs["daytime"]], tower.weekend[inputs["weekend"]],
         ], axis=1)
         user = tower.ids[inputs["user"]] + side @ tower.kernel + tower.bias
         # movie index + 1, 0 pads: row 0 of the Keras table is zeros

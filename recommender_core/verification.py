@@ -12,15 +12,16 @@ and compares its numpy scores with the stored Keras scores. The API needs no Ten
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from recommender_core.bundle_format import DAYTIME_BUCKETS, FRESH_INPUT, USER_INPUTS
+from recommender_core.bundle_format import DAYTIME_BUCKETS, FRESH_INPUT
 from recommender_core.inputs import UserTable, model_inputs
 from recommender_core.scoring import FastScorer
+from recommender_core.user_features import UserSlot, user_inputs
 
 #: known users in the reference sample (plus one visitor)
 VERIFICATION_USERS = 16
@@ -50,7 +51,8 @@ class Sample:
         return content.hexdigest()
 
 
-def verification_sample(arrays: Mapping[str, np.ndarray], history_length: int, *,
+def verification_sample(arrays: Mapping[str, np.ndarray], history_length: int,
+                        slots: Sequence[UserSlot], *,
                         n_users: int = VERIFICATION_USERS) -> Sample:
     """``n_users`` known users and one visitor with five liked movies, each scored on 64
     movies; row i in context i of the daytime × weekend grid (every context once in 8 rows).
@@ -65,12 +67,11 @@ def verification_sample(arrays: Mapping[str, np.ndarray], history_length: int, *
     visitor[0, visitor.shape[1] - shown:] = liked[len(liked) - shown:] + 1
     rows = len(users) + 1
     grid = np.arange(rows, dtype=np.int32) % (len(DAYTIME_BUCKETS) * 2)
-    table = user_table(arrays)
+    table = user_table(arrays, slots)
     inputs = model_inputs(
         user=np.append(users + 1, 0), history=np.vstack([table.history[users], visitor]),
-        age_group=np.append(table.age_group[users], 0), gender=np.append(table.gender[users], 0),
-        occupation=np.append(table.occupation[users], 0), daytime=grid % len(DAYTIME_BUCKETS),
-        weekend=grid // len(DAYTIME_BUCKETS),
+        features={key: np.append(codes[users], 0) for key, codes in table.features.items()},
+        daytime=grid % len(DAYTIME_BUCKETS), weekend=grid // len(DAYTIME_BUCKETS),
         # the known users' likes are in their item-item rows; the visitor's are all fresh
         fresh=np.vstack([np.zeros((len(users), shown), np.int32),
                          visitor[:, visitor.shape[1] - shown:]]))
@@ -79,20 +80,20 @@ def verification_sample(arrays: Mapping[str, np.ndarray], history_length: int, *
     return Sample(users=users, inputs=inputs, items=np.ascontiguousarray(items, np.int64))
 
 
-def user_table(arrays: Mapping[str, np.ndarray]) -> UserTable:
+def user_table(arrays: Mapping[str, np.ndarray], slots: Sequence[UserSlot]) -> UserTable:
     """The known users' input rows of a bundle's arrays."""
-    return UserTable(history=arrays["user_history"], age_group=arrays["user_age_group"],
-                     gender=arrays["user_gender"], occupation=arrays["user_occupation"])
+    return UserTable(history=arrays["user_history"],
+                     features={slot.key: arrays[slot.array] for slot in slots})
 
 
-def build_scorer(weights: Mapping[str, list[np.ndarray]],
-                 arrays: Mapping[str, np.ndarray]) -> FastScorer:
+def build_scorer(weights: Mapping[str, list[np.ndarray]], arrays: Mapping[str, np.ndarray],
+                 slots: Sequence[UserSlot]) -> FastScorer:
     """The numpy scorer of a bundle, with every known user's vector precomputed."""
-    scorer = FastScorer(weights, arrays["item_vectors"], arrays["item_bias"])
+    scorer = FastScorer(weights, arrays["item_vectors"], arrays["item_bias"], slots)
     n_users = len(arrays["user_ids"])
     zeros = np.zeros(n_users, np.int32)
-    scorer.precompute_users(user_table(arrays).inputs(np.arange(n_users), daytime=zeros,
-                                                      weekend=zeros))
+    scorer.precompute_users(user_table(arrays, slots).inputs(np.arange(n_users), daytime=zeros,
+                                                             weekend=zeros))
     return scorer
 
 
@@ -146,12 +147,13 @@ def write_reference(path: Path, sample: Sample, scores: np.ndarray) -> None:
     np.savez(path, **arrays)  # type: ignore[arg-type]
 
 
-def read_reference(path: Path) -> tuple[Sample, np.ndarray]:
+def read_reference(path: Path, slots: Sequence[UserSlot]) -> tuple[Sample, np.ndarray]:
     """write_reference's sample and scores (no pickles)."""
+    names = (*user_inputs(slots), FRESH_INPUT)
     with np.load(path, allow_pickle=False) as stored:
-        missing = {"users", "items", "scores", *USER_INPUTS, FRESH_INPUT} - set(stored.files)
+        missing = {"users", "items", "scores", *names} - set(stored.files)
         if missing:
             raise VerificationError(f"no {', '.join(sorted(missing))}")
         sample = Sample(users=stored["users"], items=stored["items"],
-                        inputs={name: stored[name] for name in (*USER_INPUTS, FRESH_INPUT)})
+                        inputs={name: stored[name] for name in names})
         return sample, stored["scores"]

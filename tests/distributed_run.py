@@ -14,13 +14,15 @@ import numpy as np
 def trajectory(kind: str) -> list[float]:
     import keras
 
+    from recommender_core.user_features import movielens_slots
     from training.models.distribution import distributed
     from training.models.hybrid.towers import HybridNetwork, TowerSizes
     from training.models.losses import bpr_loss
     from training.models.optimizers import LazyAdam
 
-    sizes = TowerSizes(n_users=40, n_items=60, n_item_features=6, n_age_groups=2,
-                       n_genders=2, n_occupations=2, history=5, dim=8)
+    slots = movielens_slots({"gender": ("F", "M"), "occupation": ("a", "b")})
+    sizes = TowerSizes(n_users=40, n_items=60, n_item_features=6, user_slots=slots, history=5,
+                       dim=8)
     with distributed(kind, sizes.dim):  # type: ignore[arg-type]
         keras.utils.set_random_seed(7)
         network = HybridNetwork(sizes, l2=1e-3)
@@ -32,7 +34,7 @@ def trajectory(kind: str) -> list[float]:
         for _ in range(6):
             batch = {
                 "user": rng.integers(0, 41, 32), "history": rng.integers(0, 61, (32, 5)),
-                "age_group": rng.integers(0, 3, 32), "gender": rng.integers(0, 3, 32),
+                "age_group": np.zeros(32, int), "gender": rng.integers(0, 3, 32),
                 "occupation": rng.integers(0, 3, 32), "daytime": rng.integers(0, 4, 32),
                 "weekend": rng.integers(0, 2, 32), "positive": rng.integers(1, 61, 32),
                 "negatives": rng.integers(1, 61, (32, 8)),

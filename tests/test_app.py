@@ -290,10 +290,12 @@ def test_export_refuses_a_model_the_numpy_path_scores_differently(models: Path) 
     model = keras_model_of(bundle)
     arrays = {name: np.array(array) for name, array in bundle.arrays.items()}
     with tempfile.TemporaryDirectory() as folder:
-        assert write_verified_scorer(Path(folder), model, arrays, bundle.history_length) < 1e-4
+        assert write_verified_scorer(Path(folder), model, arrays, bundle.history_length,
+                                     bundle.slots) < 1e-4
         arrays["item_bias"] = arrays["item_bias"] + np.float32(0.5)
         with pytest.raises(TrainingError, match="fast scoring path differs from the Keras"):
-            write_verified_scorer(Path(folder), model, arrays, bundle.history_length)
+            write_verified_scorer(Path(folder), model, arrays, bundle.history_length,
+                                  bundle.slots)
 
 
 def test_bundle_arrays_are_read_only_maps_of_its_files(models: Path) -> None:

@@ -93,6 +93,7 @@ def tower_of_another_dtype(bundle: Path) -> None:
 def reference_of_fewer_users(bundle: Path) -> None:
     """A consistent reference (the sample of 3 users, scored truly) is still refused: the
     number of users checked is not the bundle's to choose."""
+    from recommender_core.user_features import slots_of
     from recommender_core.verification import (
         build_scorer,
         numpy_scores,
@@ -102,11 +103,13 @@ def reference_of_fewer_users(bundle: Path) -> None:
     )
 
     manifest = json.loads((bundle / "manifest.json").read_text())
+    slots = slots_of(manifest["user_features"])
     arrays = {name: np.load(bundle / f"{name}.npy") for name in (
         "item_ids", "user_ids", "item_vectors", "item_bias", "user_history",
-        "user_age_group", "user_gender", "user_occupation")}
-    sample = verification_sample(arrays, manifest["history_length"], n_users=3)
-    scores = numpy_scores(build_scorer(read_tower(bundle / "user_tower.npz"), arrays), sample)
+        *(slot.array for slot in slots))}
+    sample = verification_sample(arrays, manifest["history_length"], slots, n_users=3)
+    scores = numpy_scores(build_scorer(read_tower(bundle / "user_tower.npz"), arrays, slots),
+                          sample)
     write_reference(bundle / "reference.npz", sample, scores)
     resign(bundle)
 
@@ -157,7 +160,32 @@ def vectors_wider_than_the_model(bundle: Path) -> None:
     resign(bundle)
 
 
+def user_feature_beyond_its_vocabulary(bundle: Path) -> None:
+    codes = np.load(bundle / "user_gender.npy")
+    codes[0] = 3  # the planted release has two genders
+    np.save(bundle / "user_gender.npy", codes)
+    resign(bundle)
+
+
+def user_feature_array_missing(bundle: Path) -> None:
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    slot = dict(manifest["user_features"]["slots"][0], key="feature_9")
+    manifest["user_features"]["slots"].append(slot)  # a slot without its array
+    (bundle / "manifest.json").write_text(json.dumps(manifest))
+
+
+def user_features_unreadable(bundle: Path) -> None:
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    manifest["user_features"] = {"slots": [{"key": "gender"}]}
+    (bundle / "manifest.json").write_text(json.dumps(manifest))
+
+
 CORRUPTIONS: dict[str, tuple[Callable[[Path], None], str]] = {
+    "user feature beyond its vocabulary": (user_feature_beyond_its_vocabulary,
+                                           "user_gender.npy: codes outside 0..2"),
+    "user feature array missing": (user_feature_array_missing,
+                                   "user_feature_9.npy: not listed in the manifest"),
+    "user features unreadable": (user_features_unreadable, "unreadable user_features"),
     "missing file": (missing_file, "item_bias.npy: missing"),
     "checksum mismatch": (checksum_mismatch, "item_vectors.npy: checksum mismatch"),
     "wrong schema version": (wrong_schema, "schema version 999"),

@@ -36,11 +36,18 @@ def test_movie_features(tmp_path: Path) -> None:
 def test_user_features_unknown_is_zero(tmp_path: Path) -> None:
     dataset = load_dataset(write_ml1m(tmp_path), progress=False)
     encoded = user_features(np.array([2, 1, 77], np.int32), dataset.users)
-    assert encoded.genders == ["F", "M"]
-    assert encoded.gender.tolist() == [2, 1, 0]
-    assert [encoded.age_groups[c - 1] for c in encoded.age_group[:2]] == ["56+", "Under 18"]
+    age, gender, occupation = encoded.slots
+    assert (age.name, gender.name, occupation.name) == ("age", "gender", "occupation")
+    assert gender.vocabulary == ("F", "M")
+    assert encoded.codes["gender"].tolist() == [2, 1, 0]
+    assert [age.vocabulary[c - 1] for c in encoded.codes["age_group"][:2]] == ["56+",
+                                                                              "Under 18"]
+    assert age.code(60) == age.vocabulary.index("56+") + 1 and age.code(17) == 1
+    assert encoded.known.tolist() == [True, True, False]
     absent = user_features(np.array([1, 2], np.int32), None)
-    assert absent.gender.tolist() == [0, 0] and absent.occupations == []
+    assert [slot.key for slot in absent.slots] == ["age_group", "gender", "occupation"]
+    assert absent.codes["gender"].tolist() == [0, 0] and absent.slots[2].vocabulary == ()
+    assert not absent.known.any() and absent.slots[0].code(30) == 0
 
 
 def test_context_features() -> None:

@@ -175,7 +175,7 @@ def test_the_service_serves_visitors_on_the_bundles_path(tmp_path: Path) -> None
             bundle = client.app.state.model.bundle  # type: ignore[attr-defined]
             scorer = bundle.scorer
             inputs = anonymous_inputs(bundle, [bundle.catalogue.position[str(m)] for m in liked],
-                                      None, None, None)
+                                      {})
             vector = scorer.user_vectors(inputs)[0]
             vector[scorer.tower_dim:] *= 0.5
             expected = scorer.item_vectors @ vector + scorer.item_bias + 2.0 * np.log1p(

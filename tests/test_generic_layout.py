@@ -19,11 +19,14 @@ from training.errors import DataError
 ODD_IDS = ["Ana María", "007", "7", "x" * MAX_ID_LENGTH, "ünï cødé", "a,b"]
 
 
-def write(folder: Path, interactions: str, items: str | None = None) -> Path:
+def write(folder: Path, interactions: str, items: str | None = None,
+          users: str | None = None) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "interactions.csv").write_text(interactions, encoding="utf-8")
     if items is not None:
         (folder / "items.csv").write_text(items, encoding="utf-8")
+    if users is not None:
+        (folder / "users.csv").write_text(users, encoding="utf-8")
     return folder
 
 
@@ -131,6 +134,39 @@ def test_items_file_features_and_unknown_items(tmp_path: Path) -> None:
     assert list(dataset.tags["tag"]) == ["a sad film about war", "funny, short"]
 
 
+def test_users_file_features(tmp_path: Path) -> None:
+    """Each users.csv column is a user-feature slot: categories as given (an empty cell
+    unknown), a numeric column with more than 4 values binned at its quartiles; users missing
+    from the file have every feature unknown, users without interactions are left out."""
+    users = [f"u{i}" for i in range(12)]
+    lines = ["user_id,plan,age,flag"] + [
+        f"u{i},{'paid' if i % 2 else 'free'},{18 + 3 * i},{i % 3}" for i in range(10)]
+    lines[3] = "u2,,,1"  # unknown plan and age
+    folder = write(tmp_path / "d", implicit_rows(users, [f"i{k}" for k in range(9)]),
+                   users="\n".join([*lines, "ghost,paid,40,1"]) + "\n")
+    dataset = load_dataset(folder, progress=False)
+    assert dataset.repairs == ["1 users without interactions: left out"]
+    features = build_interactions(dataset, dataset.ratings).user_features
+    plan, age, flag = features.slots
+    assert [s.name for s in features.slots] == ["plan", "age", "flag"]
+    assert [s.key for s in features.slots] == ["feature_1", "feature_2", "feature_3"]
+    assert plan.vocabulary == ("free", "paid") and not plan.numeric and plan.width == 4
+    assert flag.vocabulary == ("0", "1", "2") and not flag.numeric  # 3 values: categories
+    assert age.numeric and len(age.edges) == 3 and age.width == 8
+    position = {key: i for i, key in enumerate(dataset.keys.users)}
+    by_user = {u: {slot.name: int(features.codes[slot.key][position[u]])
+                   for slot in features.slots} for u in users}
+    assert by_user["u1"]["plan"] == 2 and by_user["u0"]["plan"] == 1
+    assert by_user["u2"] == {"plan": 0, "age": 0, "flag": 2}
+    assert by_user["u11"] == {"plan": 0, "age": 0, "flag": 0}  # not in users.csv
+    ages = [18 + 3 * i for i in range(10) if i != 2]
+    for i, value in enumerate(ages):
+        user = f"u{[j for j in range(10) if j != 2][i]}"
+        assert by_user[user]["age"] == age.code(value)
+    assert age.code(0) == 1 and age.code(1000) == 4 and plan.code("PAID") == 2
+    assert {by_user[u]["age"] for u in users[:10]} - {0} == {1, 2, 3, 4}
+
+
 @pytest.mark.parametrize(("interactions", "items", "where", "field", "message"), [
     ("user,item_id\nu,a\n", None, "interactions.csv, line 1", "user_id", "missing column"),
     ("user_id,item_id\nu,a\n,b\n", None, "interactions.csv, line 3", "user_id", "empty id"),
@@ -154,6 +190,25 @@ def test_bad_input_names_file_line_and_field(tmp_path: Path, interactions: str,
                                              items: str | None, where: str, field: str | None,
                                              message: str) -> None:
     folder = write(tmp_path / "d", interactions, items)
+    with pytest.raises(DataError) as caught:
+        load_dataset(folder, progress=False)
+    text = str(caught.value)
+    assert where in text and message in text
+    assert caught.value.field == field
+
+
+@pytest.mark.parametrize(("users", "where", "field", "message"), [
+    ("id,plan\nu,free\n", "users.csv, line 1", "user_id", "missing column"),
+    ("user_id,plan\nu,free\nu,paid\n", "users.csv, line 3", "user_id", "listed twice"),
+    ("user_id,plan\nu,free\n,paid\n", "users.csv, line 3", "user_id", "empty id"),
+    ("user_id,plan\n" + "z" * 257 + ",free\n", "users.csv, line 2", "user_id",
+     "id of 257 characters"),
+    ("user_id,plan,plan\nu,a,b\n", "users.csv, line 1", None, "repeats the name 'plan'"),
+    ("user_id\n", "users.csv, line 2", None, "no users"),
+])
+def test_bad_users_file_names_line_and_field(tmp_path: Path, users: str, where: str,
+                                             field: str | None, message: str) -> None:
+    folder = write(tmp_path / "d", "user_id,item_id\nu,a\n", users=users)
     with pytest.raises(DataError) as caught:
         load_dataset(folder, progress=False)
     text = str(caught.value)
@@ -204,7 +259,7 @@ def test_a_catalogue_without_any_item_feature_trains(tmp_path: Path) -> None:
     dataset = load_dataset(write(tmp_path / "d", "\n".join(lines) + "\n"), progress=False)
     assert dataset.movies["genres"].map(len).sum() == 0 and dataset.tags is None
     data = build_interactions(dataset, dataset.ratings)
-    model = Hybrid(HybridConfig(epochs=8, autoencoder_epochs=2, trials=0, patience=8,
+    model = Hybrid(HybridConfig(epochs=20, autoencoder_epochs=2, trials=0, patience=20,
                                 batch_size=128)).fit(data, seed=0, progress=False)
     scores = model.score(np.arange(data.n_users))
     assert np.isfinite(scores).all()
@@ -212,4 +267,4 @@ def test_a_catalogue_without_any_item_feature_trains(tmp_path: Path) -> None:
     parity = np.array([int(k.split()[1]) % 2 for k in dataset.keys.items])
     user_parity = np.array([int(k.split()[1]) % 2 for k in dataset.keys.users])
     best = np.argsort(-scores, axis=1)[:, :3]
-    assert (parity[best] == user_parity[:, None]).mean() > 0.8
+    assert (parity[best] == user_parity[:, None]).mean() > 0.9  # 0.96-1.0 at seeds 0-3

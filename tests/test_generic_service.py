@@ -1,6 +1,6 @@
-"""A catalogue in the generic layout with string ids, implicit weights and no timestamps,
-round-tripped through a real server: train → serve → /recommend, /similar, /movies,
-POST /feedback and the next recommendation, every id as given."""
+"""A catalogue in the generic layout with string ids, implicit weights, no timestamps and a
+users.csv, round-tripped through a real server: train → serve → /recommend, /similar,
+/movies, POST /feedback and the next recommendation, every id as given; visitors' features."""
 
 from __future__ import annotations
 
@@ -46,6 +46,12 @@ def generic_models() -> tuple[Path, Path]:
     items = ["item_id,title,shelf"] + [f"{i},Title of {i},{SHELVES[max(0, _shelf(i))]}"
                                        for i in ITEMS]
     (data / "items.csv").write_text("\n".join(items) + "\n", encoding="utf-8")
+    # a club that tells the shelf a user likes, an age that tells nothing; every fifth user
+    # is not listed, and one listed user has no interactions
+    people = ["user_id,club,age"] + [
+        f"{json.dumps(user) if ',' in user else user},club {SHELVES[u % 3]},{20 + u}"
+        for u, user in enumerate(USERS) if u % 5 != 4] + ["nobody,club noir,30"]
+    (data / "users.csv").write_text("\n".join(people) + "\n", encoding="utf-8")
     models = Path(tempfile.mkdtemp(prefix="models-generic-"))
     train_command(str(data), str(models), config=HybridConfig(epochs=4, trials=1),
                   progress=False)
@@ -169,3 +175,50 @@ def test_ratings_are_checked_on_the_catalogues_scale(base: str) -> None:
     movielens: dict[str, object] = {}
     assert check(movielens, False, 4.5) and not check(movielens, False, 4.25)
     assert not check(movielens, False, 0) and not check(movielens, False, 5.5)
+
+
+def test_users_csv_features_reach_the_model_and_the_api(base: str) -> None:
+    _, models = generic_models()
+    bundle = Path(os.path.realpath(models / "current"))
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    club, age = manifest["user_features"]["slots"]
+    assert (club["name"], club["vocabulary"]) == ("club", [f"club {s}" for s in SHELVES])
+    assert age["name"] == "age" and len(age["edges"]) == 3 and len(age["vocabulary"]) == 4
+    codes = np.load(bundle / f"user_{club['key']}.npy")
+    users = json.loads((bundle / "ids.json").read_text(encoding="utf-8"))["users"]
+    for user in ("Ana María", "007", "user 0"):  # listed: their club; "user 0" is not listed
+        u = USERS.index(user)
+        expected = 0 if u % 5 == 4 else u % 3 + 1
+        assert codes[users.index(user)] == expected, user
+
+    def visitor(features: dict[str, object], liked: list[str] | None = None) -> httpx.Response:
+        return httpx.post(f"{base}/recommend", json={"liked": liked or [], "k": 10,
+                                                     "features": features}, timeout=30)
+
+    lists = {}
+    for shelf in SHELVES:
+        response = visitor({"club": f"CLUB {shelf}", "age": 33})
+        assert response.status_code == 200, response.text
+        assert response.json()["strategy"] == "cold_start"
+        lists[shelf] = [item["movie_id"] for item in response.json()["items"]]
+    plain = [item["movie_id"] for item in visitor({}).json()["items"]]
+    assert plain == [i["movie_id"] for i in _get(base, "/recommend/{}?k=10", "new").json()[
+        "items"]]  # nothing to go on: popularity
+    if manifest["model"]["new_user_path"] == "demographics":  # the club shapes the list
+        assert len({tuple(items) for items in lists.values()}) == 3, lists
+    else:  # validation found the features worse than popularity for unseen users
+        assert all(items == plain for items in lists.values()), lists
+    liked = visitor({"club": "club noir"}, ["ítem crème 1", "ítem crème 2"])
+    assert liked.status_code == 200 and liked.json()["strategy"] == "history"
+
+    unknown = visitor({"shoe size": 42})
+    assert unknown.status_code == 422
+    assert "`features.shoe size`: not a user feature of this catalogue (it has: club, age)" in (
+        unknown.json()["detail"])
+    not_a_number = visitor({"age": "old"})
+    assert not_a_number.status_code == 422 and "`features.age`" in not_a_number.json()["detail"]
+    twice = httpx.post(f"{base}/recommend", json={"liked": [], "age": 30,
+                                                  "features": {"age": 31}}, timeout=30)
+    assert twice.status_code == 422 and "also given" in twice.json()["detail"]
+    gender = _get(base, "/recommend/{}?gender=F", "someone new")
+    assert gender.status_code == 422 and "gender" in gender.json()["detail"]

@@ -6,18 +6,22 @@ import keras
 import numpy as np
 import pytest
 
-from recommender_core.bundle_format import FRESH_INPUT, USER_INPUTS
+from recommender_core.bundle_format import FRESH_INPUT
 from recommender_core.scoring import FastScorer, keras_scores, tower_weights
+from recommender_core.user_features import UserSlot, user_inputs
 from training.models.hybrid.towers import HybridNetwork, TowerSizes
 
 N_ITEMS, HISTORY, BATCH = 40, 6, 12
+#: a MovieLens slot beside two of a generic catalogue (a numeric one binned)
+SLOTS = (UserSlot("gender", "gender", ("F", "M"), 4),
+         UserSlot("feature_1", "country", ("NZ", "FR", "JP", "BR"), 8),
+         UserSlot("feature_2", "income", ("q1", "q2", "q3"), 4, edges=(10.0, 20.0)))
 
 
 def _inference_model(dim: int = 8) -> keras.Model:
     keras.utils.set_random_seed(5)
-    sizes = TowerSizes(n_users=9, n_items=N_ITEMS, n_item_features=5, n_age_groups=2,
-                       n_genders=2, n_occupations=3, history=HISTORY, dim=dim,
-                       frozen=3)
+    sizes = TowerSizes(n_users=9, n_items=N_ITEMS, n_item_features=5, user_slots=SLOTS,
+                       history=HISTORY, dim=dim, frozen=3)
     network = HybridNetwork(sizes, l2=0.0)
     model = network.inference_model()
     rng = np.random.default_rng(0)
@@ -29,9 +33,10 @@ def _inference_model(dim: int = 8) -> keras.Model:
 
 def _inputs() -> dict[str, np.ndarray]:
     rng = np.random.default_rng(1)
-    inputs = {name: rng.integers(0, 2, BATCH).astype(np.int32) for name in USER_INPUTS}
+    inputs = {name: rng.integers(0, 2, BATCH).astype(np.int32) for name in user_inputs(SLOTS)}
     inputs["user"] = rng.integers(0, 10, BATCH).astype(np.int32)
-    inputs["occupation"] = rng.integers(0, 4, BATCH).astype(np.int32)
+    inputs["feature_1"] = rng.integers(0, 5, BATCH).astype(np.int32)
+    inputs["feature_2"] = rng.integers(0, 4, BATCH).astype(np.int32)
     inputs["daytime"] = rng.integers(0, 4, BATCH).astype(np.int32)
     history = rng.integers(1, N_ITEMS + 1, (BATCH, HISTORY)).astype(np.int32)
     lengths = rng.integers(0, HISTORY + 1, BATCH)
@@ -44,8 +49,8 @@ def _inputs() -> dict[str, np.ndarray]:
 def _scorer(model: keras.Model) -> FastScorer:
     items = np.arange(N_ITEMS)
     outputs = model.predict_on_batch({**_inputs(), "items": (items + 1)[None, :]})
-    return FastScorer(tower_weights(model), np.asarray(outputs["item_vector"])[0],
-                      np.asarray(outputs["item_bias"])[0])
+    return FastScorer(tower_weights(model, SLOTS), np.asarray(outputs["item_vector"])[0],
+                      np.asarray(outputs["item_bias"])[0], SLOTS)
 
 
 def test_fast_path_equals_keras() -> None:
@@ -80,8 +85,8 @@ def test_movie_vectors_of_another_width_are_refused() -> None:
     model = _inference_model(dim=8)
     with pytest.raises(ValueError, match="movie vectors of width 6, but the towers give 8 "
                        "and the item-item part 3"):
-        FastScorer(tower_weights(model), np.zeros((N_ITEMS, 6), np.float32),
-                   np.zeros(N_ITEMS, np.float32))
+        FastScorer(tower_weights(model, SLOTS), np.zeros((N_ITEMS, 6), np.float32),
+                   np.zeros(N_ITEMS, np.float32), SLOTS)
 
 
 def test_fresh_likes_move_the_item_item_part_as_in_keras() -> None:

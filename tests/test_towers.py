@@ -8,17 +8,18 @@ import numpy as np
 import pytest
 from keras import ops
 
-from recommender_core.bundle_format import USER_INPUTS
+from recommender_core.user_features import movielens_slots, user_inputs
 from training.models.hybrid.towers import HybridNetwork, TowerSizes, dot_scores
 from training.models.losses import bpr_loss
 
 N_ITEMS, NEGATIVES, BATCH = 30, 8, 16
+SLOTS = movielens_slots({"gender": ("F", "M"), "occupation": ("a", "b")})
 
 
 def _network(l2: float) -> HybridNetwork:
     keras.utils.set_random_seed(3)
-    sizes = TowerSizes(n_users=10, n_items=N_ITEMS, n_item_features=5, n_age_groups=2,
-                       n_genders=2, n_occupations=2, history=4, dim=8)
+    sizes = TowerSizes(n_users=10, n_items=N_ITEMS, n_item_features=5, user_slots=SLOTS,
+                       history=4, dim=8)
     network = HybridNetwork(sizes, l2=l2)
     rng = np.random.default_rng(0)
     network.training_model(NEGATIVES)  # builds the layers
@@ -48,7 +49,8 @@ def _hardest_loss(y_true: object, difference: object) -> object:
 
 def _batch() -> dict[str, np.ndarray]:
     rng = np.random.default_rng(1)
-    inputs = {name: rng.integers(0, 2, BATCH).astype(np.int32) for name in USER_INPUTS}
+    inputs = {name: rng.integers(0, 2, BATCH).astype(np.int32) for name in user_inputs(SLOTS)}
+    inputs["age_group"] = np.zeros(BATCH, np.int32)  # no age groups: only "unknown"
     inputs["user"] = rng.integers(1, 11, BATCH).astype(np.int32)
     inputs["daytime"] = rng.integers(0, 4, BATCH).astype(np.int32)
     inputs["history"] = rng.integers(0, N_ITEMS + 1, (BATCH, 4)).astype(np.int32)

@@ -27,6 +27,13 @@ from app.schemas import (
 router = APIRouter(tags=["recommendations"])
 
 
+def _demographics(age: int | None, gender: str | None, occupation: str | None
+                  ) -> dict[str, str | float]:
+    """The MovieLens fields a request gave, as user features by name."""
+    given = {"age": age, "gender": gender.upper() if gender else None, "occupation": occupation}
+    return {name: value for name, value in given.items() if value is not None}
+
+
 def _split(text: str | None) -> list[str] | None:
     return [part for part in text.split(",") if part.strip()] if text else None
 
@@ -47,11 +54,12 @@ async def recommend_for_user(request: Request) -> Response:
     events = await store.history(key) if store.has_events(key) else ()
     excluded: list[int | str] = [x.strip() if bundle.string_ids else int(x)
                                  for x in _split(query.exclude) or []]
+    codes = bundle.feature_codes(_demographics(query.age, query.gender, query.occupation),
+                                 "query")
     return json_response(ranking.for_user(
         bundle, query.user_id, min(query.k or settings.default_k, settings.max_k),
-        genres=_split(query.genres), exclude=excluded, age=query.age,
-        gender=query.gender.upper() if query.gender else None, occupation=query.occupation,
-        events=events, offset=query.offset, new=query.only_new,
+        genres=_split(query.genres), exclude=excluded, codes=codes, events=events,
+        offset=query.offset, new=query.only_new,
     ))
 
 
@@ -68,8 +76,12 @@ async def recommend_for_visitor(body: AnonymousRequest, bundle: BundleDep,
                              f"{settings.max_liked}")
     bundle.check_ids(body.liked, "liked")
     bundle.check_ids(body.exclude or [], "exclude")
+    given = _demographics(body.age, body.gender, body.occupation)
+    twice = sorted(set(given) & set(body.features or {}))
+    if twice:
+        raise InvalidRequest(f"`features.{twice[0]}`: also given as the field `{twice[0]}`")
+    codes = bundle.feature_codes({**given, **(body.features or {})}, "features")
     return json_response(ranking.for_visitor(
-        bundle, body.liked, min(body.k or settings.default_k, settings.max_k), age=body.age,
-        gender=body.gender, occupation=body.occupation, genres=body.genres,
-        exclude=body.exclude, offset=body.offset, new=body.only_new,
+        bundle, body.liked, min(body.k or settings.default_k, settings.max_k), codes=codes,
+        genres=body.genres, exclude=body.exclude, offset=body.offset, new=body.only_new,
     ))

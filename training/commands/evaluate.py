@@ -150,7 +150,7 @@ def run_benchmark(dataset: MovieLensDataset, protocol: str, seeds: int,
                 rows[name].skipped = str(exc)
                 continue
             if protocol == "coldusers":
-                metrics = evaluate_new_users(model, data, split.test, dataset.users, fallback)
+                metrics = evaluate_new_users(model, data, split.test, fallback)
             else:
                 metrics = evaluate(model, data, split.test, candidates=split.candidates,
                                    fallback=fallback)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ import numpy as np
 from recommender_core import __version__
 from recommender_core import bundle_format as fmt
 from recommender_core.scoring import keras_scores, tower_weights
+from recommender_core.user_features import UserSlot
 from recommender_core.verification import (
     VerificationError,
     build_scorer,
@@ -86,25 +88,26 @@ def write_bundle_files(folder: Path, version: str, model: Hybrid, data: Interact
         "seen_indptr": data.ratings.indptr.astype(np.int64),
         "seen_indices": data.ratings.indices.astype(np.int32),
         "user_history": model.towers.users.history.astype(np.int32),
-        "user_age_group": data.user_features.age_group.astype(np.int32),
-        "user_gender": data.user_features.gender.astype(np.int32),
-        "user_occupation": data.user_features.occupation.astype(np.int32),
     }
+    slots = data.user_features.slots
+    for slot in slots:
+        arrays[slot.array] = data.user_features.codes[slot.key].astype(fmt.USER_FEATURE_DTYPE)
     blended = similarity_vectors(data, arrays["content_embeddings"], similarity, seed)
     arrays["similarity_vectors"] = blended
     for name, dtype in fmt.ARRAYS.items():
         np.save(folder / f"{name}.npy", arrays[name].astype(dtype), allow_pickle=False)
+    for slot in slots:
+        np.save(folder / f"{slot.array}.npy", arrays[slot.array], allow_pickle=False)
     index = faiss.IndexFlatIP(blended.shape[1])
     index.add(blended)
     faiss.write_index(index, str(folder / fmt.INDEX_FILE))
     if len(blended) >= fmt.GRAPH_MIN_MOVIES:  # read at load rather than built by the service
         write_graphs(folder, arrays["item_vectors"], arrays["item_bias"], blended)
     model.towers.model.save(folder / fmt.MODEL_FILE)
-    write_verified_scorer(folder, model.towers.model, arrays, model.config.history)
+    write_verified_scorer(folder, model.towers.model, arrays, model.config.history, slots)
     (folder / fmt.MOVIES_FILE).write_text(json.dumps(movie_records(data), ensure_ascii=False))
     write_ids(folder, data)
 
-    features = data.user_features
     dataset = data.dataset
     manifest = {
         "schema_version": fmt.SCHEMA_VERSION,
@@ -122,8 +125,7 @@ def write_bundle_files(folder: Path, version: str, model: Hybrid, data: Interact
                        "blend_content_weight": similarity.content_weight,
                        "svd_dim": similarity.svd_dim, "dim": int(blended.shape[1]),
                        "validation_ndcg@10": similarity.validation},
-        "user_features": {"age_groups": features.age_groups, "genders": features.genders,
-                          "occupations": features.occupations},
+        "user_features": {"slots": [slot.record() for slot in slots]},
         "history_length": model.config.history,
         **(extra or {}),
         "files": {path.name: fmt.sha256_file(path) for path in sorted(folder.iterdir())},
@@ -133,16 +135,16 @@ def write_bundle_files(folder: Path, version: str, model: Hybrid, data: Interact
 
 
 def write_verified_scorer(folder: Path, keras_model: Any, arrays: dict[str, np.ndarray],
-                          history_length: int) -> float:
+                          history_length: int, slots: Sequence[UserSlot]) -> float:
     """The user tower's weights (bundle_format.TOWER_FILE) and the reference sample with the
     Keras model's scores of it (REFERENCE_FILE), once the numpy scorer built from those weights
     reproduces the scores: a model the service would score differently is never published.
     Returns the largest difference."""
-    weights = tower_weights(keras_model)
-    sample = verification_sample(arrays, history_length)
+    weights = tower_weights(keras_model, slots)
+    sample = verification_sample(arrays, history_length, slots)
     expected = keras_scores(keras_model, sample.inputs, sample.items)
     try:
-        difference = check_scores(build_scorer(weights, arrays), sample, expected)
+        difference = check_scores(build_scorer(weights, arrays, slots), sample, expected)
     except VerificationError as exc:
         raise TrainingError(f"export: {exc}") from None
     write_tower(folder / fmt.TOWER_FILE, weights)

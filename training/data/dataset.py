@@ -61,7 +61,8 @@ class MovieLensDataset:
     ``movies``: movie_id int32, title, year Int16 (missing when the title has none), genres
     (tuple of str). ``tags``: user_id, movie_id, tag, timestamp. ``links``: movie_id, imdb_id,
     tmdb_id. ``users``: user_id, age, age_group, gender, occupation — only where the release
-    has them (ml-100k, ml-1m); never fabricated.
+    has them (ml-100k, ml-1m); never fabricated. A generic catalogue's ``users``: user_id
+    and users.csv's features as categoricals (numeric ones binned: categories of intervals).
 
     A generic catalogue (training.data.generic) fills the same frames with dense codes for
     its string ids (``keys``), ``rating`` 1/0 and a ``weight`` column for implicit feedback,
@@ -86,6 +87,12 @@ class MovieLensDataset:
     @property
     def feedback(self) -> str:
         return self.reading.feedback
+
+    @property
+    def generic_users(self) -> bool:
+        """``users`` holds a generic catalogue's users.csv (every column but user_id a
+        feature), not the MovieLens demographics."""
+        return self.layout == GENERIC
 
     @property
     def timed(self) -> bool:
@@ -215,7 +222,7 @@ def _load_generic(folder: Path, progress: bool, like_threshold: float | None
     read = generic.read_generic(folder, like_threshold=like_threshold, progress=progress)
     dataset = MovieLensDataset(
         name=folder.name, path=folder, layout=GENERIC, ratings=read.ratings, movies=read.movies,
-        rating_scale=read.rating_scale, tags=read.tags, files=read.files,
+        rating_scale=read.rating_scale, tags=read.tags, users=read.users, files=read.files,
         repairs=read.repairs, keys=read.keys,
         reading=Reading(read.feedback, read.timed, read.like_threshold))
     _repair(dataset)

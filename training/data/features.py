@@ -10,6 +10,8 @@ import pandas as pd
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from recommender_core.user_features import MOVIELENS_SLOTS, UserSlot, movielens_slots, slot_width
+
 DEFAULT_LIKE_THRESHOLD = 4.0
 _WORD = re.compile(r"[\w']+")
 
@@ -88,32 +90,61 @@ def movie_features(movies: pd.DataFrame, tags: pd.DataFrame | None) -> MovieFeat
 
 @dataclass(frozen=True)
 class UserFeatures:
-    """Categorical codes per user; 0 always means unknown (a user missing from the file, or a
-    release without demographics)."""
+    """Each user-feature slot's codes per user (recommender_core.user_features); 0 always
+    means unknown (a user missing from the file, or a release without demographics)."""
 
     user_ids: np.ndarray  # int32
-    age_group: np.ndarray  # int32
-    gender: np.ndarray  # int32
-    occupation: np.ndarray  # int32
-    age_groups: list[str]
-    genders: list[str]
-    occupations: list[str]
+    slots: tuple[UserSlot, ...]
+    codes: dict[str, np.ndarray]  # slot key -> (users,) int32
+
+    @property
+    def known(self) -> np.ndarray:
+        """Which users have at least one feature."""
+        known = np.zeros(len(self.user_ids), dtype=bool)
+        for codes in self.codes.values():
+            known |= codes > 0
+        return known
+
+    def rows(self, users: np.ndarray) -> dict[str, np.ndarray]:
+        """The codes of user indices ``users``, by slot key."""
+        return {key: codes[users] for key, codes in self.codes.items()}
 
 
-def user_features(user_ids: np.ndarray, users: pd.DataFrame | None) -> UserFeatures:
-    """Encode demographics for ``user_ids`` (in that order)."""
+def user_features(user_ids: np.ndarray, users: pd.DataFrame | None, *,
+                  generic: bool = False) -> UserFeatures:
+    """Encode the user features of ``user_ids`` (in that order): the MovieLens demographics
+    (age group, gender, occupation), or with ``generic`` a generic catalogue's ``users``
+    frame, whose every column but user_id is a categorical feature (a numeric one's
+    categories are left-closed intervals: its bins). Data without user features (``users``
+    None, any layout) has the three MovieLens slots, empty: the same inputs whichever reader
+    read the same data, so the same seed trains the same model."""
     n = len(user_ids)
-    if users is None:
-        zeros = np.zeros(n, dtype=np.int32)
-        return UserFeatures(np.asarray(user_ids, np.int32), zeros, zeros.copy(), zeros.copy(),
-                            [], [], [])
-    frame = users.set_index("user_id").reindex(user_ids)
-    codes = {}
-    vocabularies = {}
-    for column in ("age_group", "gender", "occupation"):
+    ids = np.asarray(user_ids, np.int32)
+    generic = generic and users is not None
+    if not generic:
+        columns = [key for key, *_ in MOVIELENS_SLOTS]
+    else:
+        columns = [c for c in (users.columns if users is not None else ()) if c != "user_id"]
+    codes: dict[str, np.ndarray] = {}
+    categories: dict[str, pd.Index] = {}
+    frame = users.set_index("user_id").reindex(user_ids) if users is not None else None
+    for column in columns:
+        if frame is None or users is None:
+            codes[column], categories[column] = np.zeros(n, dtype=np.int32), pd.Index([])
+            continue
         categorical = pd.Categorical(frame[column], categories=users[column].cat.categories)
         codes[column] = (categorical.codes + 1).astype(np.int32)  # -1 (missing) becomes 0
-        vocabularies[column] = [str(c) for c in categorical.categories]
-    return UserFeatures(np.asarray(user_ids, np.int32), codes["age_group"], codes["gender"],
-                        codes["occupation"], vocabularies["age_group"], vocabularies["gender"],
-                        vocabularies["occupation"])
+        categories[column] = categorical.categories
+    if not generic:
+        return UserFeatures(ids, movielens_slots({c: tuple(str(v) for v in categories[c])
+                                                  for c in columns}), codes)
+    slots = []
+    for i, column in enumerate(columns, start=1):
+        values = categories[column]
+        edges: tuple[float, ...] = ()
+        if isinstance(values, pd.IntervalIndex):
+            edges = tuple(float(e) for e in values.right[:-1])
+        slots.append(UserSlot(key=f"feature_{i}", name=column,
+                              vocabulary=tuple(str(v) for v in values),
+                              width=slot_width(len(values)), edges=edges))
+    return UserFeatures(ids, tuple(slots), {slot.key: codes[slot.name] for slot in slots})

@@ -1,6 +1,7 @@
 """The generic catalogue layout (docs/data-format.md): ``interactions.csv`` with string ids,
-ratings or implicit weights and optional timestamps, and an optional ``items.csv``; read into
-the same dataset object as the MovieLens releases, ids mapped to dense codes (IdKeys)."""
+ratings or implicit weights and optional timestamps, an optional ``items.csv`` and an optional
+``users.csv``; read into the same dataset object as the MovieLens releases, ids mapped to dense
+codes (IdKeys)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,8 @@ LIKE_POINT = 0.75
 TEXT_COLUMNS = ("tags", "text")
 #: numeric item columns other than ``year`` become categories of this many quantile bins
 NUMERIC_BINS = 4
+#: a users.csv column keeps its most frequent values as categories, the rest unknown
+MAX_USER_CATEGORIES = 1000
 CHUNK_ROWS = 1_000_000
 #: the pseudo-time step of data without timestamps: a week, so that every pseudo-time has
 #: the same context (Thursday, night) and the context inputs carry nothing
@@ -56,6 +59,7 @@ class GenericData:
     ratings: pd.DataFrame  # user_id, movie_id, rating, timestamp[, weight]
     movies: pd.DataFrame  # movie_id, title, year, genres
     tags: pd.DataFrame | None
+    users: pd.DataFrame | None  # user_id (code), then each users.csv feature as a categorical
     keys: IdKeys
     feedback: str  # "explicit" or "implicit"
     timed: bool
@@ -67,8 +71,8 @@ class GenericData:
 
 def read_generic(folder: Path, *, like_threshold: float | None = None,
                  progress: bool = True) -> GenericData:
-    """Read ``folder/interactions.csv`` and the optional ``items.csv``; raises DataError
-    naming the file, line and field of the first bad value."""
+    """Read ``folder/interactions.csv`` and the optional ``items.csv`` and ``users.csv``;
+    raises DataError naming the file, line and field of the first bad value."""
     path = folder / INTERACTIONS
     raw, feedback, timed = _read_interactions(path, progress)
     if like_threshold is not None and feedback == "implicit":
@@ -77,9 +81,6 @@ def read_generic(folder: Path, *, like_threshold: float | None = None,
     repairs: list[str] = []
     items_path = folder / ITEMS
     files = {INTERACTIONS: True, ITEMS: items_path.is_file(), USERS: (folder / USERS).is_file()}
-    if files[USERS]:
-        log.warning("%s: user features of the generic layout are not read yet; ignored",
-                    folder / USERS)
     catalogue = _read_items(items_path) if files[ITEMS] else None
 
     item_keys = (catalogue["item_id"].to_numpy(object) if catalogue is not None
@@ -110,6 +111,12 @@ def read_generic(folder: Path, *, like_threshold: float | None = None,
         ratings["timestamp"] = untimed_order(ratings["user_id"].to_numpy(), seed=0)
     keys = IdKeys(np.asarray(user_keys, dtype=object), np.asarray(item_keys, dtype=object))
     movies, tags = _movies(catalogue, keys.items)
+    users = None
+    if files[USERS]:
+        users, notes = read_users(folder / USERS, keys.users)
+        for note in notes:
+            log.warning("%s: %s", folder / USERS, note)
+        repairs.extend(notes)
     if feedback == "implicit":
         ratings["weight"] = ratings["rating"]
         ratings["rating"] = (ratings["weight"] > 0).astype(np.float32)
@@ -119,8 +126,8 @@ def read_generic(folder: Path, *, like_threshold: float | None = None,
         scale = (low, high)
         threshold = like_threshold if like_threshold is not None else explicit_threshold(low,
                                                                                         high)
-    return GenericData(ratings, movies, tags, keys, feedback, timed, scale, threshold, files,
-                       repairs)
+    return GenericData(ratings, movies, tags, users, keys, feedback, timed, scale, threshold,
+                       files, repairs)
 
 
 def explicit_threshold(low: float, high: float) -> float:
@@ -281,6 +288,77 @@ def _keep_latest(ratings: pd.DataFrame) -> tuple[pd.DataFrame, str | None]:
         return ratings, None
     message = f"{dropped:,} repeated (user, item) ratings: kept the latest"
     return kept.reset_index(drop=True), message
+
+
+# --------------------------------------------------------------------------- users
+
+
+def read_users(path: Path, user_keys: np.ndarray) -> tuple[pd.DataFrame, list[str]]:
+    """users.csv as the dataset's ``users`` frame: ``user_id`` the code of each user of
+    ``user_keys`` (the interactions' users, code = position + 1) it lists, then every other
+    column as a categorical feature: a numeric column (every non-empty cell a finite number,
+    more than NUMERIC_BINS distinct values) binned at its quartiles into left-closed
+    intervals, any other column its MAX_USER_CATEGORIES most frequent values; an empty cell
+    is unknown. Also the notes of what was left out."""
+    header = _header(path)
+    if "user_id" not in header:
+        raise DataError(path, f"missing column 'user_id'; the header is {','.join(header)!r}",
+                        line=1, field="user_id")
+    for position, name in enumerate(header):
+        if not name or name in header[:position]:
+            problem = "has no name" if not name else f"repeats the name {name!r}"
+            raise DataError(path, f"column {position + 1} {problem}", line=1)
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False,
+                            skip_blank_lines=False, encoding="utf-8-sig")
+    except pd.errors.ParserError as exc:
+        raise DataError(path, f"cannot parse: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise DataError(path, f"bytes that are not valid utf-8 ({exc.reason})") from None
+    if frame.empty:
+        raise DataError(path, "file has no users", line=2)
+    frame.columns = header
+    check_ids(path, frame["user_id"], 2, "user_id")
+    repeated = frame["user_id"].duplicated().to_numpy()
+    if repeated.any():
+        row = int(np.flatnonzero(repeated)[0])
+        raise DataError(path, f"user {frame['user_id'].iloc[row]!r} is listed twice",
+                        line=row + 2, field="user_id")
+    notes = []
+    codes = pd.Index(user_keys).get_indexer(frame["user_id"].to_numpy(object))
+    if (codes < 0).any():
+        notes.append(f"{int((codes < 0).sum()):,} users without interactions: left out")
+    kept = codes >= 0
+    users = pd.DataFrame({"user_id": (codes[kept] + 1).astype(np.int32)})
+    for column in header:
+        if column == "user_id":
+            continue
+        feature, note = _user_feature(column, frame[column].str.strip()[kept])
+        users[column] = feature
+        if note:
+            notes.append(note)
+    return users, notes
+
+
+def _user_feature(column: str, cells: pd.Series) -> tuple[pd.Categorical, str | None]:
+    """One users.csv column as a categorical (see read_users), and a note when values were
+    left out."""
+    present = (cells != "").to_numpy()
+    numbers = pd.to_numeric(cells.where(present), errors="coerce").to_numpy(np.float64)
+    numeric = present.any() and bool(np.isfinite(numbers[present]).all())
+    if numeric and len(np.unique(numbers[present])) > NUMERIC_BINS:
+        quartiles = np.quantile(numbers[present], np.arange(1, NUMERIC_BINS) / NUMERIC_BINS)
+        edges = np.unique(quartiles)
+        bins = pd.IntervalIndex.from_breaks([-np.inf, *edges, np.inf], closed="left")
+        return pd.Categorical(pd.cut(numbers, bins, right=False)), None
+    counts = cells[present].value_counts(sort=True)
+    kept = sorted(counts.index[:MAX_USER_CATEGORIES])
+    values = cells.where(cells.isin(kept))
+    note = None
+    if len(counts) > MAX_USER_CATEGORIES:
+        note = (f"column {column!r}: {len(counts) - MAX_USER_CATEGORIES:,} rarest of "
+                f"{len(counts):,} values read as unknown (at most {MAX_USER_CATEGORIES:,})")
+    return pd.Categorical(values, categories=kept), note
 
 
 # --------------------------------------------------------------------------- items

@@ -151,7 +151,7 @@ def build_interactions(
         sequence=LikeSequence(cols[liked][seq].astype(np.int32), times[liked][seq], offsets),
         last_context=np.stack([daytime, weekend], axis=1).astype(np.int32),
         movie_features=features or movie_features(dataset.movies, dataset.tags),
-        user_features=user_features(user_ids, dataset.users),
+        user_features=user_features(user_ids, dataset.users, generic=dataset.generic_users),
         rating_scale=dataset.rating_scale, like_threshold=like_threshold, dataset=dataset,
         train=train, confidence=confidence,
     )
@@ -173,11 +173,9 @@ def split_off(data: Interactions, held: np.ndarray) -> tuple[Interactions, pd.Da
 
 def hold_out_users(data: Interactions, fraction: float = 0.1, seed: int = 0,
                    minimum: int = 20) -> tuple[Interactions, pd.DataFrame | None]:
-    """(``data`` without ``fraction`` of its users who have demographics, their train
-    ratings), or (``data``, None) when fewer than ``minimum`` users have demographics."""
-    features = data.user_features
-    known = (features.age_group > 0) | (features.gender > 0) | (features.occupation > 0)
-    eligible = data.user_ids[known]
+    """(``data`` without ``fraction`` of its users who have user features, their train
+    ratings), or (``data``, None) when fewer than ``minimum`` users have features."""
+    eligible = data.user_ids[data.user_features.known]
     n_out = int(round(fraction * len(eligible)))
     if len(eligible) < minimum or n_out == 0:
         return data, None

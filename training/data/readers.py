@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from recommender_core.inputs import AGE_GROUPS, age_group
+from recommender_core.user_features import AGE_GROUPS, age_group
 from training.errors import DataError
 
 INT32_MAX = np.iinfo(np.int32).max

@@ -78,8 +78,8 @@ def coldusers_split(ratings: pd.DataFrame, users: pd.DataFrame | None, *,
     """10% of the users with demographics (drawn with the seed) lose all their ratings to the
     test set: users the model never saw, asked for with their demographics only."""
     if users is None:
-        raise TrainingError("the coldusers protocol needs user demographics (ml-100k, ml-1m, "
-                            "or --variant random-demographics)")
+        raise TrainingError("the coldusers protocol needs user features (ml-100k, ml-1m, a "
+                            "generic catalogue's users.csv, or --variant random-demographics)")
     eligible = np.intersect1d(np.unique(ratings["user_id"].to_numpy()),
                               users["user_id"].to_numpy())
     n_cold = int(round(fraction * len(eligible)))

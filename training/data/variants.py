@@ -8,7 +8,7 @@ import dataclasses
 import numpy as np
 import pandas as pd
 
-from recommender_core.inputs import AGE_GROUPS, age_group
+from recommender_core.user_features import AGE_GROUPS, age_group
 from training.data.dataset import MovieLensDataset
 from training.errors import TrainingError
 

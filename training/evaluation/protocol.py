@@ -100,21 +100,23 @@ def rating_errors_on(model: Scorer, data: Interactions, test: pd.DataFrame) -> d
 
 
 def evaluate_new_users(model: Scorer, data: Interactions, test: pd.DataFrame,
-                       users: pd.DataFrame | None, fallback: Scorer) -> dict[str, float]:
-    """The coldusers protocol: test users the model never saw, each scored from their
-    demographics alone (``model.score_demographics``; models without one answer with
+                       fallback: Scorer) -> dict[str, float]:
+    """The coldusers protocol: test users the model never saw, each scored from their user
+    features alone (``model.score_demographics``; models without one answer with
     ``fallback``, popularity), over the whole catalogue; nothing is masked (they rated nothing
     in train)."""
-    if users is None:
-        raise TrainingError("the coldusers protocol needs user demographics")
+    dataset = data.dataset
+    if dataset.users is None:
+        raise TrainingError("the coldusers protocol needs user features (demographics, or a "
+                            "users.csv)")
     relevant_rows = test[test["rating"].to_numpy() >= data.like_threshold]
     test_users = np.unique(relevant_rows["user_id"].to_numpy())
-    codes = user_features(test_users, users)
+    codes = user_features(test_users, dataset.users, generic=dataset.generic_users)
     scorer = getattr(model, "score_demographics", None)
     if scorer is None:
         scores = fallback.score(np.zeros(len(test_users), dtype=np.int64)).astype(np.float32)
     else:
-        scores = scorer(codes.age_group, codes.gender, codes.occupation).astype(np.float32)
+        scores = scorer(codes.codes, len(test_users)).astype(np.float32)
     relevant = np.zeros(scores.shape, dtype=bool)
     rows = np.searchsorted(test_users, relevant_rows["user_id"].to_numpy())
     items = data.item_index(relevant_rows["movie_id"].to_numpy())

@@ -123,9 +123,8 @@ def _user_feature_matrix(data: Interactions) -> sp.csr_matrix | None:
     features = data.user_features
     n = data.n_users
     blocks = [sp.identity(n, dtype=np.float32, format="csr")]
-    for codes, size in ((features.age_group, len(features.age_groups)),
-                        (features.gender, len(features.genders)),
-                        (features.occupation, len(features.occupations))):
+    for slot in features.slots:
+        codes, size = features.codes[slot.key], len(slot.vocabulary)
         if size:
             blocks.append(sp.csr_matrix((np.ones(n, np.float32), (np.arange(n), codes)),
                                         shape=(n, size + 1)))

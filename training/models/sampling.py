@@ -41,8 +41,7 @@ class TripletSampler:
         self.daytime, self.weekend = data.context(data.sequence.times)
         likes = data.likes.tocoo()
         self.like_keys = np.sort(likes.row.astype(np.int64) << 32 | likes.col)
-        features = data.user_features
-        self.codes = (features.age_group, features.gender, features.occupation)
+        self.features = data.user_features
 
     def __len__(self) -> int:
         return len(self.users)
@@ -63,11 +62,10 @@ class TripletSampler:
         user_input = users + 1  # 0 is the anonymous user
         if self.user_dropout > 0:
             user_input = np.where(self.rng.random(len(users)) < self.user_dropout, 0, user_input)
-        age_group, gender, occupation = self.codes
         inputs = model_inputs(
             user=user_input, history=history_before(self.data, positions, self.history),
-            age_group=age_group[users], gender=gender[users], occupation=occupation[users],
-            daytime=self.daytime[positions], weekend=self.weekend[positions])
+            features=self.features.rows(users), daytime=self.daytime[positions],
+            weekend=self.weekend[positions])
         del inputs[FRESH_INPUT]  # the training graph has no fresh likes
         return {**inputs, "positive": self.data.sequence.items[positions] + 1,
                 "negatives": self.negatives_for(users) + 1}

@@ -152,14 +152,14 @@ class Hybrid(Recommender):
         vectors = towers.visitor_vectors(visitors.liked, visitors.daytime, visitors.weekend)
         return towers.visitor_scores(self.chosen.visitors, vectors, visitors.n)
 
-    def score_demographics(self, age_group: np.ndarray, gender: np.ndarray,
-                           occupation: np.ndarray) -> np.ndarray:
-        """Every movie's score for users the model never saw, from their demographic codes
-        alone — the service's new-user path (``GET /recommend/{unknown id}?age=&gender=``);
-        popularity where the validation chose it (``chosen.new_user_path``)."""
+    def score_demographics(self, codes: dict[str, np.ndarray], n: int) -> np.ndarray:
+        """Every movie's score for ``n`` users the model never saw, from their user-feature
+        codes alone (by slot key) — the service's new-user path (``GET /recommend/{unknown
+        id}?age=&gender=``, POST /recommend's ``features``); popularity where the validation
+        chose it (``chosen.new_user_path``)."""
         if self.chosen.new_user_path == "popularity":
-            return np.tile(self.towers.data.item_popularity(), (len(age_group), 1))
-        return self.towers.score_demographics(age_group, gender, occupation)
+            return np.tile(self.towers.data.item_popularity(), (n, 1))
+        return self.towers.score_demographics(codes, n)
 
     def item_vectors(self) -> np.ndarray:
         return self.towers.item_vectors

@@ -176,9 +176,8 @@ def new_user_path(towers: TrainedTowers, new_users: pd.DataFrame
     demographics say little)."""
     data = towers.data
     popularity = Popularity().fit(data)
-    users = data.dataset.users
-    tower = evaluate_new_users(towers, data, new_users, users, popularity)["ndcg@10"]
-    baseline = evaluate_new_users(popularity, data, new_users, users, popularity)["ndcg@10"]
+    tower = evaluate_new_users(towers, data, new_users, popularity)["ndcg@10"]
+    baseline = evaluate_new_users(popularity, data, new_users, popularity)["ndcg@10"]
     return ("demographics" if tower > baseline else "popularity"), {"demographics": tower,
                                                                     "popularity": baseline}
 

@@ -17,7 +17,8 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from recommender_core.bundle_format import DAYTIME_BUCKETS, FRESH_INPUT, USER_INPUTS, Layers
+from recommender_core.bundle_format import DAYTIME_BUCKETS, FRESH_INPUT, Layers
+from recommender_core.user_features import UserSlot, user_inputs
 
 
 @dataclass(frozen=True)
@@ -27,9 +28,7 @@ class TowerSizes:
     n_users: int  # known users (row 0 of the id table is the anonymous user)
     n_items: int  # movies in the catalogue (row 0 pads)
     n_item_features: int  # width of a movie's frozen feature row
-    n_age_groups: int  # demographic vocabularies (code 0: unknown)
-    n_genders: int
-    n_occupations: int
+    user_slots: tuple[UserSlot, ...]  # the user features (code 0: unknown)
     history: int  # liked movies in the user tower's history input
     dim: int  # width of the towers' user and movie vectors
     frozen: int = 1  # columns of the frozen parts (item-item, then content) appended to both
@@ -131,16 +130,16 @@ class HardestNegative(layers.Layer):
 
 class UserTower:
     """User vector = id embedding (row 0: anonymous) + a linear map of [mean of the recent liked
-    movies' vectors, demographics, context]."""
+    movies' vectors, user features (demographics, users.csv's columns), context]."""
 
     def __init__(self, sizes: TowerSizes, l2: float) -> None:
         self.ids = layers.Embedding(
             sizes.n_users + 1, sizes.dim, name=Layers.USER_ID,
             embeddings_initializer=keras.initializers.RandomNormal(stddev=0.01),
         )
-        self.age = layers.Embedding(sizes.n_age_groups + 1, 8, name=Layers.AGE)
-        self.gender = layers.Embedding(sizes.n_genders + 1, 4, name=Layers.GENDER)
-        self.occupation = layers.Embedding(sizes.n_occupations + 1, 8, name=Layers.OCCUPATION)
+        self.features = [(slot.key, layers.Embedding(len(slot.vocabulary) + 1, slot.width,
+                                                     name=slot.layer))
+                         for slot in sizes.user_slots]
         self.daytime = layers.Embedding(len(DAYTIME_BUCKETS), 4, name=Layers.DAYTIME)
         self.weekend = layers.Embedding(2, 2, name=Layers.WEEKEND)
         self.out = layers.Dense(sizes.dim, name=Layers.USER_OUT)
@@ -154,8 +153,7 @@ class UserTower:
                  items: ItemTower) -> keras.KerasTensor:
         mean = items.history_mean(inputs["history"])
         side = ops.concatenate([
-            mean, self.age(inputs["age_group"]), self.gender(inputs["gender"]),
-            self.occupation(inputs["occupation"]),
+            mean, *(embedding(inputs[key]) for key, embedding in self.features),
             self.daytime(inputs["daytime"]), self.weekend(inputs["weekend"]),
         ], axis=-1)
         return self.ids(inputs["user"]) + self.out(side)
@@ -193,7 +191,8 @@ class HybridNetwork:
         self.l2 = l2
 
     def user_inputs(self) -> dict[str, keras.KerasTensor]:
-        inputs = {name: keras.Input((), dtype="int32", name=name) for name in USER_INPUTS}
+        inputs = {name: keras.Input((), dtype="int32", name=name)
+                  for name in user_inputs(self.sizes.user_slots)}
         inputs["history"] = keras.Input((self.sizes.history,), dtype="int32", name="history")
         return inputs
 

@@ -29,9 +29,7 @@ def item_feature_table(data: Interactions, codes: np.ndarray) -> np.ndarray:
 
 def user_table(data: Interactions, history: int) -> UserTable:
     """The known users' input rows of ``data``: their ``history`` most recent likes and codes."""
-    features = data.user_features
-    return UserTable(history=data.recent_likes(history), age_group=features.age_group,
-                     gender=features.gender, occupation=features.occupation)
+    return UserTable(history=data.recent_likes(history), features=data.user_features.codes)
 
 
 class TrainedTowers:
@@ -55,11 +53,9 @@ class TrainedTowers:
             UnratedMovieRegression(unrated_feature_matrix(data.movie_features.tfidf, table),
                                    ~self.unrated, config.cold_alpha)
             if config.cold_alpha else None)
-        features = data.user_features
         sizes = TowerSizes(
             n_users=data.n_users, n_items=data.n_items, n_item_features=table.shape[1],
-            n_age_groups=len(features.age_groups), n_genders=len(features.genders),
-            n_occupations=len(features.occupations), history=config.history, dim=config.dim,
+            user_slots=data.user_features.slots, history=config.history, dim=config.dim,
             frozen=parts.rank)
         self.network = HybridNetwork(sizes, l2=config.l2)
         # in this order: the training graph builds (and initialises) the layers it uses first
@@ -213,22 +209,20 @@ class TrainedTowers:
     def visitor_vectors(self, liked: np.ndarray, daytime: np.ndarray,
                         weekend: np.ndarray) -> np.ndarray:
         """The user vectors of visitors who each liked a row of ``liked`` (movie indices,
-        oldest first), as POST /recommend makes them without demographics."""
+        oldest first), as POST /recommend makes them without user features."""
         return self.vectors_of(visitors_inputs(liked, self.users.history_length,
-                                               daytime=daytime, weekend=weekend))
+                                               list(self.users.features), daytime=daytime,
+                                               weekend=weekend))
 
     def visitor_scores(self, path: VisitorPath, vectors: np.ndarray, likes: int) -> np.ndarray:
         """Every movie's score for visitors' ``vectors`` on ``path`` (``likes`` each)."""
         return path.scores(vectors, self.item_vectors, self.item_bias,
                            self.data.item_popularity(), likes, self.network.sizes.dim)
 
-    def score_demographics(self, age_group: np.ndarray, gender: np.ndarray,
-                           occupation: np.ndarray) -> np.ndarray:
-        """Every movie's score for users the model never saw, from their demographic codes
-        alone: the anonymous user row, no history, context 0."""
-        n = len(age_group)
+    def score_demographics(self, codes: dict[str, np.ndarray], n: int) -> np.ndarray:
+        """Every movie's score for ``n`` users the model never saw, from their user-feature
+        codes alone (by slot key): the anonymous user row, no history, context 0."""
         zeros = np.zeros(n, np.int32)
         return self.scores_of(self.vectors_of(model_inputs(
             user=zeros, history=np.zeros((n, self.users.history_length), np.int32),
-            age_group=age_group, gender=gender, occupation=occupation, daytime=zeros,
-            weekend=zeros)))
+            features=codes, daytime=zeros, weekend=zeros)))
