@@ -21,6 +21,7 @@ from threadpoolctl import threadpool_limits
 from app.errors import BundleError, ServiceError
 from app.events import FeedbackEvents
 from app.hot import HotReads
+from app.hot_writes import HotFeedback
 from app.limits import BodySizeLimit
 from app.metrics import MetricsMiddleware
 from app.routes import feedback, movies, ops, page, recommend, users
@@ -36,14 +37,20 @@ ROUTERS = (recommend, feedback, users, movies, ops, page)
 
 
 class Service(FastAPI):
-    """The FastAPI app, whose ASGI entry first offers each HTTP request to the lean path of
-    the hot reads (app.hot); what it does not answer goes through FastAPI as usual."""
+    """The FastAPI app, whose ASGI entry first offers each HTTP request to the lean paths of
+    the hot reads (app.hot) and of POST /feedback (app.hot_writes); what they do not answer
+    goes through FastAPI as usual."""
 
     hot: HotReads
+    hot_feedback: HotFeedback
 
     async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and await self.hot(scope, send):
-            return
+        if scope["type"] == "http":
+            if await self.hot(scope, send):
+                return
+            receive = await self.hot_feedback(scope, receive, send)
+            if receive is None:
+                return
         await super().__call__(scope, receive, send)
 
 
@@ -77,6 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = Service(title="MovieLens hybrid recommender", version=__version__, lifespan=lifespan)
     app.state.settings = settings
     app.hot = HotReads(app)
+    app.hot_feedback = HotFeedback(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware)
     for module in ROUTERS:

@@ -29,8 +29,10 @@ from recommender_core.bundle_format import inner_product_graph, inner_product_iv
 from recommender_core.vectors import top_k
 
 SHORTLIST = 100  # movies the search returns beyond the page asked for (offset + k + SHORTLIST)
-# lists searched, tried at load until the shortlist recalls RECALL_TARGET of the exact top 10
-NPROBE_LADDER = (4, 8, 16, 32, 64, 128, 256)
+# lists searched, tried at load until the shortlist recalls RECALL_TARGET of the exact top 10;
+# steps of about √2, as the search's cost grows with nprobe (doubling overshot: 60k movies
+# recalled 0.968 at 8 and took 16, +80% of the search's time)
+NPROBE_LADDER = (4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256)
 RECALL_TARGET = 0.97
 # /similar's graph: a million synthetic movies, recall@10 against the flat index 0.956 at 200
 SIMILAR_EF_SEARCH = 200

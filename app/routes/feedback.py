@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -20,13 +18,10 @@ from app.deps import (
     string_ids,
     validated,
 )
-from app.errors import InvalidRequest
-from app.metrics import FEEDBACK_EVENTS
+from app.posting import post_events
 from app.schemas import (
-    MAX_FEEDBACK_BATCH,
     Erased,
     ErrorBody,
-    EventOutcome,
     FeedbackEvent,
     FeedbackPage,
     FeedbackPageKeyQuery,
@@ -36,7 +31,6 @@ from app.schemas import (
     UserKeyPath,
     UserPath,
 )
-from recommender_core.feedback_store import Event
 
 router = APIRouter(tags=["feedback"])
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -57,39 +51,8 @@ async def post_feedback(body: FeedbackEvent | list[FeedbackEvent], bundle: Bundl
     know are rejected one by one (`status: rejected`, with the reason); the others are stored
     in one transaction. 201 when something new was stored, 200 when nothing was (every event
     a duplicate `event_id` or rejected)."""
-    events = body if isinstance(body, list) else [body]
-    limit = min(settings.feedback_max_batch, MAX_FEEDBACK_BATCH)
-    if not events or len(events) > limit:
-        raise InvalidRequest(f"a batch holds 1 to {limit} events; got {len(events)}")
-    bundle.check_ids([item.user_id for item in events], "user_id")
-    bundle.check_ids([item.movie_id for item in events], "movie_id")
-    bundle.check_ratings([item.rating for item in events], "events")
-    now = int(time.time())
-    posted = [Event(str(item.user_id), str(item.movie_id), item.rating,
-                    now if item.timestamp is None else item.timestamp, item.event_id)
-              for item in events]
-    known = [event.movie_id in bundle.catalogue.position for event in posted]
-    accepted = [event for event, ok in zip(posted, known, strict=True) if ok]
-    stored = iter(await feedback.add(accepted) if accepted else [])
-    outcomes = [EventOutcome(
-        **{**dataclasses.asdict(event), "user_id": item.user_id, "movie_id": item.movie_id},
-        status=("stored" if next(stored) else "duplicate") if ok else "rejected",
-        liked=event.rating >= bundle.like_threshold,
-        reason=None if ok else f"unknown movie id {_shown(item.movie_id)} "
-                               f"(model {bundle.version})")
-        for item, event, ok in zip(events, posted, known, strict=True)]
-    counts = {name: sum(o.status == name for o in outcomes)
-              for name in ("stored", "duplicate", "rejected")}
-    for name, count in counts.items():
-        if count:
-            FEEDBACK_EVENTS.labels(name).inc(count)
-    receipt = FeedbackReceipt(stored=counts["stored"], duplicates=counts["duplicate"],
-                              rejected=counts["rejected"], events=outcomes)
-    return JSONResponse(receipt.model_dump(), status_code=201 if counts["stored"] else 200)
-
-
-def _shown(value: int | str) -> str:
-    return repr(value) if isinstance(value, str) else str(value)
+    status, receipt = await post_events(body, bundle, settings, feedback)
+    return JSONResponse(receipt, status_code=status)
 
 
 @router.get("/users/{user_id}/feedback", response_model=FeedbackPage, dependencies=[ReadKey],
