@@ -28,6 +28,7 @@ def test_inspect_bundled(capsys: pytest.CaptureFixture[str]) -> None:
     assert sum(stats["rating_histogram"].values()) == 100_836
     assert stats["rating_histogram"]["4.0"] == 26_818
     assert (stats["first_rating"], stats["last_rating"]) == ("1996-03-29", "2018-09-24")
+    assert stats["likes"] == 48_580 and stats["user_features"] == []  # ratings >= 4
 
 
 def test_inspect_text(capsys: pytest.CaptureFixture[str]) -> None:

@@ -14,6 +14,7 @@ from training.data.dataset import load_dataset
 from training.data.generic import MAX_ID_LENGTH, explicit_threshold
 from training.data.interactions import build_interactions, carve_validation
 from training.data.splits import make_split
+from training.data.stats import dataset_statistics
 from training.errors import DataError
 
 ODD_IDS = ["Ana María", "007", "7", "x" * MAX_ID_LENGTH, "ünï cødé", "a,b"]
@@ -146,6 +147,7 @@ def test_users_file_features(tmp_path: Path) -> None:
                    users="\n".join([*lines, "ghost,paid,40,1"]) + "\n")
     dataset = load_dataset(folder, progress=False)
     assert dataset.repairs == ["1 users without interactions: left out"]
+    assert dataset_statistics(dataset)["user_features"] == ["plan", "age", "flag"]
     features = build_interactions(dataset, dataset.ratings).user_features
     plan, age, flag = features.slots
     assert [s.name for s in features.slots] == ["plan", "age", "flag"]

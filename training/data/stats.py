@@ -32,10 +32,13 @@ def dataset_statistics(dataset: MovieLensDataset) -> dict[str, Any]:
         "last_rating": _date(times.max()) if len(times) and dataset.timed else None,
         "feedback": dataset.feedback,
         "like_threshold": dataset.like_threshold,
+        "likes": int((ratings["rating"].to_numpy() >= dataset.like_threshold).sum()),
         "split": dataset.split_kind,
         "string_ids": dataset.keys is not None,
         "files": dict(dataset.files),
-        "user_demographics": dataset.users is not None,
+        "user_features": ([c for c in dataset.users.columns if c != "user_id"]
+                          if dataset.users is not None and dataset.generic_users else
+                          ["age", "gender", "occupation"] if dataset.users is not None else []),
         "repairs": list(dataset.repairs),
     }
 
@@ -55,8 +58,9 @@ def format_statistics(stats: dict[str, Any]) -> str:
         (f"dates        {stats['first_rating']} .. {stats['last_rating']}"
          if stats["first_rating"] else "dates        none (no timestamps: seeded random splits)"),
         f"feedback     {stats['feedback']}, a like is a rating >= {stats['like_threshold']:g}"
+        f" ({stats['likes']:,} likes, {stats['likes'] / max(1, stats['ratings']):.1%})"
         + (", string ids" if stats["string_ids"] else ""),
-        f"demographics {'yes' if stats['user_demographics'] else 'no'}",
+        f"user features {', '.join(stats['user_features']) or 'none'}",
         "files        " + ", ".join(
             f"{name} {'found' if found else 'missing'}" for name, found in stats["files"].items()
         ),
