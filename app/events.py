@@ -15,6 +15,7 @@ reported by /ready) instead of failing.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections import OrderedDict
@@ -52,6 +53,9 @@ class FeedbackEvents:
         self._since = 0.0
         self._applied: dict[int, float] = {}  # change seqs applied within the overlap window
         self._writes = 0  # bumped by every invalidation: a read that overlapped one is not cached
+        # writes waiting for the next commit, and the task committing (one at a time)
+        self._queued: list[tuple[list[Event], asyncio.Future[list[bool]]]] = []
+        self._committing: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------- the store, off the loop
 
@@ -134,14 +138,48 @@ class FeedbackEvents:
             raise FeedbackUnavailable(str(exc)) from exc
 
     async def add(self, events: Sequence[Event]) -> list[bool]:
-        """Store ``events`` (True: stored now, False: a duplicate event_id)."""
-        stored = await self._request("add", lambda: self.store.add(events))
+        """Store ``events`` (True: stored now, False: a duplicate event_id), once their
+        transaction committed. Writes that arrive while one commits wait and go together into
+        the next transaction: one trip to the store's thread for them all."""
+        waiter: asyncio.Future[list[bool]] = asyncio.get_running_loop().create_future()
+        self._queued.append((list(events), waiter))
+        if self._committing is None:
+            self._committing = asyncio.create_task(self._commit_queued())
+        stored = await waiter
         self._writes += 1
         for item, new in zip(events, stored, strict=True):
             if new:
                 self._cache.pop(item.user_id, None)
                 self.users.add(item.user_id)
         return stored
+
+    async def _commit_queued(self) -> None:
+        """Commit the queued writes, group after group, until none is left; each waiter gets
+        its result or FeedbackUnavailable (a waiter whose request went away is skipped)."""
+        try:
+            while self._queued:
+                group, self._queued = self._queued, []
+                try:
+                    results: list[list[bool] | Exception] = await self._call(
+                        "add", functools.partial(self.store.add_each,
+                                                 [events for events, _ in group]))
+                except asyncio.CancelledError:  # the service is stopping: nobody waits
+                    for _, waiter in group + self._queued:
+                        waiter.cancel()
+                    raise
+                except Exception as exc:  # noqa: BLE001 (every waiter gets it)
+                    results = [exc] * len(group)
+                for (_, waiter), result in zip(group, results, strict=True):
+                    if waiter.done():
+                        continue
+                    if isinstance(result, StoreUnavailable | StoreError):
+                        waiter.set_exception(FeedbackUnavailable(str(result)))
+                    elif isinstance(result, Exception):
+                        waiter.set_exception(result)
+                    else:
+                        waiter.set_result(result)
+        finally:
+            self._committing = None
 
     async def erase(self, user_id: str) -> int:
         removed = await self._request("erase", lambda: self.store.delete_user(user_id))

@@ -89,7 +89,10 @@ class Shortlister:
         query[0, :len(vector)] = vector
         query[0, len(vector)] = 1.0
         n = min(n, self.n_items)
-        lists, nprobe = int(self.index.nlist), self.nprobe
+        lists = int(self.index.nlist)
+        # a deep page needs more movies than the calibrated lists hold: start with about
+        # twice the lists that many movies fill on average rather than search twice
+        nprobe = min(lists, max(self.nprobe, -(-2 * n * lists // self.n_items)))
         skip = (faiss.IDSelectorBatch(np.asarray(blocked, dtype=np.int64))
                 if blocked is not None and len(blocked) else None)
         keep = faiss.IDSelectorNot(skip) if skip is not None else None

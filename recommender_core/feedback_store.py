@@ -179,26 +179,32 @@ class GroupCommit:
 
     def submit(self, write: _Write) -> Any:
         """Commit ``write`` together with every write queued meanwhile, and return its result
-        (or raise its error) once its transaction committed. Every write a committer takes
-        ends done, so a write not done when its thread gets the lock is still queued."""
+        (or raise its error) once its transaction committed."""
+        self.submit_all([write])
+        return write.outcome()
+
+    def submit_all(self, writes: Sequence[_Write]) -> None:
+        """Commit ``writes`` together with every write queued meanwhile; each ends done, with
+        its result or its error. They are queued at once, so one committer takes them all;
+        every write a committer takes ends done, so writes not done when their thread gets
+        the lock are still queued."""
         with self._pending_lock:
-            self._pending.append(write)
+            self._pending.extend(writes)
         with self.lock:
-            if not write.done:
+            if writes and not writes[0].done:
                 with self._pending_lock:
                     batch, self._pending = self._pending, []
                 try:
                     self._commit(batch)
                 except Exception as exc:  # noqa: BLE001 (each write gets its own outcome)
                     if len(batch) == 1:
-                        write.error, write.done = exc, True
+                        batch[0].error, batch[0].done = exc, True
                     else:  # one write's failure must not fail the others
                         for each in batch:
                             try:
                                 self._commit([each])
                             except Exception as single:  # noqa: BLE001
                                 each.error, each.done = single, True
-        return write.outcome()
 
 
 def make_engine(url: URL, timeout: float) -> Engine:
@@ -367,6 +373,18 @@ class FeedbackStore:
         ``max_per_user`` events lose their oldest (by timestamp, then arrival)."""
         self.open()
         return list(self._writes.submit(_Write(list(events))))
+
+    def add_each(self, batches: Sequence[Sequence[Event]]) -> list[list[bool] | Exception]:
+        """``add`` for several callers at once, in one transaction where they can be (a caller
+        whose events fail is retried alone, as concurrent ``add`` calls are); for each caller
+        its ``add`` result, or the error its events met."""
+        self.open()
+        writes = [_Write(list(events)) for events in batches]
+        self._writes.submit_all(writes)
+        failed = [each.error for each in writes if each.error is not None]
+        if writes and len(failed) == len(writes) and isinstance(failed[0], StoreUnavailable):
+            raise failed[0]  # the store is out of reach, not a caller's events at fault
+        return [each.error if each.error is not None else list(each.result) for each in writes]
 
     def _prune(self, connection: Any, users: Sequence[str]) -> None:
         """Users of ``users`` above ``max_per_user`` events lose their oldest (one counting

@@ -279,3 +279,52 @@ def test_a_failing_write_does_not_fail_the_others_of_its_group(tmp_path: Path) -
     assert isinstance(results["poison"], OverflowError)
     assert calls[1] == 3  # the three queued writes were tried as one group first
     assert {e.event_id for e in store.all_events()} == {"first", "good", "also-good"}
+
+
+def test_the_service_sends_waiting_writes_to_the_store_together(tmp_path: Path) -> None:
+    """app.events.FeedbackEvents: requests whose writes queue while none commits go to the
+    store's thread in one trip and one transaction; each gets its own answer (one of two
+    writers of an event_id stored, the other a duplicate) and a write that cannot be stored
+    fails alone."""
+    import asyncio
+
+    from sqlalchemy import event as sa_event
+
+    from app.events import FeedbackEvents
+
+    store = FeedbackStore(f"sqlite:///{tmp_path / 'feedback.sqlite'}")
+    store.open()
+    commits: list[int] = []
+    sa_event.listen(store.engine, "commit", lambda _connection: commits.append(1))
+    trips: list[int] = []
+    original = store.add_each
+
+    def counted(batches: list[list[Event]]) -> list[list[bool] | Exception]:
+        trips.append(len(batches))
+        return original(batches)
+
+    store.add_each = counted  # type: ignore[method-assign]
+    service = FeedbackEvents(store)
+
+    async def scenario(poison: bool) -> list[object]:
+        first = 100 if poison else 0
+        writes = [service.add([Event(str(u), "1", 4.0, 1000 + u,
+                                     "same" if u < first + 2 else f"e{u}")])
+                  for u in range(first, first + 30)]
+        if poison:
+            writes.append(service.add([Event("p", "1", 4.0, 2 ** 70, "poison")]))
+        return await asyncio.gather(*writes, return_exceptions=True)
+
+    results = asyncio.run(scenario(poison=False))
+    assert trips == [30] and len(commits) == 1  # one trip, one transaction
+    assert sorted(results[0] + results[1]) == [False, True]  # type: ignore[operator]
+    assert all(result == [True] for result in results[2:])
+    assert service.users == {str(u) for u in range(30) if results[u] == [True]}  # 29 users
+    assert len(service.users) == 29
+    results = asyncio.run(scenario(poison=True))
+    assert trips == [30, 31]
+    assert results[0] == results[1] == [False]  # "same" was stored by the first group
+    assert all(result == [True] for result in results[2:30])
+    assert isinstance(results[30], OverflowError)  # alone: the others were stored
+    assert {e.event_id for e in store.all_events()} == {
+        "same", *(f"e{u}" for u in (*range(2, 30), *range(102, 130)))}
