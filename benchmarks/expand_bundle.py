@@ -90,11 +90,13 @@ def expand(source: Path, out: Path, n_movies: int, seed: int = 0) -> Path:
     from faiss import IndexFlatIP, write_index
 
     from recommender_core.bundle_format import import_keras
-    from training.commands.export import write_graphs
+    from training.commands.export import write_graphs, write_verified_scorer
 
     keras = import_keras()
     started = time.perf_counter()
     manifest = json.loads((source / fmt.MANIFEST_FILE).read_text())
+    if (source / fmt.IDS_FILE).exists():
+        raise SystemExit(f"{source}: a catalogue with string ids; grow a MovieLens bundle")
     slots = slots_of(manifest.get("user_features") or {})
     arrays = {name: np.load(source / f"{name}.npy")
               for name in (*fmt.ARRAYS, *(slot.array for slot in slots))}
@@ -148,8 +150,11 @@ def expand(source: Path, out: Path, n_movies: int, seed: int = 0) -> Path:
     print(f"building the HNSW graphs ({time.perf_counter() - started:.0f} s so far)")
     write_graphs(folder, vectors, bias, grown["similarity_vectors"])
     print(f"saving the Keras model ({time.perf_counter() - started:.0f} s so far)")
-    grown_model(model, tables, int(manifest["history_length"]), slots).save(
-        folder / fmt.MODEL_FILE)
+    history = int(manifest["history_length"])
+    keras_model = grown_model(model, tables, history, slots)
+    keras_model.save(folder / fmt.MODEL_FILE)
+    # the user tower's weights and the reference sample the service verifies its scorer on
+    write_verified_scorer(folder, keras_model, grown, history, slots)
     manifest["version"] = version
     manifest["dataset"] = {**manifest["dataset"], "movies": n_movies,
                            "grown_from": {"bundle": str(source), "movies": n_old, "seed": seed}}

@@ -183,6 +183,17 @@ class GroupCommit:
         self.submit_all([write])
         return write.outcome()
 
+    def results(self, writes: Sequence[_Write]) -> list[list[bool] | Exception]:
+        """Several callers' writes, in one transaction where they can be (a write that fails
+        is retried alone, as concurrent ``submit`` calls are): each one's result, or the error
+        it met; StoreUnavailable itself when every write met it (the store is out of reach,
+        not a caller's events at fault)."""
+        self.submit_all(writes)
+        failed = [each.error for each in writes if each.error is not None]
+        if writes and len(failed) == len(writes) and isinstance(failed[0], StoreUnavailable):
+            raise failed[0]
+        return [each.error if each.error is not None else list(each.result) for each in writes]
+
     def submit_all(self, writes: Sequence[_Write]) -> None:
         """Commit ``writes`` together with every write queued meanwhile; each ends done, with
         its result or its error. They are queued at once, so one committer takes them all;
@@ -375,16 +386,9 @@ class FeedbackStore:
         return list(self._writes.submit(_Write(list(events))))
 
     def add_each(self, batches: Sequence[Sequence[Event]]) -> list[list[bool] | Exception]:
-        """``add`` for several callers at once, in one transaction where they can be (a caller
-        whose events fail is retried alone, as concurrent ``add`` calls are); for each caller
-        its ``add`` result, or the error its events met."""
+        """``add`` for several callers at once (GroupCommit.results)."""
         self.open()
-        writes = [_Write(list(events)) for events in batches]
-        self._writes.submit_all(writes)
-        failed = [each.error for each in writes if each.error is not None]
-        if writes and len(failed) == len(writes) and isinstance(failed[0], StoreUnavailable):
-            raise failed[0]  # the store is out of reach, not a caller's events at fault
-        return [each.error if each.error is not None else list(each.result) for each in writes]
+        return self._writes.results([_Write(list(events)) for events in batches])
 
     def _prune(self, connection: Any, users: Sequence[str]) -> None:
         """Users of ``users`` above ``max_per_user`` events lose their oldest (one counting
