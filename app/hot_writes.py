@@ -34,7 +34,7 @@ PATH, ROUTE = "/feedback", "/feedback"
 #: bodies above this are left to the route (a batch of many events gains nothing here)
 MAX_LEAN_BODY = 64 << 10
 _BODY: TypeAdapter[FeedbackEvent | list[FeedbackEvent]] = TypeAdapter(
-    FeedbackEvent | list[FeedbackEvent])  # type: ignore[arg-type]
+    FeedbackEvent | list[FeedbackEvent])  # type: ignore[arg-type, unused-ignore]
 
 
 def _render(content: Any) -> bytes:
