@@ -187,7 +187,9 @@ class ShortlistRetrieval:
         if keep is not None or query.exact:
             return self.everything.top(query, k, offset, exclude, keep)
         vector = query.vector()
-        blocked = np.union1d(query.blocked(), np.asarray(exclude, dtype=np.int64))
+        blocked = query.blocked()
+        if exclude:
+            blocked = np.union1d(blocked, np.asarray(exclude, dtype=np.int64))
         if vector is None:
             order = self.popularity_order[:offset + k + len(blocked)]
             order = order[~np.isin(order, blocked)][offset:offset + k]
