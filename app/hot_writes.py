@@ -25,6 +25,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from app.errors import ServiceError
+from app.limits import replaying
 from app.metrics import record_request
 from app.posting import post_events
 from app.schemas import FeedbackEvent
@@ -72,13 +73,14 @@ class HotFeedback:
                 return None  # the client went away
             body += message.get("body", b"")
             if len(body) > length:
-                return _replay(bytes(body), message, receive)
+                return replaying(bytes(body), receive,
+                                 more=bool(message.get("more_body", False)))
             if not message.get("more_body", False):
                 break
         try:
             events = _BODY.validate_json(bytes(body))
         except ValidationError:
-            return _replay(bytes(body), None, receive)
+            return replaying(bytes(body), receive)
         try:
             status, content = await post_events(events, bundle, settings, state.feedback)
         except ServiceError as exc:
@@ -118,19 +120,3 @@ class HotFeedback:
         given = next((value for name, value in scope.get("headers", ())
                       if name == b"x-api-key"), b"")
         return hmac.compare_digest(given, expected)
-
-
-def _replay(body: bytes, last: dict[str, Any] | None, receive: Receive) -> Receive:
-    """A ``receive`` that gives ``body`` first (and whether more follows, as ``last`` said),
-    then what ``receive`` gives."""
-    sent = False
-
-    async def replay() -> dict[str, Any]:
-        nonlocal sent
-        if sent:
-            return dict(await receive())
-        sent = True
-        more = bool(last.get("more_body", False)) if last is not None else False
-        return {"type": "http.request", "body": body, "more_body": more}
-
-    return replay

@@ -40,16 +40,7 @@ class BodySizeLimit:
                 return
             if not message.get("more_body", False):
                 break
-        replayed = False
-
-        async def replay() -> dict[str, Any]:
-            nonlocal replayed
-            if replayed:
-                return dict(await receive())
-            replayed = True
-            return {"type": "http.request", "body": bytes(body), "more_body": False}
-
-        await self.app(scope, replay, send)
+        await self.app(scope, replaying(bytes(body), receive), send)
 
     async def _refuse(self, send: Any) -> None:
         body = json.dumps({"detail": f"request body over {self.max_bytes} bytes"}).encode()
@@ -58,3 +49,18 @@ class BodySizeLimit:
                                 (b"content-length", str(len(body)).encode()),
                                 (b"connection", b"close")]})
         await send({"type": "http.response.body", "body": body})
+
+
+def replaying(body: bytes, receive: Any, *, more: bool = False) -> Any:
+    """An ASGI ``receive`` that gives ``body`` (already read from ``receive``; ``more``: the
+    client has more to send) as its first message, then what ``receive`` gives."""
+    sent = False
+
+    async def replay() -> dict[str, Any]:
+        nonlocal sent
+        if sent:
+            return dict(await receive())
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": more}
+
+    return replay

@@ -290,20 +290,17 @@ def _keep_latest(ratings: pd.DataFrame) -> tuple[pd.DataFrame, str | None]:
     return kept.reset_index(drop=True), message
 
 
-# --------------------------------------------------------------------------- users
+# --------------------------------------------------------------------------- side files
 
 
-def read_users(path: Path, user_keys: np.ndarray) -> tuple[pd.DataFrame, list[str]]:
-    """users.csv as the dataset's ``users`` frame: ``user_id`` the code of each user of
-    ``user_keys`` (the interactions' users, code = position + 1) it lists, then every other
-    column as a categorical feature: a numeric column (every non-empty cell a finite number,
-    more than NUMERIC_BINS distinct values) binned at its quartiles into left-closed
-    intervals, any other column its MAX_USER_CATEGORIES most frequent values; an empty cell
-    is unknown. Also the notes of what was left out."""
+def read_side_file(path: Path, key: str, noun: str) -> pd.DataFrame:
+    """items.csv or users.csv as text cells: a header that holds ``key`` and names each column
+    once, and a ``key`` on every row that is a valid id listed once; DataError naming the
+    line and field otherwise."""
     header = _header(path)
-    if "user_id" not in header:
-        raise DataError(path, f"missing column 'user_id'; the header is {','.join(header)!r}",
-                        line=1, field="user_id")
+    if key not in header:
+        raise DataError(path, f"missing column {key!r}; the header is {','.join(header)!r}",
+                        line=1, field=key)
     for position, name in enumerate(header):
         if not name or name in header[:position]:
             problem = "has no name" if not name else f"repeats the name {name!r}"
@@ -316,21 +313,35 @@ def read_users(path: Path, user_keys: np.ndarray) -> tuple[pd.DataFrame, list[st
     except UnicodeDecodeError as exc:
         raise DataError(path, f"bytes that are not valid utf-8 ({exc.reason})") from None
     if frame.empty:
-        raise DataError(path, "file has no users", line=2)
+        raise DataError(path, f"file has no {noun}s", line=2)
     frame.columns = header
-    check_ids(path, frame["user_id"], 2, "user_id")
-    repeated = frame["user_id"].duplicated().to_numpy()
+    check_ids(path, frame[key], 2, key)
+    repeated = frame[key].duplicated().to_numpy()
     if repeated.any():
         row = int(np.flatnonzero(repeated)[0])
-        raise DataError(path, f"user {frame['user_id'].iloc[row]!r} is listed twice",
-                        line=row + 2, field="user_id")
+        raise DataError(path, f"{noun} {frame[key].iloc[row]!r} is listed twice", line=row + 2,
+                        field=key)
+    return frame
+
+
+# --------------------------------------------------------------------------- users
+
+
+def read_users(path: Path, user_keys: np.ndarray) -> tuple[pd.DataFrame, list[str]]:
+    """users.csv as the dataset's ``users`` frame: ``user_id`` the code of each user of
+    ``user_keys`` (the interactions' users, code = position + 1) it lists, then every other
+    column as a categorical feature: a numeric column (every non-empty cell a finite number,
+    more than NUMERIC_BINS distinct values) binned at its quartiles into left-closed
+    intervals, any other column its MAX_USER_CATEGORIES most frequent values; an empty cell
+    is unknown. Also the notes of what was left out."""
+    frame = read_side_file(path, "user_id", "user")
     notes = []
     codes = pd.Index(user_keys).get_indexer(frame["user_id"].to_numpy(object))
     if (codes < 0).any():
         notes.append(f"{int((codes < 0).sum()):,} users without interactions: left out")
     kept = codes >= 0
     users = pd.DataFrame({"user_id": (codes[kept] + 1).astype(np.int32)})
-    for column in header:
+    for column in frame.columns:
         if column == "user_id":
             continue
         feature, note = _user_feature(column, frame[column].str.strip()[kept])
@@ -365,25 +376,7 @@ def _user_feature(column: str, cells: pd.Series) -> tuple[pd.Categorical, str | 
 
 
 def _read_items(path: Path) -> pd.DataFrame:
-    header = _header(path)
-    if "item_id" not in header:
-        raise DataError(path, f"missing column 'item_id'; the header is {','.join(header)!r}",
-                        line=1, field="item_id")
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False,
-                            skip_blank_lines=False, encoding="utf-8-sig")
-    except pd.errors.ParserError as exc:
-        raise DataError(path, f"cannot parse: {exc}") from None
-    except UnicodeDecodeError as exc:
-        raise DataError(path, f"bytes that are not valid utf-8 ({exc.reason})") from None
-    if frame.empty:
-        raise DataError(path, "file has no items", line=2)
-    check_ids(path, frame["item_id"], 2, "item_id")
-    repeated = frame["item_id"].duplicated().to_numpy()
-    if repeated.any():
-        row = int(np.flatnonzero(repeated)[0])
-        raise DataError(path, f"item {frame['item_id'].iloc[row]!r} is listed twice",
-                        line=row + 2, field="item_id")
+    frame = read_side_file(path, "item_id", "item")
     if "year" in frame:
         years = pd.to_numeric(frame["year"].where(frame["year"].str.strip() != ""),
                               errors="coerce")
