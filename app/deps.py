@@ -52,7 +52,8 @@ FeedbackDep = Annotated[FeedbackEvents, Depends(get_feedback)]
 KeyHeader = Annotated[str | None, Header(max_length=1000)]
 
 
-def _check_key(settings: Settings, given: str | None) -> None:
+def check_key(settings: Settings, given: str | None) -> None:
+    """Unauthorized unless API_KEY is unset or ``given`` (the X-API-Key header) is it."""
     if settings.api_key is None:
         return
     expected = settings.api_key.get_secret_value().encode()
@@ -62,13 +63,13 @@ def _check_key(settings: Settings, given: str | None) -> None:
 
 async def write_key(settings: SettingsDep, x_api_key: KeyHeader = None) -> None:
     """Writes need X-API-Key when API_KEY is set."""
-    _check_key(settings, x_api_key)
+    check_key(settings, x_api_key)
 
 
 async def read_key(settings: SettingsDep, x_api_key: KeyHeader = None) -> None:
     """Reads of stored feedback need X-API-Key when API_KEY is set and API_KEY_FOR_READS."""
     if settings.api_key_for_reads:
-        _check_key(settings, x_api_key)
+        check_key(settings, x_api_key)
 
 
 async def admin_token(settings: SettingsDep, authorization: KeyHeader = None) -> None:

@@ -16,15 +16,15 @@ answers it: its status and ``{"detail": message}``.
 
 from __future__ import annotations
 
-import hmac
-import json
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 
+from fastapi.responses import JSONResponse
 from pydantic import TypeAdapter, ValidationError
 
-from app.errors import ServiceError
+from app.deps import check_key
+from app.errors import ServiceError, Unauthorized
 from app.limits import replaying
 from app.metrics import record_request
 from app.posting import post_events
@@ -38,12 +38,6 @@ _BODY: TypeAdapter[FeedbackEvent | list[FeedbackEvent]] = TypeAdapter(
     FeedbackEvent | list[FeedbackEvent])  # type: ignore[arg-type, unused-ignore]
 
 
-def _render(content: Any) -> bytes:
-    """As fastapi.responses.JSONResponse renders."""
-    return json.dumps(content, ensure_ascii=False, allow_nan=False, indent=None,
-                      separators=(",", ":")).encode("utf-8")
-
-
 class HotFeedback:
     """Answers POST /feedback of ``service`` (a FastAPI app whose state holds the model, the
     settings and the feedback store) when it can; see the module's docstring."""
@@ -51,7 +45,7 @@ class HotFeedback:
     def __init__(self, service: Any) -> None:
         self.service = service
 
-    async def __call__(self, scope: Mapping[str, Any], receive: Receive,
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Receive,
                        send: Any) -> Receive | None:
         """None when the request was answered here; otherwise the ``receive`` the app must
         read the request with (the body replayed when it was read here)."""
@@ -85,11 +79,7 @@ class HotFeedback:
             status, content = await post_events(events, bundle, settings, state.feedback)
         except ServiceError as exc:
             status, content = exc.status, {"detail": str(exc)}
-        answer = _render(content)
-        await send({"type": "http.response.start", "status": status, "headers": [
-            (b"content-length", str(len(answer)).encode()),
-            (b"content-type", b"application/json")]})
-        await send({"type": "http.response.body", "body": answer})
+        await JSONResponse(content, status_code=status)(scope, receive, send)  # as the route
         record_request(ROUTE, "POST", status, time.perf_counter() - started)
         return None
 
@@ -114,9 +104,11 @@ class HotFeedback:
 
     @staticmethod
     def _authorised(scope: Mapping[str, Any], settings: Any) -> bool:
-        if settings.api_key is None:
-            return True
-        expected = settings.api_key.get_secret_value().encode()
-        given = next((value for name, value in scope.get("headers", ())
-                      if name == b"x-api-key"), b"")
-        return hmac.compare_digest(given, expected)
+        """The route's own key check (app.deps.check_key) on the X-API-Key header."""
+        given = next((value.decode("latin-1") for name, value in scope.get("headers", ())
+                      if name == b"x-api-key"), None)
+        try:
+            check_key(settings, given)
+        except Unauthorized:
+            return False
+        return True

@@ -28,7 +28,6 @@ from app.retrieval import (
 )
 from app.settings import SCORE_TABLE_MB
 from recommender_core.bundle_format import (
-    ARRAYS,
     CURRENT_LINK,
     GRAPH_MIN_MOVIES,
     IDS_FILE,
@@ -41,8 +40,8 @@ from recommender_core.bundle_format import (
     SIMILAR_GRAPH_FILE,
     SIMILAR_NEIGHBOURS_FILE,
     TOWER_FILE,
-    USER_FEATURE_DTYPE,
     BundleFileError,
+    array_dtypes,
     check_files,
 )
 from recommender_core.scoring import FastScorer, VisitorPath
@@ -74,12 +73,9 @@ def load_bundle(path: Path, *, score_table_bytes: int = SCORE_TABLE_MB << 20,
         manifest = check_files(path)
     except BundleFileError as exc:
         raise BundleError(str(exc)) from None
-    try:
-        slots = slots_of(manifest.get("user_features") or {})
-    except (KeyError, TypeError, ValueError) as exc:
-        raise BundleError(f"{path / 'manifest.json'}: user_features: {exc!r}") from None
+    slots = slots_of(manifest.get("user_features") or {})  # check_files read them already
     arrays: dict[str, np.ndarray] = {}
-    for name in (*ARRAYS, *(slot.array for slot in slots)):
+    for name in array_dtypes(slots):
         try:
             # Memory-mapped, read only: the workers of one host share the pages of a bundle's
             # arrays instead of each holding a copy (a bundle folder is never rewritten).
@@ -173,8 +169,7 @@ def _check_shapes(path: Path, arrays: dict[str, np.ndarray],
                                             for s, a in zip(shape, actual, strict=False)):
             raise BundleError(f"{path / name}.npy: shape {actual}, expected {shape} "
                               f"({n_items} movies, {n_users} users)")
-    dtypes = {**ARRAYS, **{slot.array: USER_FEATURE_DTYPE for slot in slots}}
-    for name, dtype in dtypes.items():
+    for name, dtype in array_dtypes(slots).items():
         if arrays[name].dtype != np.dtype(dtype):
             raise BundleError(f"{path / name}.npy: dtype {arrays[name].dtype}, expected {dtype}")
     for slot in slots:

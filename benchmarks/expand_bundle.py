@@ -98,8 +98,7 @@ def expand(source: Path, out: Path, n_movies: int, seed: int = 0) -> Path:
     if (source / fmt.IDS_FILE).exists():
         raise SystemExit(f"{source}: a catalogue with string ids; grow a MovieLens bundle")
     slots = slots_of(manifest.get("user_features") or {})
-    arrays = {name: np.load(source / f"{name}.npy")
-              for name in (*fmt.ARRAYS, *(slot.array for slot in slots))}
+    arrays = {name: np.load(source / f"{name}.npy") for name in fmt.array_dtypes(slots)}
     movies = json.loads((source / fmt.MOVIES_FILE).read_text())
     n_old = len(arrays["item_ids"])
     if n_movies <= n_old:
@@ -136,10 +135,8 @@ def expand(source: Path, out: Path, n_movies: int, seed: int = 0) -> Path:
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
-    for name, dtype in fmt.ARRAYS.items():
+    for name, dtype in fmt.array_dtypes(slots).items():
         np.save(folder / f"{name}.npy", grown[name].astype(dtype), allow_pickle=False)
-    for slot in slots:
-        np.save(folder / f"{slot.array}.npy", grown[slot.array], allow_pickle=False)
     copies = [{**movies[p], "movie_id": first_id + k,
                "title": f"{movies[p]['title']} (synthetic copy {k + 1})"}
               for k, p in enumerate(picks.tolist())]

@@ -10,13 +10,14 @@ import hashlib
 import json
 import os
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import numpy as np
 
-from recommender_core.user_features import slots_of
+from recommender_core.user_features import UserSlot, slots_of
 
 #: bumped when a file, array, input or layer below changes meaning (docs/upgrading.md)
 SCHEMA_VERSION = 4
@@ -78,6 +79,13 @@ ARRAYS: dict[str, str] = {
 #: inference model's inputs are ``items`` (batch, m) of movie index + 1, user_inputs(slots)
 #: and FRESH_INPUT
 USER_FEATURE_DTYPE = "int32"
+
+
+def array_dtypes(slots: Iterable[UserSlot]) -> dict[str, str]:
+    """Every ``<name>.npy`` array of a bundle whose user features are ``slots``, and its
+    dtype: ARRAYS and one per slot."""
+    return {**ARRAYS, **{slot.array: USER_FEATURE_DTYPE for slot in slots}}
+
 #: the inference model's input of movies liked since training (index + 1, 0 pads; batch, any
 #: length): their item-item rows are added to the user's (docs/bundle-format.md)
 FRESH_INPUT = "fresh"
@@ -162,7 +170,7 @@ def required_files(manifest: dict[str, Any]) -> set[str]:
         slots = slots_of(manifest.get("user_features") or {})
     except (KeyError, TypeError, ValueError) as exc:
         raise BundleFileError(f"{MANIFEST_FILE}: unreadable user_features: {exc!r}") from None
-    return {f"{name}.npy" for name in ARRAYS} | {f"{slot.array}.npy" for slot in slots} | {
+    return {f"{name}.npy" for name in array_dtypes(slots)} | {
         MODEL_FILE, INDEX_FILE, MOVIES_FILE, TOWER_FILE, REFERENCE_FILE}
 
 

@@ -91,13 +91,12 @@ def write_bundle_files(folder: Path, version: str, model: Hybrid, data: Interact
     }
     slots = data.user_features.slots
     for slot in slots:
-        arrays[slot.array] = data.user_features.codes[slot.key].astype(fmt.USER_FEATURE_DTYPE)
+        arrays[slot.array] = data.user_features.codes[slot.key]
     blended = similarity_vectors(data, arrays["content_embeddings"], similarity, seed)
     arrays["similarity_vectors"] = blended
-    for name, dtype in fmt.ARRAYS.items():
-        np.save(folder / f"{name}.npy", arrays[name].astype(dtype), allow_pickle=False)
-    for slot in slots:
-        np.save(folder / f"{slot.array}.npy", arrays[slot.array], allow_pickle=False)
+    for name, dtype in fmt.array_dtypes(slots).items():
+        arrays[name] = arrays[name].astype(dtype)
+        np.save(folder / f"{name}.npy", arrays[name], allow_pickle=False)
     index = faiss.IndexFlatIP(blended.shape[1])
     index.add(blended)
     faiss.write_index(index, str(folder / fmt.INDEX_FILE))

@@ -118,20 +118,16 @@ def user_features(user_ids: np.ndarray, users: pd.DataFrame | None, *,
     categories are left-closed intervals: its bins). Data without user features (``users``
     None, any layout) has the three MovieLens slots, empty: the same inputs whichever reader
     read the same data, so the same seed trains the same model."""
-    n = len(user_ids)
     ids = np.asarray(user_ids, np.int32)
-    generic = generic and users is not None
-    if not generic:
-        columns = [key for key, *_ in MOVIELENS_SLOTS]
-    else:
-        columns = [c for c in (users.columns if users is not None else ()) if c != "user_id"]
+    if users is None:
+        empty = {key: np.zeros(len(ids), dtype=np.int32) for key, *_ in MOVIELENS_SLOTS}
+        return UserFeatures(ids, movielens_slots({}), empty)
+    columns = ([c for c in users.columns if c != "user_id"] if generic
+               else [key for key, *_ in MOVIELENS_SLOTS])
+    frame = users.set_index("user_id").reindex(user_ids)
     codes: dict[str, np.ndarray] = {}
     categories: dict[str, pd.Index] = {}
-    frame = users.set_index("user_id").reindex(user_ids) if users is not None else None
     for column in columns:
-        if frame is None or users is None:
-            codes[column], categories[column] = np.zeros(n, dtype=np.int32), pd.Index([])
-            continue
         categorical = pd.Categorical(frame[column], categories=users[column].cat.categories)
         codes[column] = (categorical.codes + 1).astype(np.int32)  # -1 (missing) becomes 0
         categories[column] = categorical.categories
