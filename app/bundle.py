@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from app.errors import InvalidRequest
+from app.movies import Blobs, IntegerKeys, Movies
 from app.retrieval import Neighbours, Retrieval
 from recommender_core.inputs import UserTable
 from recommender_core.scoring import FastScorer, VisitorPath
@@ -24,14 +25,18 @@ from recommender_core.user_features import UserSlot
 class Catalogue:
     """The movies of a bundle and the lookups a request needs, made once per bundle."""
 
-    movies: list[dict[str, Any]]  # movies.json, in index order
-    fragments: list[str]  # app.render.movie_fragments of ``movies``
-    position: dict[str, int]  # movie id (as text) -> index
+    movies: Movies  # movies.json's records, in index order
+    position: IntegerKeys | dict[str, int]  # movie id (as text) -> index
     genres: list[str]  # as the movies file spells them
     genre_masks: dict[str, np.ndarray]  # by lower-case name: which movies have the genre
     popularity: np.ndarray  # (movies,) train likes
     popularity_order: np.ndarray  # most liked first, ties by index
     unrated: np.ndarray  # (movies,) nobody rated the movie in the training data
+
+    @property
+    def fragments(self) -> Blobs:
+        """app.render.movie_fragments of the movies, by index."""
+        return self.movies.fragments
 
     def positions(self, movie_ids: Sequence[int | str]) -> tuple[list[int], list[int | str]]:
         """Known movie indices (in order) and the unknown ids, as given."""

@@ -7,6 +7,7 @@ the user tower's weights come from the bundle's ``user_tower.npz``."""
 from __future__ import annotations
 
 import json
+import mmap
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,7 +18,7 @@ import numpy as np
 
 from app.bundle import Bundle, Catalogue, FreshRows
 from app.errors import BundleError
-from app.render import movie_fragments
+from app.movies import IntegerKeys, Movies
 from app.retrieval import (
     ExactRetrieval,
     Neighbours,
@@ -106,12 +107,25 @@ def load_bundle(path: Path, *, score_table_bytes: int = SCORE_TABLE_MB << 20,
         index = approximate_index(similar, _load_stored_index(
             path / SIMILAR_GRAPH_FILE, "IndexHNSWFlat", n_items=n_items, dim=similar.shape[1]))
         table = _similar_table(path, n_items, manifest)
+    release_pages([*arrays.values(), *(table or ()), *scorer.tower.tables()])
     return Bundle(path=path, manifest=manifest, arrays=arrays,
                   catalogue=catalogue, users=user_table(arrays, slots), slots=slots,
                   user_position={u: i for i, u in enumerate(user_keys)},
                   scorer=scorer, retrieval=retrieval,
                   neighbours=Neighbours(index, similar, table),
                   fresh_rows=FreshRows(n_items), visitors=visitors)
+
+
+def release_pages(arrays: Sequence[np.ndarray]) -> None:
+    """Drop the pages that loading read (checks, verification, calibration: whole passes over
+    the movie matrix) of these memory-mapped arrays from this process's resident set: the
+    page cache keeps them, and a request that needs a page maps it again. A million movies'
+    matrix is 1.8 GB; without this each worker held all of it, and PSS counted half of it
+    in each of two workers even where requests read only a few rows."""
+    for array in arrays:
+        mapping = getattr(array, "_mmap", None)  # np.memmap's (np.load with mmap_mode)
+        if isinstance(mapping, mmap.mmap) and hasattr(mapping, "madvise"):
+            mapping.madvise(mmap.MADV_DONTNEED)
 
 
 def _similar_table(path: Path, n_items: int, manifest: dict[str, Any]
@@ -214,12 +228,11 @@ def _verified_scorer(path: Path, arrays: dict[str, np.ndarray], history_length: 
 
 
 def _read_index(path: Path) -> Any:
-    """The FAISS index in ``path``, or a BundleError naming it. (Read into memory: mapping
-    the indexes' vectors as the arrays are, IO_FLAG_MMAP / IO_FLAG_MMAP_IFC, took a million
-    movies' /similar from 3,208 to 9 requests/s and /recommend from 762 to 218 on two
-    workers: BENCHMARKS.md.)"""
+    """The FAISS index in ``path``, memory-mapped without a copy (IO_FLAG_MMAP_IFC: the
+    workers of a host share its pages, as they share the arrays'), or a BundleError naming
+    it."""
     try:
-        return faiss.read_index(str(path))
+        return faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC)
     except RuntimeError as exc:
         raise BundleError(f"{path}: not a FAISS index: {str(exc)[:200]}") from None
 
@@ -248,14 +261,14 @@ def _load_stored_index(path: Path, kind: str, *, n_items: int, dim: int) -> Any:
 
 
 def _keys(path: Path, manifest: dict[str, Any], arrays: dict[str, np.ndarray]
-          ) -> tuple[list[str], list[str]]:
+          ) -> tuple[list[str], list[str] | None]:
     """The users' and movies' ids as request keys (strings), in index order: ids.json's for a
-    catalogue with string ids, else the decimal text of the integer ids."""
+    catalogue with string ids, else the decimal text of the integer ids (the movies' None:
+    app.movies.IntegerKeys looks them up in ``item_ids``)."""
     catalogue = manifest.get("catalogue") or {}
     ids_path = path / IDS_FILE
     if catalogue.get("ids", "integer") == "integer":
-        return ([str(u) for u in arrays["user_ids"].tolist()],
-                [str(m) for m in arrays["item_ids"].tolist()])
+        return [str(u) for u in arrays["user_ids"].tolist()], None
     try:
         record = json.loads(ids_path.read_text(encoding="utf-8"))
         users, items = record["users"], record["items"]
@@ -272,15 +285,16 @@ def _keys(path: Path, manifest: dict[str, Any], arrays: dict[str, np.ndarray]
 
 
 def _catalogue(arrays: dict[str, np.ndarray], movies: list[dict[str, Any]],
-               keys: list[str]) -> Catalogue:
+               keys: list[str] | None) -> Catalogue:
     names = sorted({g for movie in movies for g in movie["genres"]})
     masks = {name.lower(): np.fromiter((name in movie["genres"] for movie in movies),
                                        dtype=bool, count=len(movies)) for name in names}
     popularity = arrays["popularity"]
     counts = np.bincount(arrays["seen_indices"], minlength=len(popularity))
     return Catalogue(
-        movies=movies, fragments=movie_fragments(movies),
-        position={m: i for i, m in enumerate(keys)},
+        movies=Movies(movies),
+        position=(IntegerKeys(arrays["item_ids"]) if keys is None
+                  else {m: i for i, m in enumerate(keys)}),
         genres=names, genre_masks=masks, popularity=popularity,
         popularity_order=np.lexsort((np.arange(len(popularity)), -popularity)),
         unrated=counts == 0)

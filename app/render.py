@@ -20,7 +20,7 @@ def movie_fragments(movies: Sequence[dict[str, Any]]) -> list[str]:
             for m in movies]
 
 
-def items_json(fragments: list[str], indices: np.ndarray, scores: np.ndarray) -> str:
+def items_json(fragments: Sequence[str], indices: np.ndarray, scores: np.ndarray) -> str:
     """The ``items`` array: ``scores[j]`` is the score of movie ``indices[j]``."""
     return "[" + ",".join([fragments[i] + repr(s) + "}" for i, s in
                            zip(indices.tolist(), scores.tolist(), strict=True)]) + "]"

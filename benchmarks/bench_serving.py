@@ -64,12 +64,13 @@ def processes(root: int) -> list[int]:
 
 
 def memory(root: int) -> dict[str, float]:
-    """RSS of the heaviest process of the tree and of all of them, and the tree's PSS, which
-    counts the pages the workers share (the bundle's memory-mapped arrays) once (MiB)."""
+    """RSS and PSS of the heaviest process of the tree (a worker) and of all of them; PSS
+    counts the pages the workers share (the bundle's memory-mapped files) once (MiB)."""
     pids = processes(root)
     sizes = [s for s in (rss_mib(pid) for pid in pids) if s == s]
     shares = [s for s in (pss_mib(pid) for pid in pids) if s == s]
     return {"rss_max_process_mib": round(max(sizes), 1), "rss_total_mib": round(sum(sizes), 1),
+            "pss_max_process_mib": round(max(shares), 1),
             "pss_total_mib": round(sum(shares), 1), "processes": len(sizes)}
 
 
@@ -84,6 +85,21 @@ def wait_ready(url: str, timeout: float = 180.0) -> float:
             pass
         time.sleep(0.1)
     raise TimeoutError(url)
+
+
+def wait_workers(url: str, workers: int, timeout: float) -> None:
+    """Until ``workers`` processes report a loaded bundle (``recommender_model_info`` has a
+    ``pid`` label per live worker): a run of /ready answers can all come from the one worker
+    that loaded first while another is still reading the bundle."""
+    start = time.perf_counter()
+    while time.perf_counter() - start < timeout:
+        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310
+            text = response.read().decode()
+        pids = set(re.findall(r'^recommender_model_info\{[^}]*pid="(\d+)"', text, re.M))
+        if len(pids) >= workers or (workers == 1 and "recommender_model_info{" in text):
+            return
+        time.sleep(0.5)
+    raise TimeoutError(f"{url}: fewer than {workers} workers loaded the bundle")
 
 
 def proc_mib(pid: int, file: str, field: str) -> float:
@@ -162,6 +178,8 @@ def main() -> None:
     rng = np.random.default_rng(0)
     env = dict(os.environ, MODEL_DIR=str(args.model_dir), WATCH_INTERVAL="0",
                TF_CPP_MIN_LOG_LEVEL="3")
+    if args.workers > 1:  # the workers' metrics in one folder, as `python -m app` sets up
+        env["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="bench-metrics-")
 
     trivial_port, service_port, bare_port = free_port(), free_port(), free_port()
     trivial = start("benchmarks.trivial_app:app", trivial_port, env)
@@ -171,8 +189,9 @@ def main() -> None:
     try:
         wait_ready(f"http://127.0.0.1:{trivial_port}/recommend/1")
         wait_ready(f"http://127.0.0.1:{bare_port}/recommend/1")
-        for _ in range(8 * args.workers):  # each worker answers some: all must be ready
-            wait_ready(f"http://127.0.0.1:{service_port}/ready", args.ready_timeout)
+        wait_ready(f"http://127.0.0.1:{service_port}/ready", args.ready_timeout)
+        wait_workers(f"http://127.0.0.1:{service_port}/metrics", args.workers,
+                     args.ready_timeout)
         startup = time.perf_counter() - launched
         rss_ready = memory(service.pid)
         targets = {

@@ -57,6 +57,11 @@ class UserTower:
                    weights[Layers.DAYTIME][0], weights[Layers.WEEKEND][0], kernel, bias,
                    weights[Layers.ITEM_ITEM_USER][0], weights[Layers.ITEM_ITEM_IN][0])
 
+    def tables(self) -> list[np.ndarray]:
+        """The weight tables (memory-mapped where read so: verification.read_tower)."""
+        return [self.ids, *(table for _, table in self.features), self.frozen_user,
+                self.frozen_liked]
+
 
 class FastScorer:
     def __init__(self, weights: TowerWeights, item_vectors: np.ndarray, item_bias: np.ndarray,
@@ -72,21 +77,19 @@ class FastScorer:
             raise ValueError(f"movie vectors of width {self.item_vectors.shape[1]}, but the "
                              f"towers give {width} and the item-item part {rank} "
                              f"(users: {tower.frozen_user.shape[1]})")
-        padding = np.zeros((1, width), np.float32)
-        self.history_table = np.vstack([padding, self.item_vectors[:, :width]])
         side = sum(table.shape[1] for table in (*(table for _, table in tower.features),
                                                  tower.daytime, tower.weekend))
-        inputs = self.history_table.shape[1] + side
+        inputs = width + side
         if tower.kernel.shape[0] != inputs:
             raise ValueError(f"the user tower takes {tower.kernel.shape[0]} inputs, but "
-                             f"movie vectors of width {self.history_table.shape[1]} and the "
-                             f"side features give {inputs}")
+                             f"movie vectors of width {width} and the side features give "
+                             f"{inputs}")
         self.user_base: np.ndarray | None = None  # precompute_users
         self.context = np.zeros(0, np.float32)
         self.user_scores: np.ndarray | None = None  # precompute_scores
         self.context_scores = np.zeros(0, np.float32)
         for name, array in (("item_vectors", self.item_vectors), ("item_bias", self.item_bias),
-                            ("history_table", self.history_table), ("user_ids", tower.ids),
+                            ("user_ids", tower.ids),
                             ("item_item_user", tower.frozen_user),
                             ("item_item_in", tower.frozen_liked)):
             # numpy 2 promotes float32 to float64 silently, which doubles the memory traffic.
@@ -107,7 +110,9 @@ class FastScorer:
         named as the Keras model's."""
         tower = self.tower
         history = inputs["history"]
-        vectors = self.history_table[history]
+        # movie index + 1, 0 pads: the history's movie vectors (towers' part), pads zeroed by
+        # the mask (read from the movie matrix itself: no second copy of its columns)
+        vectors = self.item_vectors[np.maximum(history - 1, 0), :self.tower_dim]
         mask = (history > 0)[..., None].astype(np.float32)
         mean = (vectors * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), np.float32(1.0))
         side = np.concatenate([

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import numpy as np
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from app import ranking
@@ -56,11 +57,11 @@ async def search_movies(bundle: BundleDep,
                         search: Annotated[str, Query(min_length=1, max_length=200)],
                         limit: Annotated[int, Query(ge=1, le=100)] = 20) -> MovieSearch:
     """Movies whose title contains `search` (case-insensitive), most popular first."""
-    needle = search.casefold()
-    found = [i for i in bundle.catalogue.popularity_order.tolist()
-             if needle in bundle.catalogue.movies[i]["title"].casefold()]
+    catalogue = bundle.catalogue
+    order = catalogue.popularity_order
+    found = order[np.isin(order, catalogue.movies.search(search.casefold()))]
     return MovieSearch(query=search, total=len(found),
-                       items=[movie_of(bundle, i) for i in found[:limit]])
+                       items=[movie_of(bundle, i) for i in found[:limit].tolist()])
 
 
 @router.get("/genres", response_model=Genres, responses={503: {"model": ErrorBody}})
