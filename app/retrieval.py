@@ -78,11 +78,14 @@ class Shortlister:
         movies costs what anyone else does)."""
         return self.scored(vector, n, blocked)[0]
 
-    def scored(self, vector: np.ndarray, n: int, blocked: np.ndarray | None = None
-               ) -> tuple[np.ndarray, np.ndarray]:
+    def scored(self, vector: np.ndarray, n: int, blocked: np.ndarray | None = None,
+               allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """``search``'s movies and their scores ``vector·v + b``: the index stores the rows
         ``[v, b]`` uncompressed (IVF-Flat), so the inner products it ranks by are the exact
-        scores (summed in another order than numpy's: equal to ~1e-6)."""
+        scores (summed in another order than numpy's: equal to ~1e-6). ``allowed`` (a mask
+        over the movies): only those, searched in every list, so the answer is the exact top
+        ``n`` of them (a filtered request reads the index's rows, which the shortlists keep in
+        memory anyway, rather than the whole movie matrix besides)."""
         import faiss
 
         query = np.zeros((1, len(vector) + 1), np.float32)
@@ -93,9 +96,18 @@ class Shortlister:
         # a deep page needs more movies than the calibrated lists hold: start with about
         # twice the lists that many movies fill on average rather than search twice
         nprobe = min(lists, max(self.nprobe, -(-2 * n * lists // self.n_items)))
-        skip = (faiss.IDSelectorBatch(np.asarray(blocked, dtype=np.int64))
-                if blocked is not None and len(blocked) else None)
-        keep = faiss.IDSelectorNot(skip) if skip is not None else None
+        bitmap = None
+        if allowed is not None:
+            mask = np.array(allowed, dtype=bool)
+            if blocked is not None:
+                mask[blocked] = False
+            bitmap = np.packbits(mask, bitorder="little")  # referenced until the search returns
+            keep = faiss.IDSelectorBitmap(len(mask), faiss.swig_ptr(bitmap))
+            nprobe = lists
+        else:
+            skip = (faiss.IDSelectorBatch(np.asarray(blocked, dtype=np.int64))
+                    if blocked is not None and len(blocked) else None)
+            keep = faiss.IDSelectorNot(skip) if skip is not None else None
         while True:  # lists holding fewer than n movies (a deep page): search more of them
             # per call, never on the shared index: requests run concurrently
             params = faiss.SearchParametersIVF(nprobe=nprobe, sel=keep)  # type: ignore[call-arg]
@@ -166,8 +178,8 @@ class ExactRetrieval:
 class ShortlistRetrieval:
     """An approximate shortlist (``shortlister``: the IVF lists nearest the user's vector),
     ranked by its exact scores (the index stores the rows uncompressed); a query without a
-    vector ranks by ``popularity``. Filtered queries (``keep``), and
-    those whose ranking is not a vector's (``Query.exact``), score every movie."""
+    vector ranks by ``popularity``. Filtered queries (``keep``) search every list for the
+    kept movies; those whose ranking is not a vector's (``Query.exact``) score every movie."""
 
     def __init__(self, shortlister: Shortlister, item_vectors: np.ndarray,
                  item_bias: np.ndarray, popularity: np.ndarray, popularity_order: np.ndarray,
@@ -183,10 +195,13 @@ class ShortlistRetrieval:
             keep: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The search skips the blocked movies, so the shortlist holds as many others as the
         calibration measured (a heavy user's list would otherwise be mostly rated movies);
-        when it holds fewer than ``offset + k``, every movie is scored instead."""
-        if keep is not None or query.exact:
+        when it holds fewer than ``offset + k``, every movie is scored instead. A filtered
+        query (``keep``) searches every list for the kept movies: exact, from the index."""
+        if query.exact:
             return self.everything.top(query, k, offset, exclude, keep)
         vector = query.vector()
+        if keep is not None and vector is None:
+            return self.everything.top(query, k, offset, exclude, keep)
         blocked = query.blocked()
         if exclude:
             blocked = np.union1d(blocked, np.asarray(exclude, dtype=np.int64))
@@ -194,6 +209,10 @@ class ShortlistRetrieval:
             order = self.popularity_order[:offset + k + len(blocked)]
             order = order[~np.isin(order, blocked)][offset:offset + k]
             return order, self.popularity[order]
+        if keep is not None:
+            candidates, found = self.shortlister.scored(vector, offset + k, blocked, keep)
+            order = np.lexsort((candidates, -found))[offset:offset + k]
+            return candidates[order], found[order].astype(np.float32)
         candidates, found = self.shortlister.scored(vector, offset + k + SHORTLIST,
                                                     blocked)
         if len(candidates) < offset + k:

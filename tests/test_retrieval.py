@@ -62,12 +62,32 @@ def test_blocked_movies_are_skipped_inside_the_search() -> None:
     assert set(shortlister.search(user, 10, blocked).tolist()) == set(exact[500:510].tolist())
 
 
+def test_a_filtered_search_is_the_exact_top_of_the_kept_movies() -> None:
+    """With ``allowed`` the search reads every list: the exact best of the kept movies that
+    are not blocked, even when they are few."""
+    vectors, bias = _catalogue(3_000, 16, seed=5)
+    shortlister = Shortlister(vectors, bias)
+    rng = np.random.default_rng(6)
+    user = rng.normal(size=16).astype(np.float32)
+    scores = vectors @ user + bias
+    for share in (0.3, 0.005):
+        allowed = rng.random(3_000) < share
+        blocked = np.flatnonzero(allowed)[:3]
+        expected = [i for i in np.argsort(-scores, kind="stable").tolist()
+                    if allowed[i] and i not in blocked.tolist()][:20]
+        found, found_scores = shortlister.scored(user, 20, blocked, allowed)
+        order = np.argsort(-found_scores, kind="stable")
+        assert found[order].tolist() == expected
+        np.testing.assert_allclose(found_scores[order], scores[expected], rtol=1e-5, atol=1e-5)
+
+
 @pytest.mark.slow
 def test_the_service_answers_the_same_through_two_stage_retrieval(models: Path) -> None:
     """The planted bundle served with retrieval from one movie on (every request two-stage)
     and exactly: the same lists and scores, for a known user, a page of their list, an
     exclusion, a user with fresh feedback, a visitor, and the popularity path; a genre filter
-    falls back to exact scoring. /similar through the HNSW graph answers as the flat index."""
+    (every list searched for the kept movies), also on a deep page. /similar through the HNSW
+    graph answers as the flat index."""
     with client_for(models) as exact, client_for(models, retrieval_min_movies=1) as staged:
         for movie in (1, 2, 50):
             expected, got = exact.get(f"/similar/{movie}?k=5"), staged.get(f"/similar/{movie}?k=5")
@@ -75,7 +95,8 @@ def test_the_service_answers_the_same_through_two_stage_retrieval(models: Path) 
                 i["movie_id"] for i in got.json()["items"]]
     queries = ["/recommend/4?k=10", "/recommend/4?k=5&offset=5",
                "/recommend/7?k=10&exclude=1,2,3", "/recommend/999999?k=10",
-               "/recommend/4?k=10&genres=Horror"]
+               "/recommend/4?k=10&genres=Horror", "/recommend/4?k=7&offset=3&genres=Drama",
+               "/recommend/4?k=10&only_new=true", "/recommend/999999?k=10&genres=Comedy"]
     with client_for(models) as exact, client_for(models, retrieval_min_movies=1) as staged:
         feedback = {"user_id": 5, "movie_id": 1, "rating": 5.0}
         for client in (exact, staged):
