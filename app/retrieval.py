@@ -97,6 +97,7 @@ class Shortlister:
         # twice the lists that many movies fill on average rather than search twice
         nprobe = min(lists, max(self.nprobe, -(-2 * n * lists // self.n_items)))
         bitmap = None
+        keep: Any = None
         if allowed is not None:
             mask = np.array(allowed, dtype=bool)
             if blocked is not None:
