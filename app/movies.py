@@ -63,6 +63,12 @@ class Movies(Sequence[dict[str, Any]]):
     def __iter__(self) -> Iterator[dict[str, Any]]:
         return (self[i] for i in range(len(self)))
 
+    def title_json(self, index: int) -> str:
+        """Movie ``index``'s title as JSON text (as the fragment writes it): a JSON string
+        holds no unescaped quote, so ``,"genres":`` after it is the fragment's own."""
+        fragment = self.fragments[index]
+        return fragment[fragment.index(',"title":') + 9:fragment.rindex(',"genres":')]
+
     def search(self, needle: str) -> np.ndarray:
         """Indices (ascending) of the movies whose casefolded title contains ``needle``
         (casefolded by the caller)."""
@@ -77,18 +83,30 @@ class Movies(Sequence[dict[str, Any]]):
                                          side="right") - 1)
 
 
+#: ids up to this many entries are looked up in a dense table (int32: 64 MiB at most)
+DENSE_IDS = 1 << 24
+
+
 class IntegerKeys:
     """Movie id (its decimal text, as requests give it) -> index for a catalogue of integer
-    ids, by binary search over the sorted ids instead of a dict of a million strings."""
+    ids: a dense table of indices by id where the ids are below DENSE_IDS (MovieLens'), else
+    a binary search over the sorted ids; a dict of a million strings cost ~130 MB a worker."""
 
     def __init__(self, ids: np.ndarray) -> None:
         self.order = np.argsort(ids, kind="stable").astype(np.int64)
         self.sorted = np.asarray(ids, dtype=np.int64)[self.order]
+        self.table: np.ndarray | None = None
+        if len(ids) and self.sorted[0] >= 0 and self.sorted[-1] < DENSE_IDS:
+            self.table = np.full(int(self.sorted[-1]) + 1, -1, dtype=np.int32)
+            self.table[self.sorted] = self.order
 
     def get(self, key: str) -> int | None:
         if not (key.isascii() and key.isdigit()) or len(key) > 18 or str(int(key)) != key:
             return None
         value = int(key)
+        if self.table is not None:
+            found = int(self.table[value]) if value < len(self.table) else -1
+            return found if found >= 0 else None
         at = int(np.searchsorted(self.sorted, value))
         if at < len(self.sorted) and int(self.sorted[at]) == value:
             return int(self.order[at])

@@ -4,7 +4,6 @@ app.errors, never HTTP exceptions."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -65,7 +64,6 @@ def similar(bundle: Bundle, movie_id: int | str, k: int, offset: int = 0) -> byt
     chosen = neighbours[keep][offset:offset + k]
     similarity = distances[keep][offset:offset + k]
     return render.similar_json(
-        movie_id=movie_id, title_json=json.dumps(catalogue.movies[index]["title"],
-                                                 ensure_ascii=False),
+        movie_id=movie_id, title_json=catalogue.movies.title_json(index),
         version_json=bundle.version_json,
         items=render.items_json(catalogue.fragments, chosen, similarity))

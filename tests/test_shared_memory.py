@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from app.loading import load_bundle
-from app.movies import Blobs, IntegerKeys, Movies
+from app.movies import DENSE_IDS, Blobs, IntegerKeys, Movies
 from app.render import movie_fragments
 from recommender_core.verification import VerificationError, map_npz
 from tests.bundles import trained_models_dir
@@ -21,7 +21,7 @@ RECORDS = [
      "year": 1995},
     {"movie_id": 3, "title": "Amélie (Fabuleux destin d'Amélie Poulain, Le) (2001)",
      "genres": ["Comedy", "Romance"], "year": 2001},
-    {"movie_id": 7, "title": 'The "Story" of\u0000us', "genres": [], "year": None},
+    {"movie_id": 7, "title": 'The "Story" of\u0000us,"genres":[]', "genres": [], "year": None},
 ]
 
 
@@ -30,6 +30,8 @@ def test_movies_decode_to_the_records_and_their_fragments() -> None:
     assert len(movies) == 3 and list(movies) == RECORDS
     assert movies[-1] == RECORDS[2]
     assert list(movies.fragments) == movie_fragments(RECORDS)
+    assert [json.loads(movies.title_json(i)) for i in range(3)] == [m["title"] for m in RECORDS]
+    assert movies.title_json(1) == json.dumps(RECORDS[1]["title"], ensure_ascii=False)
     with pytest.raises(IndexError):
         movies[3]
 
@@ -44,12 +46,16 @@ def test_title_search_is_casefolded_and_finds_each_movie_once() -> None:
     assert Movies([]).search("a").size == 0
 
 
-def test_integer_keys_find_exactly_the_canonical_decimal_ids() -> None:
-    keys = IntegerKeys(np.array([10, 3, 7], dtype=np.int32))
-    assert [keys.get(k) for k in ("10", "3", "7", "4", "03", "+3", "-3", "3.0", "", "٣")] == [
-        0, 1, 2, None, None, None, None, None, None, None]
-    assert "7" in keys and "8" not in keys and 7 not in keys
-    assert dict(keys.items()) == {"3": 1, "7": 2, "10": 0} and len(keys) == 3
+@pytest.mark.parametrize("big", [0, DENSE_IDS])  # a dense table; a binary search
+def test_integer_keys_find_exactly_the_canonical_decimal_ids(big: int) -> None:
+    keys = IntegerKeys(np.array([10, 3, 7], dtype=np.int64) + big)
+    assert (keys.table is None) == bool(big)
+    texts = [str(big + 10), str(big + 3), str(big + 7), str(big + 4), "0" + str(big + 3),
+             "+3", "-3", "3.0", "", "٣", str(big + 11), "99" * 10]
+    assert [keys.get(k) for k in texts] == [0, 1, 2] + [None] * 9
+    assert str(big + 7) in keys and str(big + 8) not in keys and big + 7 not in keys
+    assert dict(keys.items()) == {str(big + 3): 1, str(big + 7): 2, str(big + 10): 0}
+    assert len(keys) == 3
     with pytest.raises(KeyError):
         keys["99" * 10]
 
