@@ -107,3 +107,18 @@ def test_taste_demographics_follow_the_favourite_genre_and_drop_the_tags() -> No
         genders = users.loc[members, "gender"].value_counts()
         assert genders.iloc[0] >= 0.6 * len(members)
     assert set(users.index) == set(dataset.ratings["user_id"])
+
+
+def test_dense_taste_demographics_is_dense_with_demographics_that_carry_taste() -> None:
+    from training.data.variants import DENSE_MOVIES, make_variant
+
+    dataset = load_dataset(planted_release(), progress=False)
+    variant = make_variant(dataset, "dense-taste-demographics", seed=0)
+    dense = make_variant(dataset, "dense", seed=0)
+    assert variant.name.endswith("-dense-taste-demographics") and variant.tags is None
+    assert variant.ratings.equals(dense.ratings) and len(variant.movies) <= DENSE_MOVIES
+    users = variant.users.set_index("user_id")
+    assert set(users.index) == set(variant.ratings["user_id"])
+    for group in range(4):  # planted: user u loves the genre of group u % 4
+        members = [u for u in users.index if u % 4 == group]
+        assert users.loc[members, "gender"].value_counts().iloc[0] >= 0.6 * len(members)

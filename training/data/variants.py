@@ -17,7 +17,8 @@ OCCUPATIONS = ("administrator", "artist", "doctor", "educator", "engineer", "ent
                "executive", "healthcare", "homemaker", "lawyer", "librarian", "marketing",
                "none", "other", "programmer", "retired", "salesman", "scientist", "student",
                "technician", "writer")  # ml-100k's list
-VARIANTS = ("original", "dense", "random-demographics", "taste-demographics", "half-users")
+VARIANTS = ("original", "dense", "random-demographics", "taste-demographics",
+            "dense-taste-demographics", "half-users")
 TASTE_NOISE = 0.2  # share of users whose demographics are drawn at random instead
 
 
@@ -27,8 +28,10 @@ def make_variant(dataset: MovieLensDataset, name: str, seed: int = 0) -> MovieLe
     gender and occupation, carrying no signal (a new-user path must then do no worse than
     popularity); ``taste-demographics`` drops the tags and gives every user an age, gender and
     occupation that follow the genre they like most (TASTE_NOISE of them at random): no tags,
-    demographics that carry taste, like ml-100k and ml-1m; ``half-users`` keeps a random half
-    of the users."""
+    demographics that carry taste, like ml-100k and ml-1m; ``dense-taste-demographics`` is
+    ``dense``, then ``taste-demographics`` on what it kept (ml-100k's whole shape: 1,682
+    movies, no tags, demographics that carry taste); ``half-users`` keeps a random half of
+    the users."""
     rng = np.random.default_rng(seed)
     ratings = dataset.ratings
     if name == "original":
@@ -57,6 +60,10 @@ def make_variant(dataset: MovieLensDataset, name: str, seed: int = 0) -> MovieLe
         })
         return dataclasses.replace(dataset, name=f"{dataset.name}-random-demographics",
                                    users=frame)
+    if name == "dense-taste-demographics":
+        dense = make_variant(dataset, "dense", seed)
+        return dataclasses.replace(dense, name=f"{dataset.name}-dense-taste-demographics",
+                                   users=taste_demographics(dense, rng))
     if name == "taste-demographics":
         return dataclasses.replace(dataset, name=f"{dataset.name}-taste-demographics",
                                    tags=None, users=taste_demographics(dataset, rng))
