@@ -27,25 +27,12 @@ from benchmarks.bench_serving import (
     ROOT,
     free_port,
     lua_distinct,
-    proc_mib,
-    processes,
+    per_process,
     run_wrk,
     start,
     wait_ready,
     wait_workers,
 )
-
-
-def per_process(root: int) -> list[dict[str, float]]:
-    """RSS, PSS and its anonymous and file-backed parts (MiB) of each process of the tree,
-    heaviest first (the supervisor, which loads nothing, last)."""
-    rows = [{"pid": pid, "rss": proc_mib(pid, "status", "VmRSS"),
-             "pss": proc_mib(pid, "smaps_rollup", "Pss"),
-             "pss_anon": proc_mib(pid, "smaps_rollup", "Pss_Anon"),
-             "pss_file": proc_mib(pid, "smaps_rollup", "Pss_File")}
-            for pid in processes(root)]
-    rows = [r for r in rows if r["rss"] == r["rss"]]
-    return sorted(rows, key=lambda r: -r["pss"])
 
 
 def show(label: str, rows: list[dict[str, float]]) -> None:

@@ -63,15 +63,25 @@ def processes(root: int) -> list[int]:
     return found
 
 
+def per_process(root: int) -> list[dict[str, float]]:
+    """RSS, PSS and its anonymous and file-backed parts (MiB) of each live process of the
+    tree, heaviest PSS first (a worker; uvicorn's supervisor, which loads nothing, last)."""
+    rows = [{"pid": pid, "rss": proc_mib(pid, "status", "VmRSS"),
+             "pss": proc_mib(pid, "smaps_rollup", "Pss"),
+             "pss_anon": proc_mib(pid, "smaps_rollup", "Pss_Anon"),
+             "pss_file": proc_mib(pid, "smaps_rollup", "Pss_File")}
+            for pid in processes(root)]
+    return sorted((r for r in rows if r["rss"] == r["rss"]), key=lambda r: -r["pss"])
+
+
 def memory(root: int) -> dict[str, float]:
     """RSS and PSS of the heaviest process of the tree (a worker) and of all of them; PSS
     counts the pages the workers share (the bundle's memory-mapped files) once (MiB)."""
-    pids = processes(root)
-    sizes = [s for s in (rss_mib(pid) for pid in pids) if s == s]
-    shares = [s for s in (pss_mib(pid) for pid in pids) if s == s]
+    rows = per_process(root)
+    sizes, shares = [r["rss"] for r in rows], [r["pss"] for r in rows]
     return {"rss_max_process_mib": round(max(sizes), 1), "rss_total_mib": round(sum(sizes), 1),
             "pss_max_process_mib": round(max(shares), 1),
-            "pss_total_mib": round(sum(shares), 1), "processes": len(sizes)}
+            "pss_total_mib": round(sum(shares), 1), "processes": len(rows)}
 
 
 def wait_ready(url: str, timeout: float = 180.0) -> float:
@@ -116,10 +126,6 @@ def proc_mib(pid: int, file: str, field: str) -> float:
 
 def rss_mib(pid: int) -> float:
     return proc_mib(pid, "status", "VmRSS")
-
-
-def pss_mib(pid: int) -> float:
-    return proc_mib(pid, "smaps_rollup", "Pss")
 
 
 def lua_distinct(prefix: str, ids: list[int], max_offset: int) -> str:

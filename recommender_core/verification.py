@@ -158,7 +158,8 @@ def map_npz(path: Path) -> dict[str, np.ndarray]:
             if local[:4] != b"PK\x03\x04":
                 raise VerificationError(f"{name!r}: no local zip header")
             name_length, extra_length = struct.unpack("<HH", local[26:30])
-            handle.seek(info.header_offset + 30 + name_length + extra_length)
+            start = info.header_offset + 30 + name_length + extra_length  # the .npy file
+            handle.seek(start)
             try:
                 version = np.lib.format.read_magic(handle)
                 read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
@@ -169,8 +170,7 @@ def map_npz(path: Path) -> dict[str, np.ndarray]:
             if dtype.hasobject:
                 raise VerificationError(f"{name!r}: an array of objects")
             offset = handle.tell()
-            if offset + int(np.prod(shape)) * dtype.itemsize > info.header_offset + 30 + \
-                    name_length + extra_length + info.file_size:
+            if offset + int(np.prod(shape)) * dtype.itemsize > start + info.file_size:
                 raise VerificationError(f"{name!r}: shorter than its shape {shape}")
             if not all(shape):  # no elements: nothing to map
                 arrays[name] = np.zeros(shape, dtype)
