@@ -187,17 +187,37 @@ def test_the_service_serves_visitors_on_the_bundles_path(tmp_path: Path) -> None
             assert len(got) == 10 and not set(got) & set(liked)
 
 
-def test_carve_out_visitors_give_their_first_likes_and_find_their_later_ones() -> None:
-    """Where no user sits the validation runs out, visitors are the carve-out's users: their
-    first likes in train given, their carved-out likes relevant, their other ratings left
-    out of the ranking."""
-    from training.data.interactions import carve_validation
-    from training.evaluation.fewshot import carve_out_visitors
+def test_without_user_features_the_visitor_path_is_chosen_on_users_left_out_of_a_run(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A release without user features: one more run of the chosen settings leaves out
+    VISITOR_USERS of the users, who then choose the path as visitors (never users the run
+    trained on); the path is the best of what was tried per N."""
+    import dataclasses
 
-    data, _ = _planted()
-    sub, validation = carve_validation(data)
-    group = carve_out_visitors(sub, validation, 3)
-    assert len(group) > 0 and group.seen is not None
-    first = sub.sequence.items[sub.sequence.offsets[:-1][:, None] + np.arange(3)[None, :]]
-    assert all(any(np.array_equal(liked, f) for f in first) for liked in group.liked)
-    assert not (group.relevant.multiply(group.seen)).nnz  # later likes were not rated in train
+    from training.models.config import HybridConfig
+    from training.models.hybrid import selection
+    from training.models.hybrid.loop import Run
+
+    dataset = dataclasses.replace(load_dataset(planted_release(), progress=False), users=None)
+    data = build_interactions(dataset, dataset.ratings)
+    runs: list[object] = []
+    train = selection.train_towers
+
+    def recorded(run_data, *args, **kwargs):  # type: ignore[no-untyped-def]
+        runs.append(run_data)
+        return train(run_data, *args, **kwargs)
+
+    monkeypatch.setattr(selection, "train_towers", recorded)
+    config = HybridConfig(epochs=2, trials=1, batch_size=256, min_epochs=1, patience=1)
+    result = selection.select(data, config, np.zeros((data.n_items, 4), np.float32), Run(),
+                              search_until=float("inf"))
+    assert len(runs) == 2  # the validation run, then the visitors' run
+    left_out = np.setdiff1d(data.user_ids, runs[-1].user_ids)  # type: ignore[attr-defined]
+    assert len(left_out) == round(selection.VISITOR_USERS * data.n_users)
+    tried = result.report["visitor_validation"]
+    assert sorted(tried, key=int) == [str(shot) for shot in VISITOR_SHOTS]
+    path = result.chosen.visitors
+    for place, shot in enumerate(VISITOR_SHOTS):
+        weight = path.popularity[place]
+        key = f"{path.item_item[place]}/{'popularity' if weight is None else weight}"
+        assert tried[str(shot)][key] == max(tried[str(shot)].values())

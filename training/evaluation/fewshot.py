@@ -80,31 +80,6 @@ def visitors(data: Interactions, held: pd.DataFrame, n: int) -> Visitors:
     return Visitors(n, liked.astype(np.int64), relevant, daytime, weekend)
 
 
-def carve_out_visitors(data: Interactions, validation: pd.DataFrame, n: int) -> Visitors:
-    """Visitors simulated from users ``data`` knows, for where no user sits the validation
-    runs out: each one's first ``n`` likes in ``data`` (by time) given as a visitor gives
-    them, their likes in ``validation`` (their later ratings, which the model did not see)
-    relevant, and their other ratings in ``data`` left out of the ranking (they are neither
-    given nor to be found)."""
-    sequence = data.sequence
-    counts = np.diff(sequence.offsets)
-    liked_later = validation[validation["rating"].to_numpy() >= data.like_threshold]
-    rows = data.user_index(liked_later["user_id"].to_numpy())
-    cols = data.item_index(liked_later["movie_id"].to_numpy())
-    keep = (rows >= 0) & (cols >= 0)
-    rows, cols = rows[keep], cols[keep]
-    users = np.intersect1d(np.flatnonzero(counts >= n), rows)
-    positions = sequence.offsets[users][:, None] + np.arange(n)[None, :]
-    later = sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)),
-                          shape=(data.n_users, data.n_items))[users]
-    later.data[:] = 1.0
-    daytime, weekend = data.context(sequence.times[positions[:, -1]] if n else
-                                    np.zeros(len(users), np.int64))
-    seen = (data.ratings[users] > 0).astype(np.float32).tocsr()
-    return Visitors(n, sequence.items[positions].astype(np.int64), later, daytime, weekend,
-                    seen)
-
-
 class ScoresVisitors(Protocol):
     def score_visitors(self, visitors: Visitors) -> np.ndarray:
         """(visitors, movies) scores of every movie for each visitor."""

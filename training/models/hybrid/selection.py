@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 import numpy as np
@@ -27,9 +27,10 @@ from training.data.interactions import (
     carve_validation,
     hold_out_movies,
     hold_out_users,
+    split_off,
 )
-from training.data.splits import MAX_VALIDATION_USERS, sample_users
-from training.evaluation.fewshot import Visitors, carve_out_visitors, ndcg_of, visitors
+from training.data.splits import MAX_VALIDATION_USERS, fewshot_users, sample_users
+from training.evaluation.fewshot import Visitors, ndcg_of, visitors
 from training.evaluation.fresh_likes import FeedbackSimulation
 from training.evaluation.protocol import evaluate, evaluate_new_users
 from training.models.config import HybridConfig
@@ -52,6 +53,9 @@ PRIOR_GRID = (0.0, 0.1, 0.2, 0.3, 0.5, 0.8, 1.2)
 VISITOR_ITEM_ITEM = (1.0, 0.5, 2.0, 4.0)
 VISITOR_POPULARITY = (0.0, 0.5, 1.0, 2.0, 4.0, None)
 MAX_VISITORS = 1_000  # validation visitors (their scores are visitors × movies per N)
+#: where no user sits the validation runs out (no user features): the share of the users held
+#: out of the one more run that chooses the visitor path (held_out_visitor_path)
+VISITOR_USERS = 0.2
 #: the most the content part may lower the validation NDCG@10 (whole catalogue, relative):
 #: it is weighed on new movies, and must not push them into every list
 CONTENT_TOLERANCE = 0.005
@@ -215,6 +219,27 @@ def visitor_path(towers: TrainedTowers, groups: dict[int, Visitors]
     return VisitorPath(tuple(factors), tuple(weights)), validation
 
 
+def held_out_visitor_path(data: Interactions, config: HybridConfig, chosen: Chosen,
+                          codes: np.ndarray, epochs: int, ease_l2: float | None,
+                          run: Run) -> tuple[VisitorPath, dict[str, dict[str, float]]]:
+    """The visitor path (visitor_path) chosen on real visitors where no user sits the
+    validation runs out: one more run of the chosen settings, ``epochs`` epochs, on ``data``
+    without VISITOR_USERS of its users (seeded), who then give their first N likes as the
+    fewshot protocol's visitors do, their later likes relevant. Visitors simulated from known
+    users (their first likes given, their carved-out likes relevant) chose too much of the
+    item-item part and too little of the popularity prior: the run had trained on their other
+    likes (BENCHMARKS.md, "Visitors' first likes")."""
+    held_users = fewshot_users(data.train, fraction=VISITOR_USERS, seed=run.seed)
+    inside, held = split_off(data, np.isin(data.train["user_id"].to_numpy(), held_users))
+    held = sample_users(held, MAX_VISITORS, run.seed)
+    with_item_item, _ = chosen.needs()
+    parts = FrozenParts(fit_item_item(inside, RANK, l2=ease_l2, seed=run.seed)
+                        if with_item_item else None, None)
+    towers, _ = train_towers(inside, config, parts, codes, epochs, run)
+    chosen.write(towers)
+    return visitor_path(towers, {shot: visitors(inside, held, shot) for shot in VISITOR_SHOTS})
+
+
 def select(data: Interactions, base: HybridConfig, codes: np.ndarray, run: Run,
            search_until: float) -> Selection:
     """Up to ``base.trials`` validation runs (the first with the settings as given), none
@@ -233,8 +258,6 @@ def select(data: Interactions, base: HybridConfig, codes: np.ndarray, run: Run,
     study = make_study(base, seed)
     outcomes: dict[int, tuple[int, Chosen, dict[str, Any]]] = {}
     feedback = FeedbackSimulation(sub, validation)
-    # where no user sits the validation runs out, visitors are simulated from the carve-out
-    visitor_carve_out = sample_users(validation, MAX_VISITORS, seed)
     visitor_held = None if new_users is None else sample_users(new_users, MAX_VISITORS, seed)
 
     def objective(trial: optuna.Trial) -> float:
@@ -263,9 +286,10 @@ def select(data: Interactions, base: HybridConfig, codes: np.ndarray, run: Run,
         if new_users is not None:
             towers.set_prior(prior)
             path, path_validation = new_user_path(towers, new_users)
-        walk_in, walk_in_validation = visitor_path(towers, {
-            shot: visitors(sub, visitor_held, shot) if visitor_held is not None
-            else carve_out_visitors(sub, visitor_carve_out, shot) for shot in VISITOR_SHOTS})
+        walk_in, walk_in_validation = VisitorPath(), dict[str, dict[str, float]]()
+        if visitor_held is not None:
+            walk_in, walk_in_validation = visitor_path(
+                towers, {shot: visitors(sub, visitor_held, shot) for shot in VISITOR_SHOTS})
         chosen = Chosen(prior, weight, fresh, share, path, walk_in)
         outcomes[trial.number] = (training.epochs, chosen, {
             "prior_validation": prior_validation, "item_item_validation": weight_validation,
@@ -287,5 +311,13 @@ def select(data: Interactions, base: HybridConfig, codes: np.ndarray, run: Run,
     epochs, chosen, report = outcomes[best.number]
     report["search"] = {"trials": [trial_record(trial) for trial in study.trials],
                         "searched": searched(base), "chosen": best.number}
-    return Selection(suggest(optuna.trial.FixedTrial(best.params), base), chosen, epochs,
-                     item_item.l2, report)
+    config = suggest(optuna.trial.FixedTrial(best.params), base)
+    if visitor_held is None:
+        if run.deadline is not None and time.monotonic() >= run.deadline:
+            run.stops.append("visitor path: no time left for its run (the path as trained)")
+        else:
+            walk_in, report["visitor_validation"] = held_out_visitor_path(
+                data, config, chosen, codes, epochs, item_item.l2,
+                Run(seed, run.progress, run.deadline, run.distribute, None, run.stops))
+            chosen = replace(chosen, visitors=walk_in)
+    return Selection(config, chosen, epochs, item_item.l2, report)
