@@ -48,7 +48,7 @@ class HybridConfig(BaseModel):
                            description="uniform negatives per positive; the hardest is trained on")
     l2: float = Field(1e-4, ge=0.0, le=1.0,
                       description="L2 penalty on the user and movie vectors")
-    user_dropout: float = Field(0.1, ge=0.0, lt=1.0,
+    user_dropout: float = Field(0.5, ge=0.0, lt=1.0,
                                 description="chance that a triplet hides its user id "
                                 "(trains the path of visitors and new users)")
     content_dim: int = Field(64, ge=1, le=1024,

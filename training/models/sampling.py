@@ -29,7 +29,7 @@ def history_before(data: Interactions, positions: np.ndarray, length: int) -> np
 
 class TripletSampler:
     def __init__(self, data: Interactions, *, history: int, negatives: int,
-                 user_dropout: float = 0.1, seed: int = 0) -> None:
+                 user_dropout: float = 0.0, seed: int = 0) -> None:
         self.data = data
         self.history = history
         self.negatives = negatives
