@@ -50,7 +50,7 @@ class HybridConfig(BaseModel):
                       description="L2 penalty on the user and movie vectors")
     user_dropout: float = Field(0.5, ge=0.0, lt=1.0,
                                 description="chance that a triplet hides its user id "
-                                "(trains the path of visitors and new users)")
+                                "(trains the path of visitors, new users and new movies)")
     content_dim: int = Field(64, ge=1, le=1024,
                              description="size of the autoencoder's code of a movie's tags")
     autoencoder_epochs: int = Field(30, ge=1, le=1000, description="autoencoder epochs")
