@@ -221,3 +221,31 @@ def test_without_user_features_the_visitor_path_is_chosen_on_users_left_out_of_a
         weight = path.popularity[place]
         key = f"{path.item_item[place]}/{'popularity' if weight is None else weight}"
         assert tried[str(shot)][key] == max(tried[str(shot)].values())
+
+
+def test_on_a_release_whose_validation_runs_are_slow_the_path_stays_as_trained(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where a validation run takes longer than VISITOR_RUN_SECONDS the visitors' run is not
+    made (training time at scale stays as measured): one run, the path as trained."""
+    import dataclasses
+
+    from training.models.config import HybridConfig
+    from training.models.hybrid import selection
+    from training.models.hybrid.loop import Run
+
+    dataset = dataclasses.replace(load_dataset(planted_release(), progress=False), users=None)
+    data = build_interactions(dataset, dataset.ratings)
+    runs: list[object] = []
+    train = selection.train_towers
+
+    def recorded(run_data, *args, **kwargs):  # type: ignore[no-untyped-def]
+        runs.append(run_data)
+        return train(run_data, *args, **kwargs)
+
+    monkeypatch.setattr(selection, "train_towers", recorded)
+    monkeypatch.setattr(selection, "VISITOR_RUN_SECONDS", 0.0)
+    config = HybridConfig(epochs=2, trials=1, batch_size=256, min_epochs=1, patience=1)
+    result = selection.select(data, config, np.zeros((data.n_items, 4), np.float32), Run(),
+                              search_until=float("inf"))
+    assert len(runs) == 1
+    assert result.chosen.visitors == VisitorPath()
