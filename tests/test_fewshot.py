@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -187,11 +188,10 @@ def test_the_service_serves_visitors_on_the_bundles_path(tmp_path: Path) -> None
             assert len(got) == 10 and not set(got) & set(liked)
 
 
-def test_without_user_features_the_visitor_path_is_chosen_on_users_left_out_of_a_run(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    """A release without user features: one more run of the chosen settings leaves out
-    VISITOR_USERS of the users, who then choose the path as visitors (never users the run
-    trained on); the path is the best of what was tried per N."""
+def _select_without_user_features(monkeypatch: pytest.MonkeyPatch,
+                                  run_seconds: float | None = None) -> tuple[list[Any], Any]:
+    """The planted release without its users file through ``selection.select`` (one fast
+    validation run): the data of each towers run it made, and the selection."""
     import dataclasses
 
     from training.models.config import HybridConfig
@@ -200,7 +200,7 @@ def test_without_user_features_the_visitor_path_is_chosen_on_users_left_out_of_a
 
     dataset = dataclasses.replace(load_dataset(planted_release(), progress=False), users=None)
     data = build_interactions(dataset, dataset.ratings)
-    runs: list[object] = []
+    runs: list[Any] = [data]
     train = selection.train_towers
 
     def recorded(run_data, *args, **kwargs):  # type: ignore[no-untyped-def]
@@ -208,11 +208,23 @@ def test_without_user_features_the_visitor_path_is_chosen_on_users_left_out_of_a
         return train(run_data, *args, **kwargs)
 
     monkeypatch.setattr(selection, "train_towers", recorded)
+    if run_seconds is not None:
+        monkeypatch.setattr(selection, "VISITOR_RUN_SECONDS", run_seconds)
     config = HybridConfig(epochs=2, trials=1, batch_size=256, min_epochs=1, patience=1)
-    result = selection.select(data, config, np.zeros((data.n_items, 4), np.float32), Run(),
-                              search_until=float("inf"))
+    return runs, selection.select(data, config, np.zeros((data.n_items, 4), np.float32),
+                                  Run(), search_until=float("inf"))
+
+
+def test_without_user_features_the_visitor_path_is_chosen_on_users_left_out_of_a_run(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A release without user features: one more run of the chosen settings leaves out
+    VISITOR_USERS of the users, who then choose the path as visitors (never users the run
+    trained on); the path is the best of what was tried per N."""
+    from training.models.hybrid import selection
+
+    (data, *runs), result = _select_without_user_features(monkeypatch)
     assert len(runs) == 2  # the validation run, then the visitors' run
-    left_out = np.setdiff1d(data.user_ids, runs[-1].user_ids)  # type: ignore[attr-defined]
+    left_out = np.setdiff1d(data.user_ids, runs[-1].user_ids)
     assert len(left_out) == round(selection.VISITOR_USERS * data.n_users)
     tried = result.report["visitor_validation"]
     assert sorted(tried, key=int) == [str(shot) for shot in VISITOR_SHOTS]
@@ -227,25 +239,6 @@ def test_on_a_release_whose_validation_runs_are_slow_the_path_stays_as_trained(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """Where a validation run takes longer than VISITOR_RUN_SECONDS the visitors' run is not
     made (training time at scale stays as measured): one run, the path as trained."""
-    import dataclasses
-
-    from training.models.config import HybridConfig
-    from training.models.hybrid import selection
-    from training.models.hybrid.loop import Run
-
-    dataset = dataclasses.replace(load_dataset(planted_release(), progress=False), users=None)
-    data = build_interactions(dataset, dataset.ratings)
-    runs: list[object] = []
-    train = selection.train_towers
-
-    def recorded(run_data, *args, **kwargs):  # type: ignore[no-untyped-def]
-        runs.append(run_data)
-        return train(run_data, *args, **kwargs)
-
-    monkeypatch.setattr(selection, "train_towers", recorded)
-    monkeypatch.setattr(selection, "VISITOR_RUN_SECONDS", 0.0)
-    config = HybridConfig(epochs=2, trials=1, batch_size=256, min_epochs=1, patience=1)
-    result = selection.select(data, config, np.zeros((data.n_items, 4), np.float32), Run(),
-                              search_until=float("inf"))
+    (_, *runs), result = _select_without_user_features(monkeypatch, run_seconds=0.0)
     assert len(runs) == 1
     assert result.chosen.visitors == VisitorPath()
