@@ -327,7 +327,6 @@ def select(data: Interactions, base: HybridConfig, codes: np.ndarray, run: Run,
             run.stops.append("visitor path: no time left for its run (the path as trained)")
         else:
             walk_in, report["visitor_validation"] = held_out_visitor_path(
-                data, config, chosen, codes, epochs, item_item.l2,
-                Run(seed, run.progress, run.deadline, run.distribute, None, run.stops))
+                data, config, chosen, codes, epochs, item_item.l2, run)
             chosen = replace(chosen, visitors=walk_in)
     return Selection(config, chosen, epochs, item_item.l2, report)
